@@ -1,0 +1,188 @@
+"""Loading the project configuration (`config/`) and the layer declarations (`layers/`).
+
+Everything a municipality may change is data; this module only finds and reads it, so
+the rest of the code can take a `Settings` object and never open a YAML file itself.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: The repository's own config/ and layers/, used when no other folder is given.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A configuration file is missing or wrong; the message names the file and key."""
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def normalise_label(text: str) -> str:
+    """Fold a label so that 'Hot/Våld', 'hot_vald' and 'HOT VALD' compare equal.
+
+    Real exports vary in case, in å/ä/ö (often lost on the way through old systems)
+    and in punctuation, so matching happens on this folded form.
+    """
+    text = unicodedata.normalize("NFKD", str(text).strip().lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """One code list of the taxonomy (categories, lamp statuses, …)."""
+
+    name: str
+    entries: dict[str, dict[str, Any]]
+
+    @cached_property
+    def lookup(self) -> dict[str, str]:
+        """Folded code, label or alias → code."""
+        table: dict[str, str] = {}
+        for code, entry in self.entries.items():
+            names = [code, entry.get("sv", ""), entry.get("en", ""), *entry.get("aliases", [])]
+            for name in names:
+                if name:
+                    table.setdefault(normalise_label(name), code)
+        return table
+
+    def label(self, code: str, lang: str = "sv") -> str:
+        return str(self.entries.get(code, {}).get(lang, code))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of one estgeo instance."""
+
+    config_dir: Path
+    layers_dir: Path
+    workspace: Path
+    project: dict[str, Any] = field(repr=False)
+    municipality: dict[str, Any] = field(repr=False)
+    taxonomy: dict[str, Any] = field(repr=False)
+    model: dict[str, Any] = field(repr=False)
+
+    @cached_property
+    def code_lists(self) -> dict[str, CodeList]:
+        return {name: CodeList(name, entries) for name, entries in self.taxonomy.items()}
+
+    @property
+    def time_zone(self) -> str:
+        return str(self.project.get("time_zone", "Europe/Stockholm"))
+
+    @property
+    def storage_crs(self) -> str:
+        return str(self.project.get("storage_crs", "EPSG:3006"))
+
+    @property
+    def extent_3006(self) -> tuple[float, float, float, float]:
+        return tuple(self.municipality["extent_3006"])  # type: ignore[return-value]
+
+    @property
+    def sweden_extent_3006(self) -> tuple[float, float, float, float]:
+        return tuple(self.project["ingest"]["sweden_extent_3006"])  # type: ignore[return-value]
+
+    @property
+    def privacy_min_count(self) -> int:
+        return int(self.project.get("privacy", {}).get("min_count", 5))
+
+    @property
+    def h3_resolutions(self) -> list[int]:
+        return [int(r) for r in self.project["h3"]["resolutions"]]
+
+    @property
+    def server(self) -> dict[str, Any]:
+        return dict(self.project.get("server", {}))
+
+    @cached_property
+    def sources(self) -> list[dict[str, Any]]:
+        """Column mappings per source organisation (config/sources/*.yml)."""
+        found = []
+        for path in sorted((self.config_dir / "sources").glob("*.yml")):
+            source = _read_yaml(path)
+            source.setdefault("name", path.stem)
+            if source.get("kind") not in self.model:
+                raise ConfigError(f"{path}: kind must be one of {', '.join(self.model)}")
+            source["_path"] = str(path)
+            found.append(source)
+        return found
+
+    @cached_property
+    def layers(self) -> list[dict[str, Any]]:
+        """Layer declarations (layers/*.yml), each with its builder and collections."""
+        found = []
+        for path in sorted(self.layers_dir.glob("*.yml")):
+            layer = _read_yaml(path)
+            layer.setdefault("name", path.stem)
+            if "builder" not in layer:
+                raise ConfigError(f"{path}: 'builder' is required")
+            layer["_path"] = str(path)
+            found.append(layer)
+        return found
+
+    @property
+    def collections(self) -> list[dict[str, Any]]:
+        """Every published collection declared by any layer."""
+        return [c for layer in self.layers for c in layer.get("collections", [])]
+
+    # Workspace layout -------------------------------------------------------------
+    @property
+    def inbox(self) -> Path:
+        return self.workspace / "inbox"
+
+    @property
+    def store_path(self) -> Path:
+        return self.workspace / "store.sqlite"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.workspace / "quarantine"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.workspace / "published"
+
+    def ensure_workspace(self) -> None:
+        for folder in (self.inbox, self.quarantine_dir, self.published_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(
+    workspace: str | os.PathLike[str] | None = None,
+    config_dir: str | os.PathLike[str] | None = None,
+    layers_dir: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Read config/ and layers/ into one `Settings`.
+
+    The workspace comes from the argument, else ESTGEO_HOME, else ./var; config and
+    layers from the argument, else ESTGEO_CONFIG / ESTGEO_LAYERS, else the repository's.
+    """
+    ws = Path(workspace or os.environ.get("ESTGEO_HOME") or "var").resolve()
+    cdir = Path(config_dir or os.environ.get("ESTGEO_CONFIG") or PACKAGE_ROOT / "config")
+    ldir = Path(layers_dir or os.environ.get("ESTGEO_LAYERS") or PACKAGE_ROOT / "layers")
+    return Settings(
+        config_dir=cdir,
+        layers_dir=ldir,
+        workspace=ws,
+        project=_read_yaml(cdir / "estgeo.yml"),
+        municipality=_read_yaml(cdir / "municipality.yml"),
+        taxonomy=_read_yaml(cdir / "taxonomy.yml"),
+        model=_read_yaml(cdir / "model.yml"),
+    )

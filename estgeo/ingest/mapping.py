@@ -1,0 +1,86 @@
+"""Column mappings per source organisation (config/sources/*.yml).
+
+Each organisation's export has its own column names; a mapping says which column holds
+which canonical field, so an export is ingested as it comes, with no hand editing. A
+file without a mapping is read by the canonical names of its kind.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from estgeo.config import Settings, normalise_label
+
+#: Column names understood for the two coordinates when a mapping names none.
+COORDINATE_NAMES = [("x", "y"), ("e", "n"), ("easting", "northing"), ("lon", "lat"), ("long", "lat"),
+                    ("longitude", "latitude"), ("lng", "lat"), ("ost", "nord")]
+
+
+class MappingError(Exception):
+    """The file cannot be matched to a source or a kind; the message says what to do."""
+
+
+def choose_source(settings: Settings, path: Path, kind: str | None, source: str | None) -> dict[str, Any]:
+    """The mapping for a file: by name, else by file-name pattern, else canonical for `kind`."""
+    if source:
+        for candidate in settings.sources:
+            if candidate["name"] == source:
+                return candidate
+        names = ", ".join(s["name"] for s in settings.sources)
+        raise MappingError(f"no source mapping named '{source}' in {settings.config_dir / 'sources'} (known: {names})")
+    for candidate in settings.sources:
+        if kind and candidate["kind"] != kind:
+            continue
+        if any(fnmatch.fnmatch(path.name.lower(), pattern.lower()) for pattern in candidate.get("match", [])):
+            return candidate
+    if kind:
+        return {"name": f"canonical-{kind}", "kind": kind, "columns": {}}
+    raise MappingError(
+        f"{path.name}: cannot tell what this file holds; pass --kind "
+        f"({'|'.join(settings.model)}) or add a mapping with a matching pattern in config/sources/"
+    )
+
+
+def _find_column(frame: pd.DataFrame, name: str) -> str | None:
+    folded = {normalise_label(c): c for c in frame.columns}
+    return frame.columns[frame.columns.get_loc(name)] if name in frame.columns else folded.get(normalise_label(name))
+
+
+def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, pd.Series], list[str]]:
+    """Raw text column per canonical field (and 'x'/'y' for coordinates).
+
+    A mapping entry is a column name, or a list of columns joined with a space (a date
+    and a time in two columns). Returns the columns found and a list of mapped columns
+    that the file lacks (a file-level problem, reported with the file's column names).
+    """
+    mapping: dict[str, Any] = dict(source.get("columns") or {})
+    found: dict[str, pd.Series] = {}
+    missing: list[str] = []
+    for name in [*fields, "x", "y"]:
+        wanted = mapping.get(name)
+        if wanted is None:
+            column = _find_column(frame, name)
+            if column is not None:
+                found[name] = frame[column]
+            continue
+        parts = wanted if isinstance(wanted, list) else [wanted]
+        columns = [_find_column(frame, part) for part in parts]
+        if columns[0] is None:
+            missing.append(f"'{parts[0]}' (for {name})")
+            continue
+        series = frame[columns[0]].astype("string")
+        for extra in columns[1:]:
+            if extra is not None:
+                series = (series.fillna("") + " " + frame[extra].astype("string").fillna("")).str.strip()
+        found[name] = series.mask(series == "")
+    if "x" not in found or "y" not in found:
+        for a, b in COORDINATE_NAMES:
+            ca, cb = _find_column(frame, a), _find_column(frame, b)
+            if ca is not None and cb is not None:
+                found["x"], found["y"] = frame[ca], frame[cb]
+                break
+    return found, missing

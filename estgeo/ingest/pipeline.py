@@ -1,0 +1,271 @@
+"""Ingest one file: read → map columns → validate → reproject → upsert, bad rows → quarantine.
+
+The invariant every run keeps, and reports: read = ingested + updated + unchanged +
+quarantined. Nothing is dropped: a row is either in the store or in the quarantine with
+the file, row, field, value and reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from estgeo.config import Settings
+from estgeo.ingest import fields as parse
+from estgeo.ingest.coords import check_extent, to_storage_crs
+from estgeo.ingest.mapping import MappingError, choose_source, map_columns
+from estgeo.ingest.problems import Problems
+from estgeo.ingest.readers import READERS, RawTable, UnreadableFile, read_table
+from estgeo.store import Store
+
+
+#: File name endings that `estgeo ingest FOLDER` picks up.
+READABLE_SUFFIXES = frozenset(READERS)
+
+
+@dataclass
+class IngestSummary:
+    file: str
+    kind: str
+    source: str
+    read: int = 0
+    ingested: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    error: str = ""
+
+    def balanced(self) -> bool:
+        return self.read == self.ingested + self.updated + self.unchanged + self.quarantined
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def ingest_file(
+    settings: Settings,
+    store: Store,
+    path: Path,
+    kind: str | None = None,
+    crs: str | None = None,
+    source_name: str | None = None,
+    run_id: str | None = None,
+) -> IngestSummary:
+    """Ingest one file and return its summary; never raises for bad content."""
+    run_id = run_id or new_run_id()
+    path = Path(path)
+    try:
+        source = choose_source(settings, path, kind, source_name)
+    except MappingError as exc:
+        return _reject_file(settings, store, path, kind or "?", "?", str(exc), run_id, rows=0)
+    if kind and source["kind"] != kind:
+        return _reject_file(settings, store, path, kind, source["name"],
+                            f"the mapping '{source['name']}' is for {source['kind']}, not {kind}", run_id, rows=0)
+    kind = source["kind"]
+    try:
+        table = read_table(path)
+    except UnreadableFile as exc:
+        return _reject_file(settings, store, path, kind, source["name"], f"{path.name}: {exc}", run_id, rows=0)
+
+    summary = IngestSummary(file=str(path), kind=kind, source=source["name"], read=len(table.frame) + len(table.broken))
+    records, problems = validate(settings, table, source, kind, crs)
+    repeats = _duplicate_ids(records, problems)
+
+    bad = problems.bad_rows(len(table.frame))
+    good = records.loc[~bad & ~repeats]
+    existing = store.existing_hashes(kind, good["id"])
+    stored_hash = good["id"].map(existing)
+    is_new = stored_hash.isna().to_numpy()
+    is_changed = ~is_new & (stored_hash.to_numpy() != good["_hash"].to_numpy())
+    good = good.assign(_source=source["name"], _file=path.name, _ingested_at=run_id)
+    store.upsert(kind, good.loc[is_new | is_changed])
+
+    summary.ingested = int(is_new.sum())
+    summary.updated = int(is_changed.sum())
+    summary.unchanged = int((~is_new & ~is_changed).sum()) + int(repeats.sum())
+    summary.quarantined = int(bad.sum()) + len(table.broken)
+    _quarantine_rows(settings, store, table, problems, kind, run_id)
+    store.add_run({**asdict(summary), "run": run_id, "at": run_id})
+    return summary
+
+
+def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: str, crs: str | None) -> tuple[pd.DataFrame, Problems]:
+    """Typed canonical records for every row (bad values as nulls) and the problems found."""
+    spec = settings.model[kind]
+    fields: dict[str, dict[str, Any]] = spec["fields"]
+    frame = table.frame
+    n = len(frame)
+    problems = Problems()
+    columns, missing_columns = map_columns(frame, source, fields)
+    if missing_columns:
+        problems.add(np.ones(n, bool), "file", None,
+                     f"column {', '.join(missing_columns)} not found; the file has: {', '.join(map(str, frame.columns))}")
+
+    defaults = {**{k: v["default"] for k, v in fields.items() if "default" in v}, **(source.get("defaults") or {})}
+    empty = pd.Series(pd.NA, index=frame.index, dtype="string")
+    out: dict[str, Any] = {}
+    moments: dict[str, parse.Moments] = {}
+    for name, field in fields.items():
+        raw = columns.get(name, empty)
+        if name in defaults:
+            raw = raw.astype("string").mask(parse.blank(raw), str(defaults[name]))
+        kind_of = field["type"]
+        bounds = field.get("range")
+        if kind_of in ("id", "text"):
+            value = parse.parse_text(raw)
+            if kind_of == "id" and source.get("id_prefix"):
+                value = source["id_prefix"] + value
+        elif kind_of == "code":
+            value = parse.parse_code(raw, name, problems, settings.code_lists[field["codes"]])
+        elif kind_of == "codes":
+            value = parse.parse_codes(raw, name, problems, settings.code_lists[field["codes"]])
+        elif kind_of == "datetime":
+            moments[name] = parse.parse_datetime(raw, name, problems, settings.time_zone)
+            value = moments[name].start
+        elif kind_of == "date":
+            value = parse.parse_date(raw, name, problems)
+        elif kind_of == "int":
+            value = parse.parse_int(raw, name, problems, bounds)
+        elif kind_of == "float":
+            value = parse.parse_float(raw, name, problems, bounds)
+        elif kind_of == "bool":
+            value = parse.parse_bool(raw, name, problems)
+        else:  # pragma: no cover - config validated by tests over config/model.yml
+            raise ValueError(f"config/model.yml: unknown type {kind_of!r} for {kind}.{name}")
+        if field.get("required"):
+            problems.add(parse.blank(raw), name, raw, "required field is empty or missing")
+        out[name] = value
+
+    for name, field in fields.items():
+        start_name = field.get("window_end_of")
+        if start_name:
+            # A window's end: an explicit date-only end means the end of that day, and an
+            # absent end means the start's own latest instant (end of day, DST overlap).
+            end = moments[name].latest.where(moments[name].date_only, moments[name].start)
+            end = end.fillna(moments[start_name].latest)
+            before = (end < moments[start_name].start).fillna(False).to_numpy(dtype=bool)
+            problems.add(before, name, columns.get(name, empty), f"{name} is before {start_name}")
+            out[name] = end
+
+    x, y = _coordinates(settings, table, columns, crs or source.get("crs"), problems, spec)
+    out["x"], out["y"] = x, y
+    records = pd.DataFrame(out, index=frame.index)
+    content = [*fields, "x", "y"]
+    records["_hash"] = pd.util.hash_pandas_object(records[content], index=False).to_numpy().view(np.int64)
+    records["_row"] = table.row
+    return records, problems
+
+
+def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Series], crs: str | None,
+                 problems: Problems, spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    n = len(table.frame)
+    if table.gx is not None and ("x" not in columns or not np.isnan(table.gx).all()):
+        a, b = pd.Series(table.gx), pd.Series(table.gy)
+        declared = crs or table.geometry_crs
+        if table.geometry_problem is not None:
+            problems.add(table.geometry_problem != "", "geometry", None, pd.Series(table.geometry_problem))
+        field_a, field_b = "geometry", "geometry"
+    elif "x" in columns:
+        a = parse.parse_float(columns["x"], "x", problems)
+        b = parse.parse_float(columns["y"], "y", problems)
+        declared, field_a, field_b = crs, "x", "y"
+    else:
+        a = b = pd.Series(np.full(n, np.nan))
+        declared, field_a, field_b = crs, "x", "y"
+    missing = (a.isna() | b.isna()).to_numpy()
+    if spec.get("geometry") != "optional":
+        already = problems.bad_rows(n)
+        problems.add(missing & ~already, "geometry", None, "no coordinates (expected a point or x/y columns)")
+    x, y = to_storage_crs(a.reset_index(drop=True), b.reset_index(drop=True), declared, settings.storage_crs,
+                          problems, field_a, field_b)
+    outside_sweden = check_extent(x, y, settings.sweden_extent_3006, "Sweden", problems)
+    inside = ~outside_sweden
+    name = settings.municipality.get("name", "the municipality")
+    extent_problems = Problems()
+    check_extent(x, y, settings.extent_3006, f"the municipality of {name} (config/municipality.yml extent_3006)", extent_problems)
+    for part in extent_problems.parts:
+        part = part[inside[part["pos"].to_numpy()]]
+        problems.parts.append(part)
+    return x, y
+
+
+def _duplicate_ids(records: pd.DataFrame, problems: Problems) -> np.ndarray:
+    """Same id twice in one file: differing copies are all quarantined, since nothing
+    tells which is right; identical copies after the first are returned as a mask, to
+    be counted as unchanged rather than written twice."""
+    valid = ~problems.bad_rows(len(records)) & records["id"].notna().to_numpy()
+    ids = records["id"].where(valid)
+    dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+    if not dup.any():
+        return np.zeros(len(records), dtype=bool)
+    groups = records.loc[dup, ["id", "_hash", "_row"]]
+    distinct = groups.groupby("id")["_hash"].nunique()
+    conflict = dup & records["id"].isin(distinct[distinct > 1].index).to_numpy()
+    rows_per_id = groups.groupby("id")["_row"].agg(lambda r: ", ".join(map(str, r)))
+    problems.add(conflict, "id", records["id"],
+                 "duplicate id with different content (rows " + records["id"].map(rows_per_id).fillna("") + ")")
+    return dup & ~conflict & ids.duplicated(keep="first").to_numpy()
+
+
+def _quarantine_rows(settings: Settings, store: Store, table: RawTable, problems: Problems, kind: str, run_id: str) -> None:
+    found = problems.frame()
+    frame = table.frame
+    entries = []
+    if not found.empty:
+        pos = found["pos"].to_numpy()
+        raw = frame.iloc[np.unique(pos)]
+        as_json = pd.Series([json.dumps({k: v for k, v in r.items() if pd.notna(v)}, ensure_ascii=False, default=str)
+                             for r in raw.to_dict(orient="records")], index=np.unique(pos))
+        entries.append(pd.DataFrame({
+            "row": table.row[pos],
+            "field": found["field"].to_numpy(),
+            "value": found["value"].to_numpy(),
+            "reason": found["reason"].to_numpy(),
+            "suggestion": found["suggestion"].to_numpy(),
+            "record": as_json.loc[pos].to_numpy(),
+        }))
+    if table.broken:
+        entries.append(pd.DataFrame([{"row": r, "field": "row", "value": text[:200], "reason": reason,
+                                      "suggestion": "", "record": text} for r, reason, text in table.broken]))
+    if not entries:
+        return
+    out = pd.concat(entries, ignore_index=True).assign(run=run_id, kind=kind, file=table.path.name, at=run_id)
+    store.add_quarantine(out)
+    write_quarantine_csv(settings, out, f"{run_id}_{table.path.stem}.csv")
+
+
+def write_quarantine_csv(settings: Settings, entries: pd.DataFrame, name: str) -> Path:
+    """A human-readable copy of the quarantine entries, safe to open in Excel."""
+    settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.quarantine_dir / name
+    cols = ["file", "row", "field", "value", "reason", "suggestion", "record"]
+    safe = entries[cols].astype("string").apply(neutralise_formulas)
+    safe.to_csv(path, index=False, encoding="utf-8-sig", sep=";")
+    return path
+
+
+def neutralise_formulas(col: pd.Series) -> pd.Series:
+    """Prefix cells that a spreadsheet would run as a formula (CSV injection)."""
+    return col.where(~col.str.match(r"^[=+\-@\t\r]", na=False), "'" + col)
+
+
+def _reject_file(settings: Settings, store: Store, path: Path, kind: str, source: str, reason: str,
+                 run_id: str, rows: int) -> IngestSummary:
+    """A file that cannot be read at all is kept whole in the quarantine with its reason."""
+    settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        shutil.copy2(path, settings.quarantine_dir / f"{run_id}_{path.name}")
+    (settings.quarantine_dir / f"{run_id}_{path.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+    store.add_quarantine(pd.DataFrame([{"run": run_id, "kind": kind, "file": path.name, "row": 0, "field": "file",
+                                        "value": "", "reason": reason, "suggestion": "", "record": "", "at": run_id}]))
+    summary = IngestSummary(file=str(path), kind=kind, source=source, read=rows, quarantined=rows, error=reason)
+    store.add_run({**asdict(summary), "run": run_id, "at": run_id})
+    return summary

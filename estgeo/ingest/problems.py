@@ -1,0 +1,67 @@
+"""Problems found in input rows, collected column-wise.
+
+Validation is vectorised, so a problem is not raised per row: each check returns a
+mask of bad rows, and `Problems` gathers them as one frame (row position, field, value,
+reason, suggestion) that becomes the quarantine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["pos", "field", "value", "reason", "suggestion"]
+
+
+@dataclass
+class Problems:
+    parts: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(
+        self,
+        mask: np.ndarray | pd.Series,
+        field_name: str,
+        values: pd.Series | None,
+        reason: str | pd.Series,
+        suggestion: str | pd.Series | None = None,
+    ) -> None:
+        """Record `reason` for every row where `mask` is true."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        pos = np.flatnonzero(mask)
+        value = (
+            values.iloc[pos].astype("string").fillna("").to_numpy(dtype=object)
+            if values is not None
+            else np.full(len(pos), "", dtype=object)
+        )
+
+        def pick(x: str | pd.Series | None) -> np.ndarray:
+            if isinstance(x, pd.Series):
+                return x.iloc[pos].fillna("").to_numpy(dtype=object)
+            return np.full(len(pos), x or "", dtype=object)
+
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "pos": pos,
+                    "field": field_name,
+                    "value": value,
+                    "reason": pick(reason),
+                    "suggestion": pick(suggestion),
+                }
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+        return pd.concat(self.parts, ignore_index=True).sort_values(["pos", "field"], kind="stable")
+
+    def bad_rows(self, n: int) -> np.ndarray:
+        mask = np.zeros(n, dtype=bool)
+        for part in self.parts:
+            mask[part["pos"].to_numpy()] = True
+        return mask

@@ -1,0 +1,203 @@
+"""Ingest: every reader, every rejection reason, the summary invariant, idempotency."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from estgeo.ingest.pipeline import ingest_file
+DATA = Path(__file__).parent / "data"
+
+
+def quarantine_by_row(store) -> dict[int, list[tuple[str, str]]]:
+    q = store.read_quarantine()
+    out: dict[int, list[tuple[str, str]]] = {}
+    for _, r in q.iterrows():
+        out.setdefault(int(r["row"]), []).append((r["field"], r["reason"]))
+    return out
+
+
+def test_police_csv_windows1252_semicolon_swapped_xy_mixed_good_and_bad(settings, store):
+    summary = ingest_file(settings, store, DATA / "polisen_blandat.csv")
+    assert summary.source == "polisen" and summary.kind == "incidents"
+    assert summary.read == 12
+    assert (summary.ingested, summary.updated, summary.unchanged, summary.quarantined) == (5, 0, 1, 6)
+    assert summary.balanced()
+
+    incidents = store.read("incidents").set_index("id")
+    # X = northing, Y = easting in the police file: stored as easting/northing.
+    assert incidents.loc["polis-P-1", ["x", "y"]].tolist() == [395936.0, 6634672.0]
+    assert incidents.loc["polis-P-1", "category"] == "skadegorelse"
+    assert incidents.loc["polis-P-1", "precision_m"] == 12.5  # decimal comma
+    assert incidents.loc["polis-P-2", "category"] == "hot_vald"  # 'hot/vald' without å
+    # 22.15 (Swedish clock) local CET = 21:15 UTC.
+    assert incidents.loc["polis-P-2", "occurred_from"] == pd.Timestamp("2025-11-04T21:15Z")
+    assert incidents.loc["polis-P-2", "occurred_to"] == pd.Timestamp("2025-11-04T22:00Z")
+    # The autumn overlap hour happened twice: the window spans both.
+    assert incidents.loc["polis-P-8", "occurred_from"] == pd.Timestamp("2025-10-26T00:30Z")
+    assert incidents.loc["polis-P-8", "occurred_to"] == pd.Timestamp("2025-10-26T01:30Z")
+    # Date only: the whole local day.
+    assert incidents.loc["polis-P-9", "occurred_from"] == pd.Timestamp("2025-11-07T23:00Z")
+    assert incidents.loc["polis-P-9", "occurred_to"] == pd.Timestamp("2025-11-08T23:00Z")
+    # WGS 84 written into the X/Y columns is still recognised as Sunne.
+    assert incidents.loc["polis-P-11", "x"] == pytest.approx(395936, abs=2)
+    assert incidents.loc["polis-P-11", "y"] == pytest.approx(6634672, abs=2)
+
+    reasons = quarantine_by_row(store)
+    assert reasons[4] == [("occurred_from", "this local time does not exist in Europe/Stockholm (daylight-saving gap)")]
+    assert reasons[5][0][0] == "category" and reasons[5][0][1].startswith("unknown category")
+    assert reasons[6][0][0] == "occurred_from" and "not a date/time" in reasons[6][0][1]
+    assert reasons[7][0][0] == "geometry" and "outside the municipality of Sunne" in reasons[7][0][1]
+    assert reasons[8] == [("category", "required field is empty or missing")]
+    assert reasons[12][0][0] == "geometry" and "no coordinates" in reasons[12][0][1]
+    q = store.read_quarantine()
+    assert q.loc[q["row"] == 5, "suggestion"].item() == "did you mean 'skadegorelse'?"
+    assert set(q["file"]) == {"polisen_blandat.csv"}
+
+
+def test_reingest_is_idempotent_and_changed_rows_are_updates(settings, store, tmp_path):
+    first = ingest_file(settings, store, DATA / "polisen_blandat.csv")
+    again = ingest_file(settings, store, DATA / "polisen_blandat.csv")
+    assert again.ingested == 0 and again.updated == 0 and again.unchanged == first.ingested + first.unchanged
+    assert store.count("incidents") == first.ingested
+
+    edited = tmp_path / "polisen_rattad.csv"
+    text = (DATA / "polisen_blandat.csv").read_bytes().decode("cp1252").replace("Krossad ruta vid torget", "Krossad ruta, rättad")
+    edited.write_bytes(text.encode("cp1252"))
+    third = ingest_file(settings, store, edited)
+    assert third.updated == 1 and third.ingested == 0 and third.balanced()
+    assert store.read("incidents").set_index("id").loc["polis-P-1", "description"] == "Krossad ruta, rättad"
+
+
+def test_housing_csv_utf8_bom_wgs84_decimal_comma(settings, store):
+    summary = ingest_file(settings, store, DATA / "bostadsbolaget_arenden.csv")
+    assert summary.source == "bostadsbolaget"
+    assert (summary.read, summary.ingested, summary.quarantined) == (5, 2, 3) and summary.balanced()
+    incidents = store.read("incidents").set_index("id")
+    assert incidents.loc["bb-B-100", "x"] == pytest.approx(395936, abs=2)
+    assert incidents.loc["bb-B-100", "source_org"] == "bostadsbolag"
+    assert incidents.loc["bb-B-101", "category"] == "nedskrapning"
+    reasons = quarantine_by_row(store)
+    assert reasons[4] == [("occurred_to", "occurred_to is before occurred_from")]
+    assert reasons[5][0][0] == "assessment" and "outside the allowed range 1–5" in reasons[5][0][1]
+    assert reasons[6][0][0] == "geometry"
+
+
+def test_geojson_with_offsets_bad_geometries_and_unknown_org(settings, store):
+    summary = ingest_file(settings, store, DATA / "est-app_sample.geojson")
+    assert (summary.read, summary.ingested, summary.quarantined) == (5, 2, 3) and summary.balanced()
+    incidents = store.read("incidents").set_index("id")
+    assert incidents.loc["app-A-1", "occurred_from"] == pd.Timestamp("2025-11-03T20:40Z")
+    assert bool(incidents.loc["app-A-2", "police_reported"]) is True
+    assert incidents.loc["app-A-2", "source_org"] == "vaktare"
+    reasons = quarantine_by_row(store)
+    assert reasons[3] == [("geometry", "geometry must be a Point, not LineString")]
+    assert reasons[4][0][0] == "geometry"
+    # Stockholm is in Sweden but not in Sunne; the org is unknown too: both reported.
+    fields = {f for f, _ in reasons[5]}
+    assert fields == {"geometry", "source_org"}
+
+
+def test_geopackage_lights_with_asset_system_names(settings, store):
+    summary = ingest_file(settings, store, DATA / "belysning_test.gpkg")
+    assert summary.source == "belysning" and summary.kind == "lights"
+    assert (summary.read, summary.ingested, summary.quarantined) == (3, 2, 1) and summary.balanced()
+    lights = store.read("lights").set_index("id")
+    assert lights.loc["BP-2", "status"] == "slackt" and lights.loc["BP-2", "lamp_type"] == "hogtrycksnatrium"
+    assert lights.loc["BP-2", "owner"] == "trafikverket"
+    assert quarantine_by_row(store)[3] == [("geometry", "geometry must be a Point")]
+
+
+def test_rt90_lights_with_declared_and_detected_crs(settings, store):
+    detected = ingest_file(settings, store, DATA / "lights_rt90.csv", kind="lights")
+    assert (detected.read, detected.ingested, detected.quarantined) == (5, 3, 2) and detected.balanced()
+    lights = store.read("lights").set_index("id")
+    # RT90 2.5 gon V (1350763.36, 6638238.38) is Sunne's centre: E 395936, N 6634672.
+    assert lights.loc["L-1", "x"] == pytest.approx(395936.3, abs=0.5)
+    assert lights.loc["L-1", "y"] == pytest.approx(6634671.9, abs=0.5)
+    assert lights.loc["L-3", "owner"] == "vagforening"
+    reasons = quarantine_by_row(store)
+    assert reasons[5][0][0] == "pole_height_m"
+    assert reasons[6][0][0] == "status" and reasons[6][0][1].startswith("unknown status")
+
+
+def test_declared_crs_that_does_not_fit_is_reported(settings, store):
+    summary = ingest_file(settings, store, DATA / "lights_rt90.csv", kind="lights", crs="EPSG:3006")
+    assert summary.ingested == 0 and summary.balanced()
+    q = store.read_quarantine()
+    assert q["reason"].str.contains("do not fit Sweden in the declared EPSG:3006").any()
+
+
+def test_walk_observations_with_problem_lists(settings, store):
+    summary = ingest_file(settings, store, DATA / "trygghetsvandring_test.csv")
+    assert summary.kind == "walks" and (summary.ingested, summary.quarantined) == (2, 2) and summary.balanced()
+    walks = store.read("walks").set_index("id")
+    assert walks.loc["tv-1", "problems"] == "belysning_dalig,skymd_sikt"
+    assert walks.loc["tv-1", "light_condition"] == "morker"
+    assert walks.loc["tv-2", "status"] == "atgardad" and walks.loc["tv-2", "resolved_at"] == "2026-01-15"
+    reasons = quarantine_by_row(store)
+    assert reasons[4][0][0] == "problems" and "unknown problems" in reasons[4][0][1]
+    assert reasons[5] == [("problems", "required field is empty or missing")]
+
+
+def test_interventions_have_no_coordinates_of_their_own(settings, store):
+    summary = ingest_file(settings, store, DATA / "atgarder.csv")
+    assert summary.kind == "interventions" and (summary.ingested, summary.quarantined) == (2, 1)
+    interventions = store.read("interventions").set_index("id")
+    assert interventions.loc["atg-2", "decided_by"] == "strategisk"
+    assert quarantine_by_row(store)[4][0][0] == "type"
+
+
+def test_duplicate_ids_in_one_file(settings, store):
+    summary = ingest_file(settings, store, DATA / "dubbletter.csv", kind="incidents")
+    # D-1 twice, identical: once ingested, once unchanged. D-2 twice, differing: both quarantined.
+    assert (summary.read, summary.ingested, summary.unchanged, summary.quarantined) == (5, 2, 1, 2)
+    q = store.read_quarantine()
+    assert (q["reason"] == "duplicate id with different content (rows 4, 5)").sum() == 2
+
+
+def test_truncated_file_keeps_its_good_rows(settings, store):
+    summary = ingest_file(settings, store, DATA / "trunkerad.csv", kind="incidents")
+    assert (summary.read, summary.ingested, summary.quarantined) == (4, 2, 2) and summary.balanced()
+    q = store.read_quarantine()
+    assert sorted(q["row"].tolist()) == [3, 5]
+    assert q["reason"].tolist() == [
+        "has 5 fields, the header has 6 (truncated or wrong delimiter?)",
+        "has 3 fields, the header has 6 (truncated or wrong delimiter?)",
+    ]
+
+
+def test_empty_and_unknown_files_are_kept_whole_in_quarantine(settings, store, tmp_path):
+    empty = ingest_file(settings, store, DATA / "tom.csv", kind="incidents")
+    assert empty.error == "tom.csv: the file is empty" and empty.balanced()
+    odd = tmp_path / "oklar.csv"
+    shutil.copy(DATA / "dubbletter.csv", odd)
+    unknown = ingest_file(settings, store, odd)
+    assert "cannot tell what this file holds" in unknown.error
+    kept = sorted(p.name for p in settings.quarantine_dir.iterdir())
+    assert any(name.endswith("_tom.csv") for name in kept) and any(name.endswith("_oklar.csv.reason.txt") for name in kept)
+
+
+def test_missing_mapped_column_quarantines_every_row_with_the_file_columns(settings, store, tmp_path):
+    renamed = tmp_path / "polisen_fel_kolumn.csv"
+    text = (DATA / "polisen_blandat.csv").read_bytes().decode("cp1252").replace("Händelsetyp", "Typ av händelse")
+    renamed.write_bytes(text.encode("cp1252"))
+    summary = ingest_file(settings, store, renamed)
+    assert summary.ingested == 0 and summary.quarantined == summary.read == 12
+    q = store.read_quarantine()
+    file_level = q.loc[q["field"] == "file", "reason"]
+    assert len(file_level) == 12
+    assert "column 'Händelsetyp' (for category) not found" in file_level.iloc[0] and "Typ av händelse" in file_level.iloc[0]
+
+
+def test_quarantine_csv_neutralises_formulas(settings, store, tmp_path):
+    evil = tmp_path / "formel.csv"
+    evil.write_text("id,source_org,category,occurred_from,x,y\nF-1,kommun,=cmd|' /C calc'!A0,2025-05-01 12:00,395936,6634672\n",
+                    encoding="utf-8")
+    summary = ingest_file(settings, store, evil, kind="incidents")
+    assert summary.quarantined == 1
+    written = next(settings.quarantine_dir.glob("*_formel.csv")).read_text(encoding="utf-8-sig")
+    assert ";'=cmd|" in written and ";=cmd" not in written
