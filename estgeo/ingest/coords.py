@@ -67,8 +67,8 @@ def to_storage_crs(
             problems.add(
                 wrong,
                 f"{field_a}/{field_b}",
-                pd.Series(a).astype(str) + " " + pd.Series(b).astype(str),
-                f"coordinates do not fit Sweden in the declared {declared} (detected: "
+                lambda: pd.Series(a).astype(str) + " " + pd.Series(b).astype(str),
+                lambda: f"coordinates do not fit Sweden in the declared {declared} (detected: "
                 + pd.Series(detected).replace("", "none") + ")",
             )
             detected = np.where(wrong, "", declared)
@@ -78,7 +78,7 @@ def to_storage_crs(
         problems.add(
             ~missing & (detected == ""),
             f"{field_a}/{field_b}",
-            pd.Series(a).astype(str) + " " + pd.Series(b).astype(str),
+            lambda: pd.Series(a).astype(str) + " " + pd.Series(b).astype(str),
             "coordinates are not in Sweden in EPSG:3006, EPSG:4326 or EPSG:3021",
         )
     x = np.full(len(a), np.nan)
@@ -99,7 +99,7 @@ def check_extent(
     problems.add(
         outside,
         "geometry",
-        pd.Series(np.round(x, 1)).astype(str) + " " + pd.Series(np.round(y, 1)).astype(str),
+        lambda: pd.Series(np.round(x, 1)).astype(str) + " " + pd.Series(np.round(y, 1)).astype(str),
         f"point (E N in EPSG:3006) is outside {label}",
     )
     return outside

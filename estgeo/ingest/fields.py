@@ -8,11 +8,11 @@ the few *distinct* values of a code column.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from estgeo.config import CodeList, normalise_label
 from estgeo.ingest.problems import Problems
@@ -20,8 +20,10 @@ from estgeo.ingest.problems import Problems
 _TRUE = {"1", "true", "ja", "j", "yes", "y", "sant", "x"}
 _FALSE = {"0", "false", "nej", "n", "no", "falskt"}
 # An offset only counts after a time of day: "2025-11-08" ends in "-08" but is a date.
-_OFFSET = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$", re.IGNORECASE)
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Plain pattern strings (not compiled) so pandas hands them to pyarrow's RE2, in C.
+_OFFSET = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
+_TIME_OF_DAY = r"\d:\d\d"
+_DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
 
 
 @dataclass
@@ -44,10 +46,20 @@ def parse_text(raw: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _to_float(text: pd.Series) -> pd.Series:
+    """Strings to float64; pyarrow's cast is fast when every cell is a number, and
+    pandas' coercion marks the bad cells when not."""
+    try:
+        return text.astype("float64[pyarrow]").astype("float64")
+    except (ValueError, TypeError, pa.ArrowInvalid):
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
 def parse_float(raw: pd.Series, name: str, problems: Problems, bounds: list | None = None) -> pd.Series:
     """Numbers as Swedish exports write them too: decimal comma, spaces as thousands."""
-    text = raw.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True).str.replace(",", ".", regex=False)
-    values = pd.to_numeric(text, errors="coerce").astype("float64")
+    text = (raw.astype("string").str.strip().str.replace(" ", "", regex=False)
+            .str.replace("\u00a0", "", regex=False).str.replace(",", ".", regex=False))
+    values = _to_float(text)
     empty = blank(raw)
     problems.add(~empty & values.isna().to_numpy(), name, raw, f"not a number (expected e.g. 12.5 or 12,5)")
     if bounds is not None:
@@ -130,8 +142,14 @@ def parse_codes(raw: pd.Series, name: str, problems: Problems, codes: CodeList) 
 
 
 def _normalise_time_text(text: pd.Series) -> pd.Series:
-    # Swedish clocks are written 14.30 as often as 14:30; "T" or " " between date and time.
-    return text.str.replace(r"(\d{1,2})\.(\d{2})(?=(?::\d{2})?(?:$|[+-Z]))", r"\1:\2", regex=True)
+    # Swedish clocks are written 14.30 as often as 14:30. The rewrite needs Python's
+    # regex engine, so it runs only on the rows that have such a clock.
+    dotted = text.str.contains(r"[ T]\d{1,2}\.\d{2}", regex=True, na=False).to_numpy(dtype=bool)
+    if not dotted.any():
+        return text
+    text = text.copy()
+    text[dotted] = text[dotted].str.replace(r"([ T]\d{1,2})\.(\d{2})", r"\1:\2", regex=True)
+    return text
 
 
 def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Moments:
@@ -143,8 +161,9 @@ def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Mo
     """
     text = _normalise_time_text(parse_text(raw))
     index = raw.index
-    has_offset = text.str.contains(_OFFSET, na=False).to_numpy(dtype=bool)
-    date_only = text.str.match(_DATE_ONLY, na=False).to_numpy(dtype=bool)
+    has_offset = (text.str.contains(_OFFSET, regex=True, na=False)
+                  & text.str.contains(_TIME_OF_DAY, regex=True, na=False)).to_numpy(dtype=bool)
+    date_only = text.str.contains(_DATE_ONLY, regex=True, na=False).to_numpy(dtype=bool)
 
     start = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
     if has_offset.any():

@@ -50,16 +50,16 @@ def _find_column(frame: pd.DataFrame, name: str) -> str | None:
     return frame.columns[frame.columns.get_loc(name)] if name in frame.columns else folded.get(normalise_label(name))
 
 
-def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, pd.Series], list[str]]:
+def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, pd.Series], list[tuple[str, str]]]:
     """Raw text column per canonical field (and 'x'/'y' for coordinates).
 
     A mapping entry is a column name, or a list of columns joined with a space (a date
-    and a time in two columns). Returns the columns found and a list of mapped columns
-    that the file lacks (a file-level problem, reported with the file's column names).
+    and a time in two columns). Returns the columns found and the mapped columns the
+    file lacks, as (field, description) pairs.
     """
     mapping: dict[str, Any] = dict(source.get("columns") or {})
     found: dict[str, pd.Series] = {}
-    missing: list[str] = []
+    missing: list[tuple[str, str]] = []
     for name in [*fields, "x", "y"]:
         wanted = mapping.get(name)
         if wanted is None:
@@ -70,7 +70,7 @@ def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, A
         parts = wanted if isinstance(wanted, list) else [wanted]
         columns = [_find_column(frame, part) for part in parts]
         if columns[0] is None:
-            missing.append(f"'{parts[0]}' (for {name})")
+            missing.append((name, f"'{parts[0]}' (for {name})"))
             continue
         series = frame[columns[0]].astype("string")
         for extra in columns[1:]:

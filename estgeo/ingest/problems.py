@@ -8,6 +8,7 @@ reason, suggestion) that becomes the quarantine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,14 +24,22 @@ class Problems:
         self,
         mask: np.ndarray | pd.Series,
         field_name: str,
-        values: pd.Series | None,
-        reason: str | pd.Series,
+        values: pd.Series | Callable[[], pd.Series] | None,
+        reason: str | pd.Series | Callable[[], pd.Series],
         suggestion: str | pd.Series | None = None,
     ) -> None:
-        """Record `reason` for every row where `mask` is true."""
+        """Record `reason` for every row where `mask` is true.
+
+        `values` and `reason` may be callables, so that text built from whole columns is
+        only built when some row is actually bad.
+        """
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
+        if callable(values):
+            values = values()
+        if callable(reason):
+            reason = reason()
         pos = np.flatnonzero(mask)
         value = (
             values.iloc[pos].astype("string").fillna("").to_numpy(dtype=object)

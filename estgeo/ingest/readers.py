@@ -9,11 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 
 
 class UnreadableFile(Exception):
@@ -53,6 +57,9 @@ def decode(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    if _UTF8_MULTIBYTE.search(data) is None:
+        # No UTF-8 sequence anywhere: a plain Windows-1252 file, decoded in one go.
+        return data.decode("cp1252", errors="replace"), "windows-1252"
     lines = data.split(b"\n")
     out = []
     mixed = False

@@ -1,0 +1,97 @@
+"""Benchmark: ingest of N incident rows from CSV — rows/s and peak memory.
+
+    python benchmarks/ingest.py [--rows 1000000] [--format polisen|canonical]
+
+Writes a police-style export (semicolon, Windows-1252, date and time in two columns,
+X = northing, decimal comma) or a canonical UTF-8 CSV, then ingests it twice into a
+fresh workspace in a child process (first: all new; second: all unchanged), measuring
+wall time and the child's peak resident memory. Targets (issue 2): >= 200,000 rows/s,
+peak < 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CATEGORIES = ["Skadegörelse", "Klotter", "Brand", "Ordningsstörning", "Hot/våld", "Stöld/inbrott", "Narkotika", "Larm"]
+
+
+def write_police_csv(path: Path, rows: int, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-11-01")
+    minutes = rng.integers(0, 2 * 365 * 24 * 60, rows)
+    when = start + pd.to_timedelta(minutes, unit="min")
+    east = 395936 + rng.normal(0, 1500, rows)
+    north = 6634672 + rng.normal(0, 1500, rows)
+    frame = pd.DataFrame({
+        "Ärendenummer": np.char.add("P-", np.arange(rows).astype(str)),
+        "Händelsetyp": np.asarray(CATEGORIES)[rng.integers(0, len(CATEGORIES), rows)],
+        "Datum": when.strftime("%Y-%m-%d"),
+        "Klockslag": when.strftime("%H:%M"),
+        "X": np.round(north).astype(int),
+        "Y": np.round(east).astype(int),
+        "Noggrannhet (m)": np.char.replace(np.round(rng.uniform(5, 50, rows), 1).astype(str), ".", ","),
+        "Platstyp": "Centrum",
+        "Beskrivning": "Händelse vid torget",
+    })
+    # Avoid the spring daylight-saving gap so every row is valid and the figure measures throughput.
+    frame.loc[frame["Klockslag"].str.startswith("02:"), "Klockslag"] = "03:15"
+    frame.to_csv(path, sep=";", index=False, encoding="cp1252")
+
+
+def child(path: str, workspace: str) -> None:
+    from estgeo.config import load_settings
+    from estgeo.ingest.pipeline import ingest_file
+    from estgeo.store import Store
+
+    settings = load_settings(workspace=workspace)
+    settings.ensure_workspace()
+    store = Store(settings.store_path, settings.model)
+    results = []
+    for label in ("first ingest (all new)", "re-ingest (all unchanged)"):
+        t0 = time.perf_counter()
+        summary = ingest_file(settings, store, Path(path))
+        results.append({"run": label, "seconds": time.perf_counter() - t0, "read": summary.read,
+                        "ingested": summary.ingested, "unchanged": summary.unchanged, "quarantined": summary.quarantined})
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"results": results, "peak_mb": peak_mb}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "polisen_bench.csv"
+        t0 = time.perf_counter()
+        write_police_csv(path, args.rows)
+        print(f"wrote {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        out = subprocess.run([sys.executable, __file__, "--child", str(path), str(Path(tmp) / "ws")],
+                             check=True, capture_output=True, text=True)
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+    target = 200_000
+    print(f"\ncommand: python benchmarks/ingest.py --rows {args.rows}")
+    print(f"{'run':28} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'vs target':>9}")
+    for r in report["results"]:
+        rate = r["read"] / r["seconds"]
+        print(f"{r['run']:28} {r['read']:>10,} {r['seconds']:>8.2f} {rate:>10,.0f} {rate / target:>8.2f}x")
+        assert r["quarantined"] == 0, r
+    print(f"peak memory (child RSS): {report['peak_mb']:,.0f} MB (target < 2048 MB, ratio {report['peak_mb'] / 2048:.2f})")
+
+
+if __name__ == "__main__":
+    main()
