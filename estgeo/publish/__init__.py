@@ -1,0 +1,7 @@
+"""Publishing built layers over OGC APIs with pygeoapi.
+
+`pygeoapi_config` turns config/ + layers/ into a pygeoapi configuration, `provider` is our
+read-only GeoPackage feature provider (pygeoapi's own GeoPackage/OGR providers need
+mod_spatialite or GDAL bindings and silently ignore CQL2 `filter`), and `serve` runs the
+result under gunicorn.
+"""

@@ -1,0 +1,249 @@
+"""Generate pygeoapi's configuration and OpenAPI document from config/ and layers/.
+
+Nothing about a published collection is written by hand: the server block comes from
+`config/estgeo.yml` (`server:`), the service metadata from the municipality, and one
+resource per public collection whose GeoPackage exists in `published/current`, so the
+server starts before the first build and never lists a layer it cannot serve. Internal
+collections are never published here (they need an authenticated profile).
+
+Titles, descriptions and keywords stay language maps `{sv: …, en: …}`: pygeoapi picks
+the entry matching `?lang=` / Accept-Language. Its HTML templates have no Swedish
+translation, so with `?lang=sv` the page chrome falls back to English while our texts
+are Swedish.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyproj
+import shapely
+import yaml
+from pygeoapi.openapi import get_oas  # unlike pygeoapi.flask_app, reads no env at import
+
+from estgeo.config import Settings
+from estgeo.publish.layer_cache import LayerUnavailable, load_layer
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
+EPSG_3006 = "http://www.opengis.net/def/crs/EPSG/0/3006"
+EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+#: Output and bbox CRSs offered for every collection: CRS84 first (the default),
+#: SWEREF 99 TM for municipal GIS, WGS 84 lat/lon and Web Mercator for generic clients.
+SUPPORTED_CRS = [CRS84, EPSG_3006, EPSG_4326, EPSG_3857]
+PROVIDER = "estgeo.publish.provider.GeoPackageProvider"
+LANGUAGES = ["sv", "en"]
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap</a>'
+
+
+def pygeoapi_dir(settings: Settings) -> Path:
+    """Where the generated pygeoapi files live (inside the workspace, never in git)."""
+    return settings.workspace / "pygeoapi"
+
+
+def layer_file(settings: Settings, collection_id: str) -> Path:
+    """The GeoPackage of a collection, through the `current` symlink the build switches."""
+    return settings.published_dir / "current" / f"{collection_id}.gpkg"
+
+
+def public_collections(settings: Settings) -> list[dict[str, Any]]:
+    """Declared public collections whose file has been built."""
+    return [c for c in settings.collections if c.get("audience", "public") == "public" and layer_file(settings, c["id"]).exists()]
+
+
+def pygeoapi_config(settings: Settings, url: str | None = None) -> dict[str, Any]:
+    """The whole pygeoapi configuration; `url` overrides `server.url` (e.g. another port)."""
+    return {
+        "server": _server(settings, url),
+        "logging": _logging(settings),
+        "metadata": _metadata(settings, url),
+        "resources": {c["id"]: _resource(settings, c) for c in public_collections(settings)},
+    }
+
+
+def write_pygeoapi_files(settings: Settings, url: str | None = None) -> tuple[Path, Path]:
+    """Write `pygeoapi-config.yml` and `openapi.yml`; return their paths.
+
+    Both are replaced atomically, so a server reloading its workers never reads half a
+    file. The OpenAPI document is generated from the config as written and read back,
+    exactly as pygeoapi will see it.
+    """
+    folder = pygeoapi_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / "pygeoapi-config.yml"
+    openapi_path = folder / "openapi.yml"
+    config_text = yaml.safe_dump(pygeoapi_config(settings, url), allow_unicode=True, sort_keys=False)
+    oas = get_oas(copy.deepcopy(yaml.safe_load(config_text)))
+    _write_atomically(config_path, config_text)
+    _write_atomically(openapi_path, yaml.safe_dump(oas, allow_unicode=True, sort_keys=False))
+    return config_path, openapi_path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+# Blocks ---------------------------------------------------------------------------
+def _server(settings: Settings, url: str | None) -> dict[str, Any]:
+    server = settings.server
+    return {
+        "bind": {
+            "host": str(server.get("host", "127.0.0.1")),
+            "port": int(server.get("port", 5000)),
+        },
+        "url": (url or str(server.get("url", "http://localhost:5000"))).rstrip("/"),
+        "mimetype": "application/json; charset=UTF-8",
+        "encoding": "utf-8",
+        "gzip": False,
+        "languages": list(server.get("languages", LANGUAGES)),
+        # Web embeds (MapLibre) fetch from other origins.
+        "cors": bool(server.get("cors", True)),
+        "pretty_print": False,
+        "admin": False,
+        # 0.24 replaced `server.limit` with a `limits` block (RFC5); `throttle` caps a
+        # too-large `limit` at max_items instead of failing the request.
+        "limits": {
+            "default_items": int(server.get("limit_default", 100)),
+            "max_items": int(server.get("limit_max", 10000)),
+            "on_exceed": "throttle",
+        },
+        "map": {
+            "url": str(server.get("basemap_url", OSM_TILES)),
+            "attribution": str(server.get("basemap_attribution", OSM_ATTRIBUTION)),
+        },
+    }
+
+
+def _logging(settings: Settings) -> dict[str, Any]:
+    # ERROR by default: pygeoapi 0.24 logs a WARNING for every items request that has
+    # no `offset`, which would drown everything else.
+    block: dict[str, Any] = {"level": str(settings.server.get("log_level", "ERROR")).upper()}
+    if settings.server.get("log_file"):
+        block["logfile"] = str(settings.server["log_file"])
+    return block
+
+
+def _metadata(settings: Settings, url: str | None) -> dict[str, Any]:
+    """Service metadata in Swedish and English; `metadata:` in estgeo.yml overrides it."""
+    name = settings.municipality.get("name", "")
+    home = (url or str(settings.server.get("url", ""))).rstrip("/")
+    defaults: dict[str, Any] = {
+        "identification": {
+            "title": {
+                "sv": f"Trygghetslager – {name} kommun",
+                "en": f"Safety layers – {name} Municipality",
+            },
+            "description": {
+                "sv": (
+                    f"Öppna lager från {name} kommuns arbete med Effektiv samordning för "
+                    "trygghet (EST): aggregerade händelser, otrygga platser och belysning. "
+                    "Små antal är undertryckta."
+                ),
+                "en": (
+                    f"Open layers from {name} Municipality's EST crime-prevention work "
+                    "(Effektiv samordning för trygghet): aggregated incidents, unsafe places "
+                    "and street lighting. Small counts are suppressed."
+                ),
+            },
+            "keywords": {
+                "sv": ["EST", "trygghet", "brottsförebyggande", "lägesbild", "belysning", name],
+                "en": [
+                    "EST",
+                    "safety",
+                    "crime prevention",
+                    "situation picture",
+                    "street lighting",
+                    name,
+                ],
+            },
+            "keywords_type": "theme",
+            "terms_of_service": {"sv": "Öppna data", "en": "Open data"},
+            "url": home,
+        },
+        "license": {
+            "name": "CC0 1.0",
+            "url": "https://creativecommons.org/publicdomain/zero/1.0/",
+        },
+        "provider": {"name": f"{name} kommun", "url": home},
+        "contact": {"name": f"{name} kommun", "country": "Sverige", "url": home},
+    }
+    return _merged(defaults, settings.project.get("metadata", {}))
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not _is_language_map(value):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _is_language_map(value: dict[str, Any]) -> bool:
+    return bool(value) and set(value) <= {"sv", "en"}
+
+
+def _resource(settings: Settings, collection: dict[str, Any]) -> dict[str, Any]:
+    cid = collection["id"]
+    provider: dict[str, Any] = {
+        "type": "feature",
+        "name": PROVIDER,
+        "data": str(layer_file(settings, cid)),
+        "id_field": "id",
+        "crs": list(SUPPORTED_CRS),
+        "storage_crs": CRS84,
+        "options": {"layer": cid, "time_zone": settings.time_zone},
+    }
+    if collection.get("time_field"):
+        provider["time_field"] = collection["time_field"]
+    return {
+        "type": "collection",
+        "title": collection.get("title", cid),
+        "description": collection.get("description", collection.get("title", cid)),
+        "keywords": collection.get("keywords", []),
+        "extents": _extents(settings, collection),
+        "providers": [provider],
+    }
+
+
+def _extents(settings: Settings, collection: dict[str, Any]) -> dict[str, Any]:
+    """Spatial (CRS84) and temporal extents read from the built file.
+
+    An empty layer gets the municipality's extent, so clients still zoom somewhere
+    sensible. The temporal extent is what pygeoapi checks `datetime=` against: a request
+    wholly outside it is refused (400), so it must be regenerated after each build.
+    """
+    path = layer_file(settings, collection["id"])
+    try:
+        layer = load_layer(path, collection["id"], time_zone=settings.time_zone)
+    except LayerUnavailable:
+        layer = None
+    bbox = (layer.bbox if layer is not None else None) or municipality_bbox(settings)
+    extents: dict[str, Any] = {"spatial": {"bbox": bbox, "crs": CRS84}}
+    time_field = collection.get("time_field")
+    if layer is not None and time_field in layer.times:
+        spans = layer.times[time_field]
+        if spans.start.notna().any():
+            extents["temporal"] = {
+                "begin": spans.start.min().to_pydatetime(),
+                "end": spans.end.max().to_pydatetime(),
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+            }
+    return extents
+
+
+def municipality_bbox(settings: Settings) -> list[float]:
+    """The municipality's SWEREF 99 TM extent as a CRS84 bbox (edges traced, not corners)."""
+    to_crs84 = pyproj.Transformer.from_crs("EPSG:3006", "OGC:CRS84", always_xy=True)
+    box = shapely.segmentize(shapely.box(*settings.extent_3006), 1000.0)
+    lon, lat = to_crs84.transform(*shapely.get_coordinates(box).T)
+    return [float(min(lon)), float(min(lat)), float(max(lon)), float(max(lat))]
