@@ -86,7 +86,7 @@ def to_storage_crs(
     for code in pd.unique(detected[detected != ""]):
         rows = detected == code
         # Geographic and projected CRSs alike: always_xy means (lon|east, lat|north).
-        x[rows], y[rows] = _to_storage(code, storage_crs).transform(east[rows], north[rows])
+        x[rows], y[rows] = _to_storage(str(code), storage_crs).transform(east[rows], north[rows])
     return x, y
 
 
