@@ -140,6 +140,10 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
     for cid, n in result.collections.items():
         table.add_row(cid, f"{n:,}")
     out.print(table)
+    from estgeo.publish.serve import reload
+
+    if reload(settings):
+        console.print("[green]Running server reloaded with the new layers.[/green]")
 
 
 @main.command()
