@@ -1,4 +1,4 @@
-"""The `estgeo` command: demo, ingest, build, serve, status, publish.
+"""The `estgeo` command: demo, ingest, build, serve, status, publish, apikey, report.
 
 Every subcommand takes the workspace from --workspace or ESTGEO_HOME (default ./var);
 long steps show a rich progress display; user errors end with a message, not a traceback.
@@ -120,6 +120,11 @@ def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: 
             console.print(f"[red]{Path(s.file).name}: rejected whole: {s.error}[/red]")
         elif s.quarantined:
             console.print(f"[yellow]{Path(s.file).name}: {s.quarantined:,} rows quarantined — see {settings.quarantine_dir}[/yellow]")
+        elif s.read == 0:
+            console.print(f"[yellow]{Path(s.file).name}: no rows to ingest (only a header, or an empty collection)[/yellow]")
+        if s.notes:
+            console.print(f"[yellow]{Path(s.file).name}: {s.notes:,} rows ingested with a note (e.g. a time in the "
+                          "daylight-saving overlap, window widened) — see `estgeo status`[/yellow]")
     return sum(1 for s in summaries if s.error)
 
 
@@ -128,11 +133,14 @@ def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: 
 @click.pass_obj
 def build(settings: Settings, only: tuple[str, ...]) -> None:
     """Build every layer declared in layers/ and publish them atomically."""
-    from estgeo.layers.run import build_layers
+    from estgeo.layers.run import BuildBusy, build_layers
 
     with _progress() as progress:
         task = progress.add_task("building layers", total=None)
-        result = build_layers(settings, _store(settings), lambda m: progress.update(task, description=m), list(only) or None)
+        try:
+            result = build_layers(settings, _store(settings), lambda m: progress.update(task, description=m), list(only) or None)
+        except BuildBusy as exc:
+            raise click.ClickException(str(exc)) from exc
         progress.update(task, total=1, completed=1, description="layers built")
     table = Table(title=f"Build {result.build_id} ({result.seconds:.1f} s)")
     table.add_column("collection")
@@ -148,16 +156,41 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default from config/estgeo.yml).")
-@click.option("--port", type=int, default=None, help="Port (default from config/estgeo.yml, 5000).")
+@click.option("--port", type=int, default=None, help="Port (default from config/estgeo.yml: 5000, internal 5001).")
 @click.option("--workers", type=int, default=None, help="Number of server worker processes.")
+@click.option("--profile", type=click.Choice(["public", "internal"]), default="public", show_default=True,
+              help="public: read-only public layers. internal: adds internal and editable collections, "
+                   "every request authenticated (access.internal in config/estgeo.yml).")
 @click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> None:
+def serve(settings: Settings, host: str | None, port: int | None, workers: int | None, profile: str) -> None:
     """Serve the published layers over OGC APIs (pygeoapi behind gunicorn)."""
     from estgeo.publish.serve import serve as run_server
 
-    server = settings.server
-    run_server(settings, host or server.get("host", "127.0.0.1"), port or int(server.get("port", 5000)),
-               workers or int(server.get("workers", 2)))
+    try:
+        code = run_server(settings, host, port, workers, profile=profile)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("name")
+@click.pass_obj
+def apikey(settings: Settings, name: str) -> None:
+    """Make an API key for the internal profile and add it to the key file.
+
+    The key is printed once; the file (access.internal.api_keys_file, in the workspace)
+    keeps only its sha256 hash. Give it to one person or device (QGIS, QField) and
+    remove its line from the file to revoke it.
+    """
+    from estgeo.publish.access import add_api_key
+
+    try:
+        key, path = add_api_key(settings, name)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"API key '{name}' added to {path} (only its hash is stored). The key, shown this once:")
+    out.print(key, markup=False, highlight=False)
 
 
 @main.command()
@@ -177,6 +210,56 @@ def publish(settings: Settings, print_config: bool) -> None:
 
 
 @main.command()
+@click.option("--period", default="latest", show_default=True,
+              help="'latest' (the latest complete lägesbild period) or FIRST..LAST days, e.g. 2026-01-01..2026-12-31.")
+@click.option("--area", default=None, help="An H3 cell id, a WKT/GeoJSON polygon (lon/lat or SWEREF 99 TM) or a vector file.")
+@click.option("--profile", type=click.Choice(["public", "internal"]), default="public", show_default=True,
+              help="public: only what the published layers show; internal: exact counts from the store.")
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
+@click.option("--output", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the HTML and PDF into.")
+@click.pass_obj
+def report(settings: Settings, period: str, area: str | None, profile: str, lang: str, out_dir: Path) -> None:
+    """Write the lägesbild report (self-contained HTML and PDF) from the published layers."""
+    from estgeo.report import make_report
+    from estgeo.report.area import AreaError
+    from estgeo.report.data import MissingLayerError
+    from estgeo.report.periods import PeriodError
+
+    try:
+        paths = make_report(settings, period, area, profile, lang, out_dir, store=_store(settings))
+    except (PeriodError, AreaError, MissingLayerError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in paths.values():
+        out.print(str(path))
+
+
+@main.command("qgis-project")
+@click.option("--url", help="The estgeo server's base URL (default: server.url in config/estgeo.yml).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("estgeo.qgz"), show_default=True,
+              help="Project file to write (.qgz, or .qgs for plain XML).")
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True, help="Language of layer names and legends.")
+@click.option("--period", "period_kind", type=click.Choice(["week", "lagesbild", "month", "all"]), default="lagesbild",
+              show_default=True, help="Which period the density shows: the latest complete one of this kind.")
+@click.pass_obj
+def qgis_project(settings: Settings, url: str | None, output: Path, lang: str, period_kind: str) -> None:
+    """Write a QGIS project (EPSG:3006) with every layer of the server, styled.
+
+    Feature collections are OGC API Features layers, tiled ones also vector tile layers,
+    the modelled light a raster; the styles come from layers/styles/.
+    """
+    from estgeo.clients.qgis_project import ProjectError, make_project
+
+    base = url or str(settings.server.get("url", "http://localhost:5000"))
+    try:
+        path, collections = make_project(base, output, lang=lang, taxonomy=settings.taxonomy,
+                                         min_count=settings.privacy_min_count, period_kind=period_kind)
+    except ProjectError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"[green]QGIS project written to {path}[/green] ({len(collections)} collections from {base})")
+
+
+@main.command()
 @click.pass_obj
 def status(settings: Settings) -> None:
     """What is in the workspace: records per kind, quarantine, last ingests, published build."""
@@ -191,6 +274,7 @@ def status(settings: Settings) -> None:
         table.add_row(kind, f"{store.count(kind):,}")
     quarantine = store.read_quarantine()
     table.add_row("quarantine entries", f"{len(quarantine):,}")
+    table.add_row("ingest notes", f"{len(store.read_notes()):,}")
     out.print(table)
     runs = store.read_runs().tail(10)
     if not runs.empty:

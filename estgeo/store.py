@@ -31,6 +31,14 @@ SQL_TYPES = {
 META = {"x": "REAL", "y": "REAL", "_hash": "INTEGER", "_source": "TEXT", "_file": "TEXT", "_row": "INTEGER", "_ingested_at": "TEXT"}
 
 
+class RecordExists(Exception):
+    """A record with this id is already stored."""
+
+
+class RecordMissing(Exception):
+    """No record with this id is stored."""
+
+
 class Store:
     """Read and write canonical records; the schema comes from config/model.yml."""
 
@@ -45,12 +53,15 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS quarantine (run TEXT, kind TEXT, file TEXT, row INTEGER, "
                 "field TEXT, value TEXT, reason TEXT, suggestion TEXT, record TEXT, at TEXT)"
             )
+            con.execute("CREATE TABLE IF NOT EXISTS edits (at TEXT, user TEXT, action TEXT, kind TEXT, id TEXT)")
+            con.execute("CREATE TABLE IF NOT EXISTS ingest_notes (run TEXT, kind TEXT, file TEXT, row INTEGER, "
+                        "field TEXT, value TEXT, note TEXT)")
             con.execute(
                 "CREATE TABLE IF NOT EXISTS ingest_runs (run TEXT, file TEXT, kind TEXT, source TEXT, "
                 "read INTEGER, ingested INTEGER, updated INTEGER, unchanged INTEGER, quarantined INTEGER, at TEXT)"
             )
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, durable: bool = False) -> sqlite3.Connection:
         # A rollback journal rather than WAL: bulk ingest writes each page once instead of
         # twice (WAL, then checkpoint), about 25 % faster on a million rows; readers wait
         # for a running ingest instead, which the build can afford. Large pages suit the
@@ -58,7 +69,9 @@ class Store:
         con = sqlite3.connect(self.path, timeout=120)
         con.execute("PRAGMA page_size=16384")
         con.execute("PRAGMA journal_mode=DELETE")
-        con.execute("PRAGMA synchronous=NORMAL")
+        # Edits answered over HTTP promise they are on disk before the response: FULL
+        # syncs at every commit, so they also survive a power cut.
+        con.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         return con
 
     def fields(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -106,6 +119,52 @@ class Store:
                 con.executemany(f'INSERT OR REPLACE INTO "{kind}" ({names}) VALUES ({placeholders})',
                                 _to_sql_values(changed[cols], self.fields(kind)))
 
+    def save(self, kind: str, record: pd.DataFrame, *, create: bool, user: str, at: str) -> None:
+        """Write one record edited over the API, durably, in one transaction with its edit log.
+
+        `create` fails with `RecordExists` when the id is taken; otherwise the record must
+        exist (`RecordMissing`) and is replaced.
+        """
+        cols = self.columns(kind)
+        names = ", ".join(f'"{c}"' for c in cols)
+        rid = str(record["id"].iloc[0])
+        with closing(self._connect(durable=True)) as con, con:
+            con.execute("BEGIN IMMEDIATE")
+            exists = con.execute(f'SELECT 1 FROM "{kind}" WHERE id = ?', (rid,)).fetchone() is not None
+            if create and exists:
+                raise RecordExists(rid)
+            if not create and not exists:
+                raise RecordMissing(rid)
+            con.executemany(f'INSERT OR REPLACE INTO "{kind}" ({names}) VALUES ({", ".join("?" * len(cols))})',
+                            _to_sql_values(record[cols], self.fields(kind)))
+            con.execute("INSERT INTO edits VALUES (?, ?, ?, ?, ?)", (at, user, "create" if create else "replace", kind, rid))
+
+    def delete(self, kind: str, record_id: str, *, user: str, at: str) -> None:
+        """Delete one record durably, with its edit log; `RecordMissing` when there is none."""
+        with closing(self._connect(durable=True)) as con, con:
+            if con.execute(f'DELETE FROM "{kind}" WHERE id = ?', (record_id,)).rowcount == 0:
+                raise RecordMissing(record_id)
+            con.execute("INSERT INTO edits VALUES (?, ?, ?, ?, ?)", (at, user, "delete", kind, record_id))
+
+    def read_one(self, kind: str, record_id: str) -> pd.DataFrame:
+        """One record by id, typed like `read` (empty when there is none)."""
+        return self.read(kind, where=("id = ?", (record_id,)))
+
+    def add_notes(self, entries: pd.DataFrame) -> None:
+        """Notes about ingested rows (not problems: the rows are in the store)."""
+        cols = ["run", "kind", "file", "row", "field", "value", "note"]
+        with closing(self._connect()) as con, con:
+            con.executemany(f"INSERT INTO ingest_notes VALUES ({', '.join('?' * len(cols))})",
+                            entries[cols].astype(object).where(entries[cols].notna(), None).itertuples(index=False, name=None))
+
+    def read_notes(self) -> pd.DataFrame:
+        with closing(self._connect()) as con:
+            return pd.read_sql_query("SELECT * FROM ingest_notes ORDER BY rowid", con)
+
+    def read_edits(self) -> pd.DataFrame:
+        with closing(self._connect()) as con:
+            return pd.read_sql_query("SELECT * FROM edits ORDER BY rowid", con)
+
     def add_quarantine(self, entries: pd.DataFrame) -> None:
         if entries.empty:
             return
@@ -126,13 +185,14 @@ class Store:
         with closing(self._connect()) as con:
             return int(con.execute(f'SELECT count(*) FROM "{kind}"').fetchone()[0])
 
-    def read(self, kind: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """All records of one kind, typed: datetimes tz-aware UTC, ints nullable."""
+    def read(self, kind: str, columns: list[str] | None = None, where: tuple[str, tuple[Any, ...]] | None = None) -> pd.DataFrame:
+        """All records of one kind (or those matching `where`), typed: datetimes tz-aware UTC, ints nullable."""
         fields = self.fields(kind)
         wanted = columns or [*fields, "x", "y"]
         names = ", ".join(f'"{c}"' for c in wanted)
+        condition, params = where or ("1", ())
         with closing(self._connect()) as con:
-            frame = pd.read_sql_query(f'SELECT {names} FROM "{kind}" ORDER BY rowid', con)
+            frame = pd.read_sql_query(f'SELECT {names} FROM "{kind}" WHERE {condition} ORDER BY rowid', con, params=params)
         for name in wanted:
             kind_of = fields.get(name, {}).get("type")
             if kind_of == "datetime":

@@ -1,4 +1,4 @@
-"""The publish step against a real gunicorn + pygeoapi server on a free port.
+"""The publish step against a real granian + pygeoapi server on a free port.
 
 Fixtures build a tiny workspace: a layers/ folder declaring four collections (two
 public and built, one internal, one public but not built yet) and GeoPackages in
@@ -192,7 +192,7 @@ def server(publish_settings: Settings) -> Iterator[str]:
     yield base
     process.send_signal(signal.SIGINT)  # what Ctrl-C does
     assert process.wait(timeout=30) == 0, log.read_text()
-    assert not (publish_settings.workspace / "pygeoapi" / "gunicorn.pid").exists()
+    assert not (publish_settings.workspace / "pygeoapi" / "server.pid").exists()
 
 
 def get(url: str, **params: Any) -> requests.Response:
@@ -515,9 +515,15 @@ class TestLiveServer:
         try:
             assert reload(publish_settings)
             deadline = time.monotonic() + 30
-            while "framtida" not in [c["id"] for c in get(f"{server}/collections").json()["collections"]]:
+            # Old workers serve on while the new ones start (a graceful reload), so wait
+            # until every answer, from whichever worker, lists and serves the new collection.
+            settled = 0
+            while settled < 20:
                 assert time.monotonic() < deadline, "new collection not published after reload"
-                time.sleep(0.3)
+                listed = "framtida" in [c["id"] for c in get(f"{server}/collections").json()["collections"]]
+                served = get(f"{server}/collections/framtida/items").status_code == 200
+                settled = settled + 1 if listed and served else 0
+                time.sleep(0.05)
             assert items(server, "framtida")["numberMatched"] == 2
         finally:
             switch_current(published, "build-1")

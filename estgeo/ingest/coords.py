@@ -79,7 +79,8 @@ def to_storage_crs(
             ~missing & (detected == ""),
             f"{field_a}/{field_b}",
             lambda: pd.Series(a).astype(str) + " " + pd.Series(b).astype(str),
-            "coordinates are not in Sweden in EPSG:3006, EPSG:4326 or EPSG:3021",
+            "coordinates are not in Sweden in EPSG:3006, EPSG:4326 or EPSG:3021 (if the export uses another CRS, "
+            "e.g. a SWEREF 99 local zone, declare it with --crs)",
         )
     x = np.full(len(a), np.nan)
     y = np.full(len(a), np.nan)

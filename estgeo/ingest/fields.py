@@ -35,6 +35,8 @@ class Moments:
     start: pd.Series
     latest: pd.Series
     date_only: np.ndarray
+    #: A local time in the autumn overlap: it happened twice, so `latest` is an hour later.
+    ambiguous: np.ndarray | None = None
 
 
 def blank(raw: pd.Series) -> np.ndarray:
@@ -44,6 +46,25 @@ def blank(raw: pd.Series) -> np.ndarray:
 def parse_text(raw: pd.Series) -> pd.Series:
     text = raw.astype("string").str.strip()
     return text.mask(text == "")
+
+
+#: A text cell that a spreadsheet would run as a formula when the data is exported again
+#: (CSV injection): '=' or '@' first, or '+'/'-' directly followed by a function call or a
+#: DDE link ("-cmd|…", "+HYPERLINK(…"). "+46 70 …" and "- trasig lampa" are ordinary text.
+FORMULA = r"^(?:[=@]|[+\-][A-Za-z_.]+[(|!])"
+#: Longest text accepted in one field: a description is a few sentences, and Excel,
+#: where quarantine files are read, holds 32,767 characters in a cell.
+MAX_TEXT_LENGTH = 10_000
+
+
+def check_text(text: pd.Series, raw: pd.Series, name: str, problems: Problems, max_length: int = MAX_TEXT_LENGTH) -> None:
+    """Quarantine text that looks like a spreadsheet formula or is absurdly long."""
+    formula = text.str.contains(FORMULA, regex=True, na=False).to_numpy(dtype=bool)
+    problems.add(formula, name, raw, "starts like a spreadsheet formula (=, @, +cmd|…); "
+                 "remove the leading character if the text is meant")
+    long = (text.str.len() > max_length).fillna(False).to_numpy(dtype=bool)
+    problems.add(long, name, lambda: raw.astype("string").str.slice(0, 200) + "…",
+                 f"longer than {max_length:,} characters")
 
 
 def _to_float(text: pd.Series) -> pd.Series:
@@ -61,7 +82,7 @@ def parse_float(raw: pd.Series, name: str, problems: Problems, bounds: list | No
             .str.replace("\u00a0", "", regex=False).str.replace(",", ".", regex=False))
     values = _to_float(text)
     empty = blank(raw)
-    problems.add(~empty & values.isna().to_numpy(), name, raw, f"not a number (expected e.g. 12.5 or 12,5)")
+    problems.add(~empty & values.isna().to_numpy(), name, raw, "not a number (expected e.g. 12.5 or 12,5)")
     if bounds is not None:
         lo, hi = bounds
         out = ((values < lo) | (values > hi)).fillna(False).to_numpy(dtype=bool)
@@ -100,9 +121,11 @@ def resolve_codes(values: pd.Series, codes: CodeList) -> tuple[pd.Series, pd.Ser
         folded = normalise_label(value)
         if folded in lookup:
             known[value] = lookup[folded]
-        else:
+        elif len(folded) <= 100:  # a label is short; comparing a huge cell would only cost time
             near = difflib.get_close_matches(folded, list(lookup), n=1, cutoff=0.5)
             suggest[value] = lookup[near[0]] if near else ""
+        else:
+            suggest[value] = ""
     return values.map(known).astype("string"), values.map(suggest).astype("string")
 
 
@@ -161,6 +184,15 @@ def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Mo
     """
     text = _normalise_time_text(parse_text(raw))
     index = raw.index
+    # Years far outside what an EST report can mean are typos ("0025", "20255") and do
+    # not fit pandas' timestamps either: refused before parsing.
+    year = pd.to_numeric(text.str.extract(r"^\s*(\d{4,})", expand=False), errors="coerce")
+    implausible = ((year < 1900) | (year > 2100)).fillna(False).to_numpy(dtype=bool)
+    problems.add(implausible, name, raw, "not a plausible date/time (the year must be 1900–2100)")
+    # Every accepted form starts with the year; anything else ("-0", "igår") is not a
+    # date/time, and pandas would read some of it as the year 0.
+    unshaped = text.notna().to_numpy(dtype=bool) & ~text.str.contains(r"^\d{4}", regex=True, na=False).to_numpy(dtype=bool)
+    text = text.mask(implausible | unshaped)
     has_offset = (text.str.contains(_OFFSET, regex=True, na=False)
                   & text.str.contains(_TIME_OF_DAY, regex=True, na=False)).to_numpy(dtype=bool)
     date_only = text.str.contains(_DATE_ONLY, regex=True, na=False).to_numpy(dtype=bool)
@@ -171,6 +203,7 @@ def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Mo
     naive_mask = ~has_offset & text.notna().to_numpy(dtype=bool)
     latest = start.copy()
     gap = np.zeros(len(index), dtype=bool)
+    ambiguous = np.zeros(len(index), dtype=bool)
     if naive_mask.any():
         naive = pd.to_datetime(text[naive_mask], format="ISO8601", errors="coerce")
         if getattr(naive.dt, "tz", None) is not None:  # pragma: no cover - guarded by regex
@@ -180,15 +213,16 @@ def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Mo
         start[naive_mask] = early.dt.tz_convert("UTC")
         latest[naive_mask] = late.dt.tz_convert("UTC")
         gap[np.flatnonzero(naive_mask)] = (naive.notna() & early.isna()).to_numpy(dtype=bool)
+        ambiguous[np.flatnonzero(naive_mask)] = (early.notna() & (early != late)).to_numpy(dtype=bool)
 
-    unparsed = text.notna().to_numpy(dtype=bool) & start.isna().to_numpy(dtype=bool) & ~gap
+    unparsed = (text.notna().to_numpy(dtype=bool) | unshaped) & start.isna().to_numpy(dtype=bool) & ~gap
     problems.add(unparsed, name, raw, "not a date/time (expected e.g. 2025-03-14 21:30 or ISO 8601)")
     problems.add(gap, name, raw, f"this local time does not exist in {tz} (daylight-saving gap)")
     # A whole day: its latest instant is the start of the next local day.
     if date_only.any():
         day_end = (start[date_only].dt.tz_convert(tz) + pd.DateOffset(days=1)).dt.tz_convert("UTC")
         latest[date_only] = day_end
-    return Moments(start=start, latest=latest, date_only=date_only)
+    return Moments(start=start, latest=latest, date_only=date_only, ambiguous=ambiguous & ~date_only)
 
 
 def parse_date(raw: pd.Series, name: str, problems: Problems) -> pd.Series:

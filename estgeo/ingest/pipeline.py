@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from estgeo.ingest.mapping import MappingError, choose_source, map_columns
 from estgeo.ingest.problems import Problems
 from estgeo.ingest.readers import READERS, RawTable, UnreadableFile, read_table
 from estgeo.store import Store
-
 
 #: File name endings that `estgeo ingest FOLDER` picks up.
 READABLE_SUFFIXES = frozenset(READERS)
@@ -41,13 +40,15 @@ class IngestSummary:
     unchanged: int = 0
     quarantined: int = 0
     error: str = ""
+    #: Rows ingested with a note (e.g. a time in the daylight-saving overlap); see `ingest_notes`.
+    notes: int = 0
 
     def balanced(self) -> bool:
         return self.read == self.ingested + self.updated + self.unchanged + self.quarantined
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def ingest_file(
@@ -95,6 +96,7 @@ def ingest_file(
     summary.unchanged = int((~is_new & ~is_changed).sum()) + int(repeats.sum())
     summary.quarantined = int(bad.sum()) + len(table.broken)
     _quarantine_rows(settings, store, table, problems, kind, run_id)
+    summary.notes = _record_notes(store, table, problems, ~bad, kind, run_id)
     store.add_run({**asdict(summary), "run": run_id, "at": run_id})
     return summary
 
@@ -118,6 +120,10 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
     empty = pd.Series(pd.NA, index=frame.index, dtype="string")
     out: dict[str, Any] = {}
     moments: dict[str, parse.Moments] = {}
+    # Nothing reported can have happened after the ingest (a day of slack for clocks).
+    not_after = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+    window_fields = {n for f in fields.values() if f.get("window_end_of") for n in (f["window_end_of"],)}
+    window_fields |= {n for n, f in fields.items() if f.get("window_end_of")}
     for name, field in fields.items():
         raw = columns.get(name, empty)
         if name in defaults:
@@ -126,6 +132,7 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
         bounds = field.get("range")
         if kind_of in ("id", "text"):
             value = parse.parse_text(raw)
+            parse.check_text(value, raw, name, problems, int(field.get("max_length", parse.MAX_TEXT_LENGTH)))
             if kind_of == "id" and source.get("id_prefix"):
                 value = source["id_prefix"] + value
         elif kind_of == "code":
@@ -135,6 +142,11 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
         elif kind_of == "datetime":
             moments[name] = parse.parse_datetime(raw, name, problems, settings.time_zone)
             value = moments[name].start
+            future = (value > not_after).fillna(False).to_numpy(dtype=bool)
+            problems.add(future, name, raw, f"is in the future (after {not_after:%Y-%m-%d %H:%M} UTC); a typo in the year?")
+            problems.note(moments[name].ambiguous, name, raw,
+                          "local time in the autumn daylight-saving overlap (it happened twice): "
+                          + ("the time window covers both" if name in window_fields else "the earlier one is used"))
         elif kind_of == "date":
             value = parse.parse_date(raw, name, problems)
         elif kind_of == "int":
@@ -154,7 +166,9 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
         if start_name:
             # A window's end: an explicit date-only end means the end of that day, and an
             # absent end means the start's own latest instant (end of day, DST overlap).
-            end = moments[name].latest.where(moments[name].date_only, moments[name].start)
+            # An end in the autumn overlap is its later instant too, so the window covers both.
+            widen = moments[name].date_only | moments[name].ambiguous
+            end = moments[name].latest.where(widen, moments[name].start)
             end = end.fillna(moments[start_name].latest)
             before = (end < moments[start_name].start).fillna(False).to_numpy(dtype=bool)
             problems.add(before, name, columns.get(name, empty), f"{name} is before {start_name}")
@@ -167,6 +181,24 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
     records["_hash"] = pd.util.hash_pandas_object(records[content], index=False).to_numpy().view(np.int64)
     records["_row"] = table.row
     return records, problems
+
+
+def validate_one(settings: Settings, kind: str, values: dict[str, str | None], point: tuple[float, float] | None,
+                 crs: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate one record that comes alone (over the API) exactly as a file row is validated.
+
+    `values` are the canonical fields as text, as a file would hold them; `point` is the
+    geometry's two coordinates in `crs` (default WGS 84, either axis order). Returns the
+    typed record (one row, ready for `Store`) and its problems (field, value, reason,
+    suggestion), which are empty when the record is valid.
+    """
+    frame = pd.DataFrame({name: pd.array([value], dtype="string") for name, value in values.items()}, index=[0])
+    x, y = point if point is not None else (np.nan, np.nan)
+    table = RawTable(path=Path("api"), frame=frame, row=np.array([1]), gx=np.array([x], dtype=float),
+                     gy=np.array([y], dtype=float), geometry_crs=crs or "EPSG:4326",
+                     geometry_problem=np.array([""], dtype=object))
+    records, problems = validate(settings, table, {"name": "api", "kind": kind, "columns": {}}, kind, crs)
+    return records, problems.frame().drop(columns="pos")
 
 
 def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Series], crs: str | None,
@@ -247,12 +279,35 @@ def _quarantine_rows(settings: Settings, store: Store, table: RawTable, problems
     write_quarantine_csv(settings, out, f"{run_id}_{table.path.stem}.csv")
 
 
+def _record_notes(store: Store, table: RawTable, problems: Problems, kept: np.ndarray, kind: str, run_id: str) -> int:
+    """Store the notes about rows that were ingested (quarantined rows have their reasons)."""
+    if problems.notes is None:
+        return 0
+    found = problems.notes.frame()
+    found = found[kept[found["pos"].to_numpy(dtype=np.int64)]]
+    if found.empty:
+        return 0
+    store.add_notes(pd.DataFrame({"run": run_id, "kind": kind, "file": table.path.name,
+                                  "row": table.row[found["pos"].to_numpy(dtype=np.int64)], "field": found["field"].to_numpy(),
+                                  "value": found["value"].to_numpy(), "note": found["reason"].to_numpy()}))
+    return int(found["pos"].nunique())
+
+
+#: Excel keeps at most 32,767 characters in a cell; longer cells break the row in two.
+EXCEL_CELL_LIMIT = 32_000
+
+
 def write_quarantine_csv(settings: Settings, entries: pd.DataFrame, name: str) -> Path:
     """A human-readable copy of the quarantine entries, safe to open in Excel."""
     settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
     path = settings.quarantine_dir / name
     cols = ["file", "row", "field", "value", "reason", "suggestion", "record"]
     safe = entries[cols].astype("string").apply(neutralise_formulas)
+    long = safe.apply(lambda col: col.str.len() > EXCEL_CELL_LIMIT).fillna(False)
+    if long.to_numpy().any():
+        # The whole value stays in the store's quarantine table; the CSV is for reading.
+        safe = safe.where(~long, safe.apply(lambda col: col.str.slice(0, EXCEL_CELL_LIMIT)
+                                            + " … (cut; " + col.str.len().astype("string") + " characters in all)"))
     safe.to_csv(path, index=False, encoding="utf-8-sig", sep=";")
     return path
 

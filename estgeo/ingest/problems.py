@@ -7,8 +7,8 @@ reason, suggestion) that becomes the quarantine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,15 @@ COLUMNS = ["pos", "field", "value", "reason", "suggestion"]
 @dataclass
 class Problems:
     parts: list[pd.DataFrame] = field(default_factory=list)
+    #: Notes about rows that are ingested all the same (e.g. a time in the autumn
+    #: daylight-saving overlap, whose window was widened): reported, never quarantined.
+    notes: Problems | None = None
+
+    def note(self, mask: np.ndarray | pd.Series, field_name: str, values: pd.Series | None, reason: str) -> None:
+        """Record a note (not a problem) for every row where `mask` is true."""
+        if self.notes is None:
+            self.notes = Problems()
+        self.notes.add(mask, field_name, values, reason)
 
     def add(
         self,

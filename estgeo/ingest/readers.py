@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 
 
@@ -78,14 +77,43 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+#: Signatures of files that are not text: what Excel or LibreOffice save by default.
+_BINARY_SIGNATURES = {
+    b"PK\x03\x04": "a spreadsheet workbook (.xlsx/.ods, a zip file)",
+    b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)",
+    b"SQLite format 3\x00": "a database (SQLite/GeoPackage)",
+    b"%PDF": "a PDF document",
+}
+#: Largest CSV field the line-by-line reader accepts (the csv module's default is 128 kB).
+_FIELD_LIMIT = 64 * 1024 * 1024
+
+
 def read_csv(path: Path) -> RawTable:
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFile("the file is empty")
+    for signature, what in _BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            raise UnreadableFile(f"this is {what}, not CSV text: save it as 'CSV UTF-8' (or 'CSV (semikolonavgränsad)') "
+                                 "and ingest that file")
+    if b"\x00" in data[:65536]:
+        raise UnreadableFile("the file contains binary data (NUL bytes), not CSV text; was it saved as UTF-16 or a workbook?")
     text, encoding = decode(data)
     header = text.split("\n", 1)[0]
     delimiter = sniff_delimiter(header)
     try:
+        names = [name.strip() for name in next(csv.reader([header.rstrip("\r")], delimiter=delimiter), [])]
+    except csv.Error as exc:
+        raise UnreadableFile(f"the header row cannot be read as CSV ({exc})") from exc
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise UnreadableFile(f"duplicate column names: {', '.join(duplicated)} (estgeo cannot tell which one is meant)")
+    # An odd number of quote characters: some field opens a quote that never closes and
+    # would swallow every row after it; only the line-by-line reader can recover those.
+    balanced = text.count('"') % 2 == 0
+    try:
+        if not balanced:
+            raise ValueError("unbalanced quotes")
         frame = pd.read_csv(
             io.StringIO(text) if encoding != "utf-8" else io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")),
             sep=delimiter,
@@ -97,36 +125,76 @@ def read_csv(path: Path) -> RawTable:
         broken: list[tuple[int, str, str]] = []
         rows = np.arange(2, len(frame) + 2)
     except Exception:
-        # Ragged rows (a truncated export, a stray delimiter): read line by line and
-        # keep every row that does not split into the header's fields as broken.
-        frame, rows, broken = _read_csv_tolerant(text, delimiter)
+        # Ragged rows (a truncated export, a stray delimiter, an unclosed quote): read
+        # line by line and keep every row that does not split into the header's fields
+        # as broken.
+        frame, rows, broken = _read_csv_tolerant(text, delimiter, balanced)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.duplicated().any():
         raise UnreadableFile(f"duplicate column names: {', '.join(frame.columns[frame.columns.duplicated()])}")
     return RawTable(path=path, frame=frame.reset_index(drop=True), row=rows, broken=broken, encoding=encoding)
 
 
-def _read_csv_tolerant(text: str, delimiter: str) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]]]:
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+def _field_count_reason(found: int, expected: int, delimiter: str) -> str:
+    reason = f"has {found} fields, the header has {expected} (truncated or wrong delimiter?)"
+    if found > expected and delimiter == ",":
+        reason = (f"has {found} fields, the header has {expected} (a decimal comma or a comma in unquoted text? "
+                  "quote such values or use ';' as the delimiter)")
+    return reason
+
+
+def _read_csv_tolerant(text: str, delimiter: str, balanced: bool = True) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]]]:
+    previous_limit = csv.field_size_limit(_FIELD_LIMIT)
     try:
-        header = next(reader)
-    except StopIteration as exc:
-        raise UnreadableFile("the file has no header row") from exc
-    good: list[list[str]] = []
-    rows: list[int] = []
-    broken: list[tuple[int, str, str]] = []
-    try:
-        for record in reader:
-            line = reader.line_num
+        lines = text.splitlines(keepends=True)
+        reader = csv.reader(iter(lines), delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration as exc:
+            raise UnreadableFile("the file has no header row") from exc
+        good: list[list[str]] = []
+        rows: list[int] = []
+        broken: list[tuple[int, str, str]] = []
+        records: list[tuple[int, int, list[str] | None, str]] = []  # (first line, last line, fields, error)
+        last = reader.line_num
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                records.append((last + 1, reader.line_num, None, f"cannot be parsed as CSV: {exc}"))
+                last = reader.line_num
+                continue
+            records.append((last + 1, reader.line_num, record, ""))
+            last = reader.line_num
+        if not balanced and records and records[-1][2] is not None and records[-1][1] > records[-1][0]:
+            # The unclosed quote ran to the end of the file: its first line is broken,
+            # and the lines it swallowed are read again one by one.
+            first, final, _, _ = records.pop()
+            records.append((first, first, None, "a quote (\") opens here and is never closed"))
+            for number in range(first + 1, final + 1):
+                line = lines[number - 1]
+                try:
+                    fields = next(csv.reader([line], delimiter=delimiter), [])
+                except csv.Error as exc:
+                    records.append((number, number, None, f"cannot be parsed as CSV: {exc}"))
+                    continue
+                records.append((number, number, fields, ""))
+        for first, final, record, error in records:
+            raw = "".join(lines[first - 1:final])
+            if record is None:
+                broken.append((final, error, raw.rstrip("\r\n")))
+                continue
             if not record or all(not cell.strip() for cell in record):
                 continue
             if len(record) != len(header):
-                broken.append((line, f"has {len(record)} fields, the header has {len(header)} (truncated or wrong delimiter?)", delimiter.join(record)))
+                broken.append((final, _field_count_reason(len(record), len(header), delimiter), delimiter.join(record)))
                 continue
             good.append(record)
-            rows.append(line)
-    except csv.Error as exc:
-        broken.append((reader.line_num, f"cannot be parsed as CSV: {exc}", ""))
+            rows.append(final)
+    finally:
+        csv.field_size_limit(previous_limit)
     frame = pd.DataFrame(good, columns=[h.strip() for h in header], dtype="string")
     frame = frame.mask(frame.apply(lambda col: col.str.strip() == ""))
     return frame, np.asarray(rows, dtype=np.int64), broken
@@ -144,20 +212,36 @@ def read_geojson(path: Path) -> RawTable:
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
         raise UnreadableFile("not a GeoJSON FeatureCollection (no 'features' list)")
-    props = [f.get("properties") or {} if isinstance(f, dict) else {} for f in features]
-    frame = pd.DataFrame.from_records(props).astype("string") if props else pd.DataFrame()
+    # A feature that is not an object, or whose properties are not one, cannot be read
+    # as a row at all: it is kept whole as broken, with its position in the file.
+    broken: list[tuple[int, str, str]] = []
+    kept: list[int] = []
+    for i, feature in enumerate(features):
+        if not isinstance(feature, dict):
+            broken.append((i + 1, "feature is not a JSON object", json.dumps(feature)[:1000]))
+        elif feature.get("properties") is not None and not isinstance(feature["properties"], dict):
+            broken.append((i + 1, "feature properties are not a JSON object", json.dumps(feature, default=str)[:1000]))
+        else:
+            kept.append(i)
+    features = [features[i] for i in kept]
+    props = [f.get("properties") or {} for f in features]
+    # One row per feature, also for features without properties (from_records would drop them).
+    frame = pd.DataFrame(props, index=pd.RangeIndex(len(props))).astype("string")
     gx = np.full(len(features), np.nan)
     gy = np.full(len(features), np.nan)
     problem = np.full(len(features), "", dtype=object)
     for i, feature in enumerate(features):
-        geom = feature.get("geometry") if isinstance(feature, dict) else None
+        geom = feature.get("geometry")
         if geom is None:
             continue
         coords = geom.get("coordinates") if isinstance(geom, dict) else None
         if not isinstance(geom, dict) or geom.get("type") != "Point":
             problem[i] = f"geometry must be a Point, not {geom.get('type') if isinstance(geom, dict) else type(geom).__name__}"
-        elif not (isinstance(coords, list) and len(coords) >= 2 and all(isinstance(c, (int, float)) for c in coords[:2])):
-            problem[i] = "Point has no valid coordinates"
+        elif not (isinstance(coords, list) and len(coords) >= 2
+                  and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords[:2])):
+            problem[i] = "Point has no valid coordinates (expected two numbers)"
+        elif not all(np.isfinite(c) for c in coords[:2]):
+            problem[i] = "Point coordinates must be finite numbers (not NaN or Infinity)"
         else:
             gx[i], gy[i] = float(coords[0]), float(coords[1])
     crs = None
@@ -166,9 +250,10 @@ def read_geojson(path: Path) -> RawTable:
     return RawTable(
         path=path,
         frame=frame,
-        row=np.arange(1, len(features) + 1),
+        row=np.asarray(kept, dtype=np.int64) + 1,
         gx=gx,
         gy=gy,
+        broken=broken,
         # RFC 7946 GeoJSON is WGS 84 lon/lat unless a (legacy) crs member says otherwise.
         geometry_crs=crs or "EPSG:4326",
         geometry_problem=problem,
@@ -180,9 +265,18 @@ def read_gpkg(path: Path) -> RawTable:
     import pyogrio
 
     try:
-        frame = pyogrio.read_dataframe(path)
+        layers = [(str(name), geometry) for name, geometry in pyogrio.list_layers(path)]
+        # Tables without geometry (QGIS's layer_styles, metadata) are not data to ingest.
+        spatial = [name for name, geometry in layers if geometry is not None]
+        if len(spatial) > 1:
+            raise UnreadableFile(f"the GeoPackage has {len(spatial)} layers with geometries ({', '.join(spatial)}); "
+                                 "estgeo would have to guess which one to read: export one layer per file")
+        frame = pyogrio.read_dataframe(path, layer=spatial[0] if spatial else None)
+    except UnreadableFile:
+        raise
     except Exception as exc:
-        raise UnreadableFile(f"cannot be read as a GeoPackage: {exc}") from exc
+        detail = f": {exc}" if str(exc).strip() else ""
+        raise UnreadableFile(f"cannot be read as a GeoPackage (a damaged or incomplete file?){detail}") from exc
     geometry = frame.geometry
     problem = np.full(len(frame), "", dtype=object)
     is_point = (geometry.geom_type == "Point").to_numpy(dtype=bool)

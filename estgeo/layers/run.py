@@ -4,19 +4,27 @@ The server reads `published/current/<collection>.gpkg`. A build writes beside th
 served one (`published/builds/<id>.partial`), renames it when complete and then swaps the
 `current` symlink with one atomic rename, so a server never sees half a build and a
 failed or killed build leaves the previous layers served and intact.
+
+Only one build runs at a time per workspace: it holds an exclusive lock on
+`published/.build.lock` (released by the kernel even when the build is killed), so a
+second `estgeo build` stops with a message instead of racing the switch, and any
+`.partial` folder found while holding the lock is a killed build's and is removed. The
+files of a build are flushed to disk before the rename and the folder entries after it,
+so a power cut cannot leave `current` pointing at empty files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import geopandas as gpd
 import pandas as pd
@@ -33,6 +41,8 @@ class BuildResult:
     build_id: str
     folder: Path
     collections: dict[str, int] = field(default_factory=dict)
+    #: Vector tiles written per collection (estgeo.publish.tiles).
+    tiles: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -41,15 +51,49 @@ def current_build(settings: Settings) -> Path | None:
     return link.resolve() if link.exists() else None
 
 
+class BuildBusy(RuntimeError):
+    """Another build of the same workspace is running."""
+
+
 def build_layers(settings: Settings, store: Store, progress: Callable[[str], None] = lambda m: None,
                  only: list[str] | None = None) -> BuildResult:
+    settings.published_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = settings.published_dir / ".build.lock"
+    with open(lock_path, "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise BuildBusy(f"another build of {settings.workspace} is running (pid {holder}); try again when it is done") from exc
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        remove_killed_builds(settings)
+        return _build_locked(settings, store, progress, only)
+
+
+def remove_killed_builds(settings: Settings) -> list[Path]:
+    """Remove `.partial` folders; only call while holding the build lock (then no build is running)."""
+    builds = settings.published_dir / "builds"
+    stale = sorted(builds.glob("*.partial")) if builds.exists() else []
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
+def _build_locked(settings: Settings, store: Store, progress: Callable[[str], None],
+                  only: list[str] | None) -> BuildResult:
     started = time.perf_counter()
-    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    # Microseconds keep ids unique and in order when builds follow each other quickly.
+    now = time.time()
+    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1e6) % 1_000_000:06d}-{os.getpid()}"
     builds = settings.published_dir / "builds"
     partial = builds / f"{build_id}.partial"
     partial.mkdir(parents=True)
 
-    @lru_cache(maxsize=None)
+    @cache
     def read(kind: str) -> pd.DataFrame:
         return store.read(kind)
 
@@ -66,9 +110,16 @@ def build_layers(settings: Settings, store: Store, progress: Callable[[str], Non
                 progress(f"writing {collection_id} ({len(frame):,} features)")
                 write_collection(frame, partial / f"{collection_id}.gpkg", collection_id)
                 result.collections[collection_id] = len(frame)
+        # Vector tiles of the collections just written, so serving a tile reads one file.
+        from estgeo.publish.tiles import write_tiles
+
+        result.tiles = write_tiles(settings, partial, progress).tiles
         (partial / "manifest.json").write_text(
-            json.dumps({"build": build_id, "collections": result.collections}, indent=2), encoding="utf-8")
+            json.dumps({"build": build_id, "collections": result.collections, "tiles": result.tiles}, indent=2),
+            encoding="utf-8")
+        _fsync_tree(partial)
         partial.rename(result.folder)
+        _fsync_dir(builds)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -89,6 +140,28 @@ def switch_current(settings: Settings, folder: Path) -> None:
         tmp.unlink()
     tmp.symlink_to(folder.relative_to(settings.published_dir), target_is_directory=True)
     os.replace(tmp, link)
+    _fsync_dir(settings.published_dir)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file of a finished build to disk (before it can become `current`)."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    for sub in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+        _fsync_dir(sub)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def prune_builds(settings: Settings) -> None:
@@ -99,7 +172,3 @@ def prune_builds(settings: Settings) -> None:
     for old in done[:-KEEP_BUILDS]:
         if old != current:
             shutil.rmtree(old, ignore_errors=True)
-    # A .partial folder left by a killed build is never served; clear it.
-    for stale in builds.glob("*.partial"):
-        if not stale.name.startswith(time.strftime("%Y%m%d", time.gmtime())) or stale.stat().st_mtime < time.time() - 3600:
-            shutil.rmtree(stale, ignore_errors=True)

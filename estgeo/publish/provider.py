@@ -41,6 +41,11 @@ from estgeo.publish.layer_cache import TEMPORAL_KINDS, Layer, LayerUnavailable, 
 from estgeo.publish.temporal import overlaps, parse_datetime_param
 
 LOGGER = logging.getLogger(__name__)
+#: Query parameters of `/items` that are not property filters (pygeoapi's reserved names).
+STANDARD_PARAMETERS = frozenset({
+    "bbox", "bbox-crs", "crs", "f", "lang", "limit", "offset", "resulttype", "datetime", "sortby", "properties",
+    "skipGeometry", "q", "filter", "filter-lang", "filter-crs",
+})
 
 
 class GeoPackageProvider(BaseProvider):
@@ -87,6 +92,7 @@ class GeoPackageProvider(BaseProvider):
         which clips or widens it by tens of metres in SWEREF 99 TM; when the original
         request is at hand the exact area is used instead (`estgeo.publish.crs`).
         """
+        self._refuse_unknown_parameters()
         mask = np.ones(len(self.layer.frame), dtype=bool)
         if bbox:
             mask &= self._in_area(bbox)
@@ -121,6 +127,18 @@ class GeoPackageProvider(BaseProvider):
         return self._features(np.array([position]), [], False)[0]
 
     # Conditions -----------------------------------------------------------------
+    def _refuse_unknown_parameters(self) -> None:
+        """A query parameter that is neither standard nor a property is a 400
+        (OGC API Features /req/core/query-param-unknown); pygeoapi drops it silently,
+        so a misspelt filter would return everything."""
+        names = _request_args()
+        unknown = sorted(set(names) - STANDARD_PARAMETERS - set(self.layer.kinds))
+        if unknown:
+            raise ProviderInvalidQueryError(
+                user_msg=f"unknown query parameter(s): {', '.join(unknown)}; filter on the queryables "
+                f"({', '.join(sorted(self.layer.kinds))}) or use {', '.join(sorted(STANDARD_PARAMETERS))}"
+            )
+
     def _in_area(self, bbox: list[float]) -> np.ndarray:
         area = bbox_polygon(bbox)
         requested, bbox_crs = _request_arg("bbox"), _request_arg("bbox-crs")
@@ -213,6 +231,15 @@ def _collection(features: list[dict[str, Any]], matched: int) -> dict[str, Any]:
         "numberMatched": matched,
         "numberReturned": len(features),
     }
+
+
+def _request_args() -> list[str]:
+    """Names of the query parameters of the HTTP request being served (none outside Flask)."""
+    try:
+        from flask import has_request_context, request
+    except ImportError:
+        return []
+    return list(request.args) if has_request_context() else []
 
 
 def _request_arg(name: str) -> str | None:

@@ -2,9 +2,12 @@
 
 Nothing about a published collection is written by hand: the server block comes from
 `config/estgeo.yml` (`server:`), the service metadata from the municipality, and one
-resource per public collection whose GeoPackage exists in `published/current`, so the
-server starts before the first build and never lists a layer it cannot serve. Internal
-collections are never published here (they need an authenticated profile).
+resource per public collection whose GeoPackage (or, for `type: coverage`, GeoTIFF)
+exists in `published/current`, so the server starts before the first build and never
+lists a layer it cannot serve. Internal collections are never published here (they need
+an authenticated profile). A collection whose vector tiles were built
+(`estgeo.publish.tiles`) gets a tile provider beside its feature provider; a coverage
+gets `estgeo.publish.coverage_provider`.
 
 Titles, descriptions and keywords stay language maps `{sv: …, en: …}`: pygeoapi picks
 the entry matching `?lang=` / Accept-Language. Its HTML templates have no Swedish
@@ -15,18 +18,23 @@ are Swedish.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pyproj
+import rasterio
 import shapely
 import yaml
 from pygeoapi.openapi import get_oas  # unlike pygeoapi.flask_app, reads no env at import
 
 from estgeo.config import Settings
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
+from estgeo.publish.openapi_bundle import self_contained
+from estgeo.publish.process_lagesbild import process_manager, processes
+from estgeo.publish.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -36,14 +44,17 @@ EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 #: SWEREF 99 TM for municipal GIS, WGS 84 lat/lon and Web Mercator for generic clients.
 SUPPORTED_CRS = [CRS84, EPSG_3006, EPSG_4326, EPSG_3857]
 PROVIDER = "estgeo.publish.provider.GeoPackageProvider"
+TILE_PROVIDER = "estgeo.publish.tile_provider.TileProvider"
+COVERAGE_PROVIDER = "estgeo.publish.coverage_provider.CoverageProvider"
 LANGUAGES = ["sv", "en"]
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap</a>'
 
 
-def pygeoapi_dir(settings: Settings) -> Path:
-    """Where the generated pygeoapi files live (inside the workspace, never in git)."""
-    return settings.workspace / "pygeoapi"
+def pygeoapi_dir(settings: Settings, profile: str = "public") -> Path:
+    """Where the generated pygeoapi files live (inside the workspace, never in git);
+    the internal profile (`estgeo.publish.access`) has its own folder."""
+    return settings.workspace / ("pygeoapi" if profile == "public" else f"pygeoapi-{profile}")
 
 
 def layer_file(settings: Settings, collection_id: str) -> Path:
@@ -51,34 +62,78 @@ def layer_file(settings: Settings, collection_id: str) -> Path:
     return settings.published_dir / "current" / f"{collection_id}.gpkg"
 
 
+def coverage_file(settings: Settings, collection_id: str) -> Path:
+    """The GeoTIFF of a coverage collection (`type: coverage`), through `current`."""
+    return settings.published_dir / "current" / f"{collection_id}.tif"
+
+
+def tiles_folder(settings: Settings, collection_id: str) -> Path:
+    """The pre-generated vector tiles of a collection (`estgeo.publish.tiles`)."""
+    return settings.published_dir / "current" / TILES_DIR / collection_id
+
+
+def is_coverage(collection: dict[str, Any]) -> bool:
+    return collection.get("type") == "coverage"
+
+
+def is_built(settings: Settings, collection: dict[str, Any]) -> bool:
+    """Whether the collection's file is in the current build."""
+    if is_coverage(collection):
+        return coverage_file(settings, collection["id"]).exists()
+    return layer_file(settings, collection["id"]).exists()
+
+
 def public_collections(settings: Settings) -> list[dict[str, Any]]:
     """Declared public collections whose file has been built."""
-    return [c for c in settings.collections if c.get("audience", "public") == "public" and layer_file(settings, c["id"]).exists()]
+    return [c for c in settings.collections if c.get("audience", "public") == "public" and is_built(settings, c)]
 
 
-def pygeoapi_config(settings: Settings, url: str | None = None) -> dict[str, Any]:
-    """The whole pygeoapi configuration; `url` overrides `server.url` (e.g. another port)."""
+def pygeoapi_config(settings: Settings, url: str | None = None, profile: str = "public") -> dict[str, Any]:
+    """The whole pygeoapi configuration; `url` overrides `server.url` (e.g. another port).
+
+    `profile="internal"` (estgeo.publish.access: authenticated, its own server) adds the
+    built internal collections and the editable store collections.
+    """
+    resources = {c["id"]: _resource(settings, c, url) for c in public_collections(settings)}
+    if profile == "internal":
+        from estgeo.publish.transactions import editable_resources
+
+        built_internal = [c for c in settings.collections
+                          if c.get("audience") == "internal" and layer_file(settings, c["id"]).exists()]
+        resources.update({c["id"]: _resource(settings, c, url) for c in built_internal})
+        resources.update(editable_resources(settings, municipality_bbox(settings)))
+    # The lägesbild report as an OGC API process (once there are layers to report on),
+    # with a job manager for async execution.
+    server = _server(settings, url)
+    report_process = processes(settings, profile)
+    if report_process:
+        resources.update(report_process)
+        server["manager"] = process_manager(settings, profile)
     return {
-        "server": _server(settings, url),
+        "server": server,
         "logging": _logging(settings),
         "metadata": _metadata(settings, url),
-        "resources": {c["id"]: _resource(settings, c) for c in public_collections(settings)},
+        "resources": resources,
     }
 
 
-def write_pygeoapi_files(settings: Settings, url: str | None = None) -> tuple[Path, Path]:
+def write_pygeoapi_files(settings: Settings, url: str | None = None, profile: str = "public") -> tuple[Path, Path]:
     """Write `pygeoapi-config.yml` and `openapi.yml`; return their paths.
 
     Both are replaced atomically, so a server reloading its workers never reads half a
     file. The OpenAPI document is generated from the config as written and read back,
-    exactly as pygeoapi will see it.
+    exactly as pygeoapi will see it, and made self-contained (no references to the OGC
+    schema servers: `estgeo.publish.openapi_bundle`).
     """
-    folder = pygeoapi_dir(settings)
+    folder = pygeoapi_dir(settings, profile)
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "pygeoapi-config.yml"
     openapi_path = folder / "openapi.yml"
-    config_text = yaml.safe_dump(pygeoapi_config(settings, url), allow_unicode=True, sort_keys=False)
-    oas = get_oas(copy.deepcopy(yaml.safe_load(config_text)))
+    config_text = yaml.safe_dump(pygeoapi_config(settings, url, profile), allow_unicode=True, sort_keys=False)
+    oas = self_contained(get_oas(copy.deepcopy(yaml.safe_load(config_text))))
+    from estgeo.publish.openapi_fixes import corrected  # issue 9: what the fuzzer found
+
+    oas = corrected(oas)
     _write_atomically(config_path, config_text)
     _write_atomically(openapi_path, yaml.safe_dump(oas, allow_unicode=True, sort_keys=False))
     return config_path, openapi_path
@@ -192,7 +247,9 @@ def _is_language_map(value: dict[str, Any]) -> bool:
     return bool(value) and set(value) <= {"sv", "en"}
 
 
-def _resource(settings: Settings, collection: dict[str, Any]) -> dict[str, Any]:
+def _resource(settings: Settings, collection: dict[str, Any], url: str | None = None) -> dict[str, Any]:
+    if is_coverage(collection):
+        return _coverage_resource(settings, collection, url)
     cid = collection["id"]
     provider: dict[str, Any] = {
         "type": "feature",
@@ -205,14 +262,88 @@ def _resource(settings: Settings, collection: dict[str, Any]) -> dict[str, Any]:
     }
     if collection.get("time_field"):
         provider["time_field"] = collection["time_field"]
+    providers = [provider]
+    tiles = _tile_provider(settings, cid)
+    if tiles:
+        providers.append(tiles)
     return {
         "type": "collection",
         "title": collection.get("title", cid),
         "description": collection.get("description", collection.get("title", cid)),
         "keywords": collection.get("keywords", []),
         "extents": _extents(settings, collection),
-        "providers": [provider],
+        "providers": providers,
     }
+
+
+def _tile_provider(settings: Settings, collection_id: str) -> dict[str, Any] | None:
+    """The vector tiles of a collection, when the build made them."""
+    folder = tiles_folder(settings, collection_id)
+    try:
+        tilejson = json.loads((folder / TILESET).read_text(encoding="utf-8"))["tilejson"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return {
+        "type": "tile",
+        "name": TILE_PROVIDER,
+        "data": str(folder),
+        "options": {
+            "zoom": {"min": int(tilejson["minzoom"]), "max": int(tilejson["maxzoom"])},
+            "schemes": ["WebMercatorQuad"],
+        },
+        "format": {"name": "mvt", "mimetype": MVT_MEDIA_TYPE},
+    }
+
+
+def _coverage_resource(settings: Settings, collection: dict[str, Any], url: str | None = None) -> dict[str, Any]:
+    """A raster collection (OGC API Coverages), e.g. the modelled light.
+
+    Its domain set (`estgeo.publish.coverage_provider.domain_set`) is linked from the
+    collection: GDAL's OGC API driver sizes and addresses the coverage from it."""
+    cid = collection["id"]
+    path = coverage_file(settings, cid)
+    limits = settings.server
+    home = (url or str(settings.server.get("url", ""))).rstrip("/")
+    return {
+        "type": "collection",
+        "title": collection.get("title", cid),
+        "description": collection.get("description", collection.get("title", cid)),
+        "keywords": collection.get("keywords", []),
+        "links": [
+            {
+                "type": "application/json",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/coverage-domainset",
+                "title": "Domain set (the grid) in CRS84",
+                "href": f"{home}/collections/{cid}/coverage/domainset?f=json",
+            }
+        ],
+        "extents": {"spatial": {"bbox": _raster_bbox(path) or municipality_bbox(settings), "crs": CRS84}},
+        "providers": [
+            {
+                "type": "coverage",
+                "name": COVERAGE_PROVIDER,
+                "data": str(path),
+                "options": {
+                    "max_cells": int(limits.get("coverage_max_cells", 16_000_000)),
+                    "max_cells_json": int(limits.get("coverage_max_cells_json", 1_000_000)),
+                },
+                "format": {"name": "GTiff", "mimetype": "image/tiff; application=geotiff"},
+            }
+        ],
+    }
+
+
+def _raster_bbox(path: Path) -> list[float] | None:
+    """A GeoTIFF's extent as a CRS84 bbox (edges traced), None when unreadable."""
+    try:
+        with rasterio.open(path) as ds:
+            bounds, crs = ds.bounds, ds.crs
+    except (OSError, rasterio.errors.RasterioIOError):
+        return None
+    to_crs84 = pyproj.Transformer.from_crs(crs.to_wkt(), "OGC:CRS84", always_xy=True)
+    box = shapely.segmentize(shapely.box(*bounds), max(bounds.right - bounds.left, bounds.top - bounds.bottom) / 64)
+    lon, lat = to_crs84.transform(*shapely.get_coordinates(box).T)
+    return [float(min(lon)), float(min(lat)), float(max(lon)), float(max(lat))]
 
 
 def _extents(settings: Settings, collection: dict[str, Any]) -> dict[str, Any]:

@@ -1,15 +1,18 @@
-"""Run the generated pygeoapi under gunicorn, and reload it after a build.
+"""Run the generated pygeoapi under granian, and reload it after a build.
 
 pygeoapi reads its configuration when `pygeoapi.flask_app` is imported, so the server
 runs in a child process whose environment carries `PYGEOAPI_CONFIG` and
-`PYGEOAPI_OPENAPI` from the start; this process never imports the Flask app. gunicorn
-(not Flask's debug server) serves it. Ctrl-C reaches gunicorn directly from the
-terminal; a SIGINT/SIGTERM sent to this process alone is passed on, so it never leaves
-an orphaned server.
+`PYGEOAPI_OPENAPI` from the start; this process never imports the Flask app. granian
+(a production WSGI server with its HTTP layer in Rust; not Flask's debug server) serves
+it. It replaced gunicorn because a web map asks for tiles by the hundred: gunicorn's
+Python HTTP handling alone caps a tile at about a tenth of what nginx serves from disk,
+granian's at about as much (benchmarks/serving.py). Ctrl-C reaches granian directly from
+the terminal; a SIGINT/SIGTERM sent to this process alone is passed on, so it never
+leaves an orphaned server.
 
 A finished build switches `published/current`; the provider notices new files by
 itself, but new or removed collections and new extents need a fresh configuration:
-`reload(settings)` rewrites it and sends SIGHUP, on which gunicorn replaces its
+`reload(settings)` rewrites it and sends SIGHUP, on which granian replaces its
 workers gracefully and they import the new configuration.
 """
 
@@ -30,12 +33,16 @@ from estgeo.config import Settings
 from estgeo.publish.pygeoapi_config import public_collections, pygeoapi_dir, write_pygeoapi_files
 
 WSGI_APP = "estgeo.publish.wsgi:APP"
+PROJECT_ROOT = Path(estgeo.__file__).resolve().parent.parent
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "::")
 
 
-def pid_file(settings: Settings) -> Path:
-    """gunicorn's master pid, for `reload`."""
-    return pygeoapi_dir(settings) / "gunicorn.pid"
+SERVER = b"granian"
+
+
+def pid_file(settings: Settings, profile: str = "public") -> Path:
+    """The server's main pid, for `reload`."""
+    return pygeoapi_dir(settings, profile) / "server.pid"
 
 
 def public_url(settings: Settings, host: str, port: int) -> str:
@@ -51,21 +58,29 @@ def public_url(settings: Settings, host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def gunicorn_command(settings: Settings, host: str, port: int, workers: int) -> list[str]:
-    """The gunicorn command line (pid file for `reload`; no shared control socket)."""
+def server_command(settings: Settings, host: str, port: int, workers: int, profile: str = "public") -> list[str]:
+    """The granian command line (WSGI; pid file for `reload`).
+
+    `server.threads` is the number of requests a worker runs at once (the rest wait in
+    the queue); `server.access_log` (default on) logs every request to stdout.
+    """
+    access_log = bool(settings.server.get("access_log", True))
     return [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        sys.executable, "-m", "granian",
+        "--interface", "wsgi",
+        "--host", host,
+        "--port", str(port),
         "--workers", str(workers),
-        "--threads", str(int(settings.server.get("threads", 4))),
-        "--timeout", str(int(settings.server.get("timeout", 120))),
-        "--graceful-timeout", "10",
-        "--pid", str(pid_file(settings)),
-        "--pythonpath", str(Path(estgeo.__file__).resolve().parent.parent),
-        "--access-logfile", "-",
-        # gunicorn ≥ 26 opens ~/.gunicorn/gunicorn.ctl by default, shared by every
-        # instance of the user; two servers (or tests in parallel) would collide.
-        "--no-control-socket",
+        "--blocking-threads", str(int(settings.server.get("threads", 4))),
+        "--respawn-failed-workers",
+        # On SIGHUP each worker is replaced by a new one and stopped this many seconds
+        # later: longer than a worker takes to start, so no request finds none listening.
+        "--respawn-interval", str(float(settings.server.get("respawn_interval", 10.0))),
+        "--workers-kill-timeout", str(int(settings.server.get("graceful_timeout", 10))),
+        "--pid-file", str(pid_file(settings, profile)),
+        "--working-dir", str(PROJECT_ROOT),
+        "--log-level", "warning",
+        "--access-log" if access_log else "--no-access-log",
         WSGI_APP,
     ]  # fmt: skip
 
@@ -76,21 +91,39 @@ def serve(
     port: int | None = None,
     workers: int | None = None,
     url: str | None = None,
+    profile: str = "public",
 ) -> int:
     """Write the pygeoapi files and serve them until interrupted; return the exit code.
 
     Defaults come from `server:` in config/estgeo.yml. `url` is the public base URL
     (set it when behind a proxy); by default it follows `server.url` or host/port.
+    `profile="internal"` serves the authenticated internal profile
+    (`estgeo.publish.access`) with defaults from `access.internal`; it refuses to start
+    without API keys or a proxy header to authenticate with.
     """
-    host = host or str(settings.server.get("host", "127.0.0.1"))
-    port = int(port or settings.server.get("port", 5000))
-    workers = int(workers or settings.server.get("workers", 2))
-    base = (url or public_url(settings, host, port)).rstrip("/")
-    config_path, openapi_path = write_pygeoapi_files(settings, url=base)
+    from estgeo.publish.access import internal_config, policy_for
 
-    env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path))
-    print_urls(settings, base)
-    process = subprocess.Popen(gunicorn_command(settings, host, port, workers), env=env)
+    policy_for(settings, profile)  # a wrong access block or key file fails here, not in a worker
+    if profile == "internal":
+        internal = internal_config(settings)
+        host = host or str(internal.get("host", "127.0.0.1"))
+        port = int(port or internal.get("port", 5001))
+        shown = "localhost" if host in ("0.0.0.0", "::") else host
+        base = (url or str(internal.get("url") or f"http://{shown}:{port}")).rstrip("/")
+    else:
+        host = host or str(settings.server.get("host", "127.0.0.1"))
+        port = int(port or settings.server.get("port", 5000))
+        base = (url or public_url(settings, host, port)).rstrip("/")
+    workers = int(workers or settings.server.get("workers", 2))
+    config_path, openapi_path = write_pygeoapi_files(settings, url=base, profile=profile)
+
+    env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path), ESTGEO_PROFILE=profile,
+               ESTGEO_HOME=str(settings.workspace), ESTGEO_CONFIG=str(settings.config_dir),
+               ESTGEO_LAYERS=str(settings.layers_dir))
+    print_urls(settings, base, profile)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    pid_file(settings, profile).unlink(missing_ok=True)  # left by a killed server, granian would refuse to start
+    process = subprocess.Popen(server_command(settings, host, port, workers, profile), env=env)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         process.send_signal(signum)
@@ -103,34 +136,45 @@ def serve(
             signal.signal(signum, handler)
 
 
-def print_urls(settings: Settings, base: str) -> None:
+def print_urls(settings: Settings, base: str, profile: str = "public") -> None:
     """Tell the user where to look before the server log takes over the terminal."""
-    lines = [f"estgeo: serving on {base}/", f"  collections: {base}/collections"]
+    lines = [f"estgeo: serving the {profile} profile on {base}/", f"  collections: {base}/collections"]
     collections = public_collections(settings)
     for collection in collections:
         lines.append(f"  {collection['id']}: {base}/collections/{collection['id']}/items")
     if not collections:
         lines.append("  (no public layers built yet: run the build, then reload)")
+    if profile == "internal":
+        lines.append("  every request needs an API key (Authorization: Bearer <key>) or the proxy's user header")
     print("\n".join(lines), flush=True)
 
 
 def reload(settings: Settings) -> bool:
-    """Regenerate the pygeoapi files and make a running server load them.
+    """Regenerate the pygeoapi files and make the running servers load them.
 
-    Keeps the public URL the server was started with. Returns False when no server is
+    Keeps the URL each server was started with. Returns False when no server is
     running for this workspace (the files are still written for the next start).
     """
-    config_path = pygeoapi_dir(settings) / "pygeoapi-config.yml"
-    url = None
-    if config_path.exists():
-        url = yaml.safe_load(config_path.read_text(encoding="utf-8"))["server"]["url"]
-    write_pygeoapi_files(settings, url=url)
+    reloaded = False
+    for profile in ("public", "internal"):
+        config_path = pygeoapi_dir(settings, profile) / "pygeoapi-config.yml"
+        if profile != "public" and not config_path.exists():
+            continue  # the internal profile was never served here
+        url = None
+        if config_path.exists():
+            url = yaml.safe_load(config_path.read_text(encoding="utf-8"))["server"]["url"]
+        write_pygeoapi_files(settings, url=url, profile=profile)
+        reloaded = _hup(pid_file(settings, profile)) or reloaded
+    return reloaded
+
+
+def _hup(pid_path: Path) -> bool:
     try:
-        pid = int(pid_file(settings).read_text().strip())
+        pid = int(pid_path.read_text().strip())
     except (FileNotFoundError, ValueError):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.parent.exists() and b"gunicorn" not in _read_bytes(cmdline):
+    if cmdline.parent.exists() and SERVER not in _read_bytes(cmdline):
         return False  # a stale pid file from a crashed server; the pid is someone else's
     try:
         os.kill(pid, signal.SIGHUP)

@@ -1,8 +1,9 @@
-"""The WSGI application gunicorn serves: pygeoapi's Flask app with two corrections.
+"""The WSGI application the server (granian) serves: pygeoapi's Flask app with two corrections,
+behind the access middleware (`estgeo.publish.access`).
 
 pygeoapi reads `PYGEOAPI_CONFIG` and `PYGEOAPI_OPENAPI` when `pygeoapi.flask_app` is
 imported, so this module must only be imported by a process whose environment already
-has them (gunicorn workers started by `estgeo.publish.serve`).
+has them (server workers started by `estgeo.publish.serve`).
 
 1. Honest conformance. pygeoapi 0.24 advertises OGC API Features Part 4
    (create/replace/delete) for every feature collection, editable or not. Ours are
@@ -29,9 +30,21 @@ CRS_PARAMETERS = ("crs", "bbox-crs", "filter-crs")
 _EPSG = re.compile(r"^\[?(?:EPSG:|urn:ogc:def:crs:EPSG:[^:]*:)(\d+)\]?$", re.IGNORECASE)
 _CRS84 = re.compile(r"^\[?(?:OGC:|CRS:|urn:ogc:def:crs:OGC:[^:]*:)?CRS ?84\]?$", re.IGNORECASE)
 
-for _uri in NOT_IMPLEMENTED:
+from estgeo.publish.access import profile_from_env  # noqa: E402
+
+#: public or internal (estgeo.publish.access), from ESTGEO_PROFILE set by `estgeo serve`.
+PROFILE = profile_from_env()
+
+# The internal profile has editable collections (Part 4); the public one has none.
+for _uri in NOT_IMPLEMENTED if PROFILE == "public" else ():
     while _uri in itemtypes.CONFORMANCE_CLASSES_FEATURES:
         itemtypes.CONFORMANCE_CLASSES_FEATURES.remove(_uri)
+
+# Our coverages (the modelled light) have no time axis, so `datetime` cannot subset them.
+from pygeoapi.api import coverages as _coverages  # noqa: E402
+
+while "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-datetime" in _coverages.CONFORMANCE_CLASSES:
+    _coverages.CONFORMANCE_CLASSES.remove("http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-datetime")
 
 from pygeoapi.flask_app import APP  # noqa: E402 — after the conformance list is corrected
 
@@ -63,5 +76,44 @@ def normalise_crs_parameters(app: Callable[..., Iterable[bytes]]) -> Callable[..
 
 
 APP.wsgi_app = normalise_crs_parameters(APP.wsgi_app)  # type: ignore[method-assign]
+
+# Vector tiles straight from their pre-generated files, without a millisecond of Flask and
+# pygeoapi per tile (estgeo.publish.tile_provider); anything else goes on to pygeoapi.
+from pygeoapi.flask_app import CONFIG as _CONFIG  # noqa: E402
+
+from estgeo.publish.tile_provider import tile_fast_path, tiled_collections  # noqa: E402
+
+APP.wsgi_app = tile_fast_path(APP.wsgi_app, tiled_collections(_CONFIG))  # type: ignore[method-assign]
+
+# The coverages' domain sets, which GDAL's OGC API driver sizes them by.
+from estgeo.publish.coverage_provider import coverage_files, serve_domain_sets  # noqa: E402
+
+APP.wsgi_app = serve_domain_sets(APP.wsgi_app, coverage_files(_CONFIG))  # type: ignore[method-assign]
+
+# Client errors pygeoapi answers with a 500 become a 400 (estgeo.publish.guards).
+from estgeo.publish.guards import client_errors_are_400  # noqa: E402
+
+APP.wsgi_app = client_errors_are_400(APP.wsgi_app)  # type: ignore[method-assign]
+
+# The embeddable map (/embed, its assets) and the iframe line on the landing page (issue 7).
+from estgeo.publish.embed import register as register_embed  # noqa: E402
+
+register_embed(APP)
+
+# --- access (estgeo.publish.access): read-only public profile, authenticated internal
+# profile, path guard, CORS and security headers, outermost so nothing runs before it.
+from estgeo.config import load_settings  # noqa: E402
+from estgeo.publish.access import MAX_BODY_BYTES, access_middleware, policy_for  # noqa: E402
+
+APP.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+if PROFILE == "internal":
+    from pygeoapi.flask_app import api_ as _api  # noqa: E402
+
+    from estgeo.publish.transactions import patch_view  # noqa: E402
+
+    # OGC API Features Part 4 "update" (PATCH); pygeoapi 0.24 routes only PUT and DELETE.
+    APP.add_url_rule("/collections/<path:collection_id>/items/<path:item_id>", "estgeo_patch_item",
+                     lambda collection_id, item_id: patch_view(_api, collection_id, item_id), methods=["PATCH"])
+APP.wsgi_app = access_middleware(APP.wsgi_app, policy_for(load_settings(), PROFILE))  # type: ignore[method-assign]
 
 __all__ = ["APP", "crs_uri"]

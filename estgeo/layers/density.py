@@ -1,0 +1,620 @@
+"""Builder `density`: incident counts on H3 cells per period, with change, Gi* and hot spots.
+
+For every configured H3 resolution and every period kind (ISO week, lägesbild period,
+month, whole range; see `estgeo.layers.periods`) one row per cell and period holds:
+
+* ``count`` and the split by category group (``grp_<group>``), by category
+  (``cat_<category>``) and by light condition at the incident's time and place
+  (``light_daylight``, ``light_twilight``, ``light_darkness``, ``light_unknown``; see
+  `estgeo.layers.sun`);
+* ``prev_count``, ``change`` and ``change_pct`` against the previous period of the same
+  kind (null for the first period of the data and for ``all``);
+* ``gi_z``, ``gi_p``, ``gi_bin`` — Getis-Ord Gi* of ``count`` on the cell's k-ring and its
+  FDR-corrected significance bin (see `estgeo.layers.hotspots`);
+* ``suppressed`` — true when any count of the row is withheld (published as null) by
+  `estgeo.layers.privacy`.
+
+Rows exist for a cell and period with at least one incident, and for the period right
+after one (count 0), so a drop to zero shows as a change. The ``hotspots`` collection
+holds, at the default resolution, Gi* for the latest complete period of each kind and
+for the whole range, with the emerging hot spot class over all complete periods.
+
+Nothing about a single incident is published: no points, no free text, no reporter.
+`ctx.built["density:incidents"]` keeps, for later builders only (never published), each
+incident's id, its cell at the default resolution and its light condition.
+
+Performance: each point is indexed once, at the finest resolution; coarser cells come
+from bit operations on the H3 index (`h3_parent`), counts from integer keys and
+`np.bincount`, coarser rows from a sparse sum of finer rows. No Python loop runs per
+incident except the H3 indexing itself (h3-py has no array API).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import h3.api.basic_int as h3i
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyproj
+import shapely
+from scipy import sparse
+
+from estgeo.layers import hotspots, privacy
+from estgeo.layers.context import BuildContext
+from estgeo.layers.periods import PERIOD_KINDS, PeriodScheme, day_to_datetime
+from estgeo.layers.sun import LIGHT_CONDITIONS, light_condition
+
+DEFAULTS: dict[str, Any] = {
+    "k_ring": None,  # None: config h3.gi_k_ring
+    "light_window_max_hours": 2.0,
+    "trend_alpha": 0.05,
+    "gi_decimals": 2,
+    "gi_resolutions": None,  # None: only h3.default_resolution
+    "collection_prefix": "incident-density",
+    "hotspots_collection": "hotspots",
+}
+
+#: Above this many (cell, period) keys the dense counting array gives way to sorting.
+_DENSE_KEY_LIMIT = 300_000_000
+
+
+# H3 helpers ---------------------------------------------------------------------------
+def index_points(lat: np.ndarray, lng: np.ndarray, res: int) -> np.ndarray:
+    """H3 cell (uint64) of each point. h3-py 4 has no array API, so this is the one
+    per-point Python call of the build; the benchmark's baseline times exactly this."""
+    to_cell = h3i.latlng_to_cell
+    return np.fromiter((to_cell(a, b, res) for a, b in zip(lat.tolist(), lng.tolist())), dtype=np.uint64, count=len(lat))
+
+
+def h3_parent(cells: np.ndarray, res: int) -> np.ndarray:
+    """Parent of each H3 cell at the coarser `res`, by bit operations on the index.
+
+    An H3 cell index holds its resolution in bits 52–55 and one 3-bit digit per finer
+    resolution; the parent sets the resolution and fills the digits below it with 7.
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    res_mask = np.uint64(0xF << 52)
+    unused = np.uint64((1 << (3 * (15 - res))) - 1)
+    return (cells & ~res_mask) | np.uint64(res << 52) | unused
+
+
+def to_unix_seconds(moments) -> np.ndarray:
+    """Seconds since 1970-01-01 UTC as float64 (NaN for NaT), whatever the datetime unit."""
+    index = pd.DatetimeIndex(moments)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    seconds = index.to_numpy().astype("datetime64[ms]").astype(np.int64) / 1000.0
+    seconds[np.asarray(index.isna())] = np.nan
+    return seconds
+
+
+def cell_polygons(cells: np.ndarray) -> np.ndarray:
+    """Shapely polygons (lon/lat) of H3 cells."""
+    boundaries = [h3i.cell_to_boundary(int(c)) for c in cells]
+    sizes = np.fromiter((len(b) + 1 for b in boundaries), dtype=np.int64, count=len(boundaries))
+    latlng = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain.from_iterable((*b, b[0]) for b in boundaries)),
+        dtype=np.float64, count=int(sizes.sum()) * 2,
+    ).reshape(-1, 2)
+    rings = shapely.linearrings(latlng[:, ::-1], indices=np.repeat(np.arange(len(boundaries)), sizes))
+    return shapely.polygons(rings)
+
+
+# Count layout -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Columns:
+    """The count columns of a row: total, groups, categories, light conditions."""
+
+    groups: tuple[str, ...]
+    categories: tuple[str, ...]
+    category_group: np.ndarray  # group index of each category
+
+    @classmethod
+    def from_settings(cls, settings) -> Columns:
+        cats = settings.taxonomy["categories"]
+        groups = tuple(settings.taxonomy.get("category_groups") or dict.fromkeys(c["group"] for c in cats.values()))
+        return cls(groups, tuple(cats), np.array([groups.index(c["group"]) for c in cats.values()], dtype=np.int64))
+
+    @property
+    def names(self) -> list[str]:
+        return ["count", *(f"grp_{g}" for g in self.groups), *(f"cat_{c}" for c in self.categories),
+                *(f"light_{x}" for x in LIGHT_CONDITIONS)]
+
+    @property
+    def group_cols(self) -> np.ndarray:
+        return 1 + np.arange(len(self.groups))
+
+    @property
+    def category_cols(self) -> np.ndarray:
+        return 1 + len(self.groups) + np.arange(len(self.categories))
+
+    @property
+    def light_cols(self) -> np.ndarray:
+        return 1 + len(self.groups) + len(self.categories) + np.arange(len(LIGHT_CONDITIONS))
+
+    def expand(self, cat_counts: np.ndarray, light_counts: np.ndarray) -> np.ndarray:
+        """Full count matrix from per-category and per-light counts."""
+        n_cat = len(self.categories)
+        # Each category adds to the total, its group and itself: one (exact) float matmul.
+        spread = np.zeros((n_cat, len(self.names) - len(LIGHT_CONDITIONS)))
+        spread[:, 0] = 1
+        spread[np.arange(n_cat), 1 + self.category_group] = 1
+        spread[np.arange(n_cat), self.category_cols] = 1
+        out = np.empty((cat_counts.shape[0], len(self.names)), dtype=np.int32)
+        out[:, : spread.shape[1]] = np.rint(cat_counts.astype(np.float64) @ spread)
+        out[:, self.light_cols] = light_counts
+        return out
+
+
+# The table of counts ------------------------------------------------------------------
+@dataclass
+class Block:
+    """Rows of one resolution and period kind, sorted by (cell index, period index)."""
+
+    res: int
+    kind: str
+    cell: np.ndarray  # index into DensityTable.cells[res]
+    period: np.ndarray  # index into DensityTable.periods[kind]
+    counts: np.ndarray  # rows × columns, int32
+    n_periods: int = 1
+    offset: int = 0  # first row in the whole table
+
+    @property
+    def key(self) -> np.ndarray:
+        return self.cell.astype(np.int64) * self.n_periods + self.period
+
+    def find(self, cell: np.ndarray, period: np.ndarray) -> np.ndarray:
+        """Local row of each (cell, period), −1 when the block has no such row."""
+        key = self.key
+        want = np.asarray(cell, dtype=np.int64) * self.n_periods + period
+        pos = np.minimum(np.searchsorted(key, want), max(key.size - 1, 0))
+        return np.where((key.size > 0) & (key[pos] == want), pos, -1)
+
+
+@dataclass
+class DensityTable:
+    """Counts for every resolution × period kind, plus what the relations need."""
+
+    resolutions: list[int]
+    columns: Columns
+    scheme: PeriodScheme
+    cells: dict[int, np.ndarray]  # sorted unique H3 cells per resolution
+    coarser: dict[int, np.ndarray]  # cell index at res → cell index at the next coarser res
+    periods: dict[str, np.ndarray]  # period start days per kind
+    first_day: int
+    last_day: int
+    as_of_day: int
+    blocks: dict[tuple[int, str], Block]
+    all_counts: np.ndarray | None = None
+
+    @property
+    def all_end(self) -> int:
+        return self.last_day + 1
+
+    def ordered_blocks(self) -> list[Block]:
+        return [self.blocks[(r, k)] for r in self.resolutions for k in PERIOD_KINDS]
+
+    @property
+    def n_rows(self) -> int:
+        return sum(b.counts.shape[0] for b in self.blocks.values())
+
+    def counts(self) -> np.ndarray:
+        """All rows (blocks in `ordered_blocks` order) × count columns."""
+        if self.all_counts is None:
+            self.all_counts = np.concatenate([b.counts for b in self.ordered_blocks()])
+        return self.all_counts
+
+
+def _group_rows(key: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique keys and the row of each key: by a dense count over the key space
+    when that is not much larger than the keys, else by sorting."""
+    if key_space <= min(_DENSE_KEY_LIMIT, 4 * key.size):
+        present = np.bincount(key, minlength=key_space) > 0
+        unique = np.flatnonzero(present)
+        row_of_key = np.cumsum(present, dtype=np.int64) - 1
+        return unique, row_of_key[key]
+    unique, inverse = np.unique(key, return_inverse=True)
+    return unique, inverse
+
+
+def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray, day: np.ndarray,
+                as_of_day: int, resolutions: list[int], columns: Columns, scheme: PeriodScheme) -> DensityTable:
+    """Aggregate incidents (finest cell, category code, light code, local day) to all blocks."""
+    resolutions = sorted(resolutions)
+    finest = resolutions[-1]
+    cells = {}
+    cells[finest], cell_idx = np.unique(cell_finest, return_inverse=True)
+    coarser: dict[int, np.ndarray] = {}
+    for fine, coarse in zip(resolutions[::-1], resolutions[-2::-1]):
+        cells[coarse], coarser[fine] = np.unique(h3_parent(cells[fine], coarse), return_inverse=True)
+    n_cat, n_light = len(columns.categories), len(LIGHT_CONDITIONS)
+    first_day = int(day.min()) if day.size else as_of_day
+    last_day = max(int(day.max()) if day.size else as_of_day, as_of_day)
+    periods = {kind: scheme.sequence(kind, first_day, last_day) for kind in PERIOD_KINDS}
+    blocks: dict[tuple[int, str], Block] = {}
+    for kind in PERIOD_KINDS:
+        seq = periods[kind]
+        n_periods = seq.size
+        period = np.searchsorted(seq, scheme.start(kind, day, first_day)).astype(np.int64)
+        key = cell_idx.astype(np.int64) * n_periods + period
+        unique, incident_row = _group_rows(key, cells[finest].size * n_periods)
+        n = unique.size
+        cat_counts = np.bincount(incident_row * n_cat + category, minlength=n * n_cat).reshape(n, n_cat)
+        light_counts = np.bincount(incident_row * n_light + light, minlength=n * n_light).reshape(n, n_light)
+        block = Block(finest, kind, unique // n_periods, unique % n_periods,
+                      columns.expand(cat_counts, light_counts), n_periods=n_periods)
+        blocks[(finest, kind)] = block
+        for fine, coarse in zip(resolutions[::-1], resolutions[-2::-1]):
+            child = blocks[(fine, kind)]
+            ckey = coarser[fine][child.cell].astype(np.int64) * n_periods + child.period
+            unique, parent_row = _group_rows(ckey, cells[coarse].size * n_periods)
+            summing = sparse.csr_matrix(
+                (np.ones(parent_row.size, dtype=np.int32), (parent_row, np.arange(parent_row.size))),
+                shape=(unique.size, parent_row.size))
+            counts = np.asarray(summing @ child.counts, dtype=np.int32)
+            blocks[(coarse, kind)] = Block(coarse, kind, unique // n_periods, unique % n_periods, counts, n_periods=n_periods)
+    table = DensityTable(resolutions, columns, scheme, cells, coarser, periods, first_day, last_day, as_of_day, blocks)
+    # One matrix for the whole table; the blocks become views into it.
+    table.all_counts = np.concatenate([b.counts for b in table.ordered_blocks()])
+    offset = 0
+    for block in table.ordered_blocks():
+        n = block.counts.shape[0]
+        block.offset = offset
+        block.counts = table.all_counts[offset: offset + n]
+        offset += n
+    return table
+
+
+def column_relations(columns: Columns) -> list[privacy.ColumnRelation]:
+    """Within a row: groups → total, categories → their group, light conditions → total."""
+    out = [privacy.ColumnRelation("category groups → total", 0, columns.group_cols)]
+    for g, group in enumerate(columns.groups):
+        out.append(privacy.ColumnRelation(f"categories → {group}", 1 + g, columns.category_cols[columns.category_group == g]))
+    out.append(privacy.ColumnRelation("light conditions → total", 0, columns.light_cols))
+    return out
+
+
+def row_relations(table: DensityTable, totals: np.ndarray | None = None, min_count: int = 0) -> list[privacy.RowRelation]:
+    """Between rows: child cells → parent cell; periods → the periods they make up.
+
+    With `totals`, relations under a parent row whose total is below `min_count` are left
+    out: everything non-zero in them is suppressed anyway, so they cannot break.
+    """
+    out = []
+    for name, parent in _row_relations(table, table.n_rows):
+        if totals is not None:
+            parent[(parent >= 0) & (totals[np.maximum(parent, 0)] < min_count)] = -1
+        out.append(privacy.RowRelation(name, parent))
+    return out
+
+
+def _row_relations(table: DensityTable, n_rows: int):
+    res = table.resolutions
+    space = np.full(n_rows, -1, dtype=np.int64)
+    for fine, coarse in zip(res[::-1], res[-2::-1]):
+        for kind in PERIOD_KINDS:
+            child, parent = table.blocks[(fine, kind)], table.blocks[(coarse, kind)]
+            rows = slice(child.offset, child.offset + child.counts.shape[0])
+            space[rows] = parent.offset + parent.find(table.coarser[fine][child.cell], child.period)
+    yield "cell→parent cell", space
+    for kind in ("week", "month", "lagesbild"):
+        to_all = np.full(n_rows, -1, dtype=np.int64)
+        for r in res:
+            block, whole = table.blocks[(r, kind)], table.blocks[(r, "all")]
+            to_all[block.offset: block.offset + block.counts.shape[0]] = whole.offset + whole.find(block.cell, np.zeros_like(block.period))
+        yield f"{kind}→all", to_all
+    if table.scheme.lagesbild_nests_weeks:
+        to_lb = np.full(n_rows, -1, dtype=np.int64)
+        weeks, lbs = table.periods["week"], table.periods["lagesbild"]
+        lb_of_week = np.searchsorted(lbs, table.scheme.start("lagesbild", weeks))
+        for r in res:
+            block, lb = table.blocks[(r, "week")], table.blocks[(r, "lagesbild")]
+            to_lb[block.offset: block.offset + block.counts.shape[0]] = lb.offset + lb.find(block.cell, lb_of_week[block.period])
+        yield "week→lagesbild", to_lb
+
+
+def suppression_mask(table: DensityTable, min_count: int) -> np.ndarray:
+    """Rows × columns mask of the counts to withhold (primary and secondary)."""
+    counts = table.counts()
+    return privacy.suppress_small_counts(counts, row_relations(table, counts[:, 0], min_count),
+                                         column_relations(table.columns), min_count, total_column=0)
+
+
+# Build ---------------------------------------------------------------------------------
+def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFrame]:
+    opts = {**DEFAULTS, **(params or {})}
+    settings = ctx.settings
+    h3cfg = settings.project.get("h3", {})
+    resolutions = sorted(int(r) for r in (opts.get("resolutions") or settings.h3_resolutions))
+    default_res = int(opts.get("default_resolution") or h3cfg.get("default_resolution", resolutions[-1]))
+    if default_res not in resolutions:
+        raise ValueError(f"h3.default_resolution {default_res} is not among h3.resolutions {resolutions}")
+    k_ring = int(opts["k_ring"] if opts["k_ring"] is not None else h3cfg.get("gi_k_ring", 1))
+    # A layer may protect more than config/estgeo.yml asks, never less.
+    min_count = max(int(opts.get("min_count") or 0), settings.privacy_min_count)
+    scheme = PeriodScheme.from_settings(settings)
+    columns = Columns.from_settings(settings)
+
+    incidents = ctx.read("incidents")
+    ctx.progress(f"density: {len(incidents):,} incidents")
+    prepared = prepare_incidents(incidents, resolutions[-1], columns, scheme, float(opts["light_window_max_hours"]) * 3600.0)
+    ctx.progress("density: counting per cell and period")
+    table = count_table(prepared.cell, prepared.category, prepared.light, prepared.day, prepared.as_of_day,
+                        resolutions, columns, scheme)
+    ctx.progress(f"density: suppressing counts below {min_count} ({table.n_rows:,} rows)")
+    mask = suppression_mask(table, min_count)
+    frames: dict[str, gpd.GeoDataFrame] = {}
+    geometry_cache: dict[int, np.ndarray] = {}
+    decimals = int(opts["gi_decimals"])
+    prefix = opts["collection_prefix"]
+    gi_resolutions = [int(r) for r in (opts.get("gi_resolutions") or [default_res])]
+    for res in resolutions:
+        gi = None
+        if res in gi_resolutions or res == default_res:
+            ctx.progress(f"density: Gi* at resolution {res}")
+            gi = gi_for_resolution(table, res, k_ring, trend_alpha=float(opts["trend_alpha"]), emerging=(res == default_res))
+        ctx.progress(f"density: frame for resolution {res}")
+        frames[f"{prefix}-r{res}"] = density_frame(table, res, mask, gi, geometry_cache, decimals)
+        if res == default_res:
+            frames[opts["hotspots_collection"]] = hotspot_frame(table, res, mask, gi, decimals)
+    frames[prefix] = frames[f"{prefix}-r{default_res}"]
+    default_cell = h3_parent(prepared.cell, default_res)
+    ctx.built.update(frames)
+    ctx.built["density:incidents"] = pd.DataFrame({
+        "id": incidents["id"].to_numpy(),
+        "h3": default_cell,
+        "light_condition": pd.Categorical.from_codes(prepared.light, categories=list(LIGHT_CONDITIONS)),
+    })
+    return frames
+
+
+@dataclass
+class PreparedIncidents:
+    cell: np.ndarray  # finest-resolution H3 cell, uint64
+    category: np.ndarray  # category index
+    light: np.ndarray  # light condition code
+    day: np.ndarray  # local day number of the window's middle
+    as_of_day: int  # last local day the data covers
+
+
+def prepare_incidents(incidents: pd.DataFrame, finest_res: int, columns: Columns, scheme: PeriodScheme,
+                      light_window_max_s: float) -> PreparedIncidents:
+    """Per-incident codes: finest H3 cell, category, light condition and local day."""
+    to_wgs84 = pyproj.Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(incidents["x"].to_numpy(dtype=np.float64), incidents["y"].to_numpy(dtype=np.float64))
+    cell = index_points(lat, lon, finest_res)
+    start = to_unix_seconds(incidents["occurred_from"])
+    end = to_unix_seconds(incidents["occurred_to"])
+    end = np.where(np.isnan(end), start, end)
+    light = light_condition(start, end, lat, lon, max_window_s=light_window_max_s)
+    middle = pd.to_datetime(((start + end) / 2.0 * 1000.0).astype(np.int64), unit="ms", utc=True)
+    day = scheme.local_day(middle)
+    category = pd.Categorical(incidents["category"], categories=list(columns.categories)).codes.astype(np.int64)
+    if (category < 0).any():
+        unknown = sorted(set(incidents.loc[category < 0, "category"].astype(str)))
+        raise ValueError(f"incidents: categories not in config/taxonomy.yml: {', '.join(unknown)}")
+    last = [end.max() if end.size else np.nan]
+    if "reported_at" in incidents:
+        reported = to_unix_seconds(incidents["reported_at"])
+        if np.isfinite(reported).any():
+            last.append(np.nanmax(reported))
+    last_moment = np.nanmax(last) if np.isfinite(last).any() else 0.0
+    as_of_day = int(scheme.local_day(pd.to_datetime([int(last_moment * 1000)], unit="ms", utc=True))[0])
+    return PreparedIncidents(cell, category, light, day, as_of_day)
+
+
+# Gi* ----------------------------------------------------------------------------------
+@dataclass
+class GiResult:
+    cells: np.ndarray  # study-area cells (sorted uint64)
+    z: dict[str, np.ndarray]  # kind → cells × periods
+    bins: dict[str, np.ndarray]
+    emerging: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)  # kind → (latest complete period, class)
+
+
+def gi_for_resolution(table: DensityTable, res: int, k_ring: int, trend_alpha: float, emerging: bool) -> GiResult:
+    cells = table.cells[res]
+    area = hotspots.study_area(cells, k_ring)
+    weights = hotspots.kring_weights(area, k_ring)
+    pos_of_cell = np.searchsorted(area, cells)
+    result = GiResult(area, {}, {})
+    for kind in PERIOD_KINDS:
+        block = table.blocks[(res, kind)]
+        x = np.zeros((area.size, block.n_periods), dtype=np.float64)
+        x[pos_of_cell[block.cell], block.period] = block.counts[:, 0]
+        z = hotspots.gi_star(x, weights)
+        result.z[kind] = z
+        result.bins[kind] = hotspots.fdr_bins(z)
+        if emerging and kind != "all":
+            complete = np.flatnonzero(table.scheme.next_start(kind, table.periods[kind]) <= table.as_of_day)
+            if complete.size:
+                last = int(complete[-1])
+                classes = hotspots.emerging_hotspots(z[:, : last + 1], result.bins[kind][:, : last + 1], trend_alpha)
+                result.emerging[kind] = (last, classes)
+    return result
+
+
+# Frames --------------------------------------------------------------------------------
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def h3_strings(cells: np.ndarray) -> pa.Array:
+    """H3 cells as their usual 15-digit hex strings, vectorised (same as h3.int_to_str)."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    shifts = np.arange(14, -1, -1, dtype=np.uint64) * np.uint64(4)
+    digits = _HEX_DIGITS[((cells[:, None] >> shifts) & np.uint64(0xF)).astype(np.intp)]
+    offsets = np.arange(0, 15 * cells.size + 1, 15, dtype=np.int32)
+    return pa.StringArray.from_buffers(cells.size, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(digits)))
+
+
+def _strings(values) -> pd.arrays.ArrowStringArray:
+    return pd.arrays.ArrowStringArray(pa.chunked_array([values]) if isinstance(values, pa.Array) else values)
+
+
+def _iso(day: int) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
+@dataclass
+class _PeriodIndex:
+    """Every period of every kind in one list, so rows of all kinds share one lookup."""
+
+    kind: np.ndarray  # kind code per period
+    start: np.ndarray  # day numbers
+    end: np.ndarray
+    label: pa.Array
+    key: pa.Array  # "week-20240318", used in ids
+    offset: dict[str, int]
+
+    @classmethod
+    def of(cls, table: DensityTable) -> _PeriodIndex:
+        kinds, starts, ends, labels, offset = [], [], [], [], {}
+        for code, kind in enumerate(PERIOD_KINDS):
+            offset[kind] = sum(len(s) for s in starts)
+            seq = table.periods[kind]
+            starts.append(seq)
+            ends.append(table.scheme.next_start(kind, seq, table.all_end))
+            kinds.append(np.full(seq.size, code, dtype=np.int8))
+            labels.append(table.scheme.label(kind, seq) if kind != "all"
+                          else np.array([f"{_iso(table.first_day)}/{_iso(table.last_day)}"], dtype=object))
+        start = np.concatenate(starts)
+        kind = np.concatenate(kinds)
+        days = pd.to_datetime(start.astype("datetime64[D]")).strftime("%Y%m%d").to_numpy()
+        key = np.asarray(PERIOD_KINDS, dtype=object)[kind] + "-" + days.astype(object)
+        return cls(kind, start, np.concatenate(ends), pa.array(np.concatenate(labels).astype(str)), pa.array(key.astype(str)), offset)
+
+
+def _columns_for(table: DensityTable, periods: _PeriodIndex, res: int, cell: np.ndarray, pcode: np.ndarray) -> dict[str, Any]:
+    """Identification and period columns of rows given as (cell index, period code)."""
+    hex_all = h3_strings(table.cells[res])
+    hexes = pc.take(hex_all, pa.array(cell))
+    ids = pc.binary_join_element_wise(hexes, pc.take(periods.key, pa.array(pcode)), "-")
+    kind = periods.kind[pcode]
+    return {
+        "id": _strings(ids),
+        "h3": _strings(hexes),
+        "resolution": np.full(cell.size, res, dtype=np.int8),
+        "period_kind": pd.Categorical.from_codes(kind, categories=list(PERIOD_KINDS)),
+        "period": _strings(pc.take(periods.label, pa.array(pcode))),
+        "period_start": day_to_datetime(periods.start)[pcode],
+        "period_end": day_to_datetime(periods.end)[pcode],
+        "complete": (periods.end <= table.as_of_day)[pcode],
+    }
+
+
+def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult | None,
+                  geometry_cache: dict[int, np.ndarray], gi_decimals: int) -> gpd.GeoDataFrame:
+    """All period kinds of one resolution as one GeoDataFrame (EPSG:4326 lon/lat).
+
+    Besides the rows with incidents, a row with count 0 follows a row whose published
+    count has no successor in the next period, so the drop shows as a change; after a
+    suppressed count such a row would say nothing (its change is withheld) and is left out.
+    """
+    periods = _PeriodIndex.of(table)
+    cells, pcodes, counts, hidden, prev_counts, prev_unknown = [], [], [], [], [], []
+    for kind in PERIOD_KINDS:
+        block = table.blocks[(res, kind)]
+        rows = slice(block.offset, block.offset + block.counts.shape[0])
+        cell, period, hid = block.cell, block.period, mask[rows]
+        count_rows = block.counts
+        if kind != "all":
+            following = block.find(cell, period + 1)
+            extra = np.flatnonzero((following < 0) & (period + 1 < block.n_periods) & ~hid[:, 0])
+            cell = np.concatenate([cell, cell[extra]])
+            period = np.concatenate([period, period[extra] + 1])
+            count_rows = np.concatenate([count_rows, np.zeros((extra.size, count_rows.shape[1]), dtype=np.int32)])
+            hid = np.concatenate([hid, np.zeros((extra.size, hid.shape[1]), dtype=bool)])
+            prev = block.find(cell, period - 1)
+            has_prev = prev >= 0
+            prev_counts.append(np.where(has_prev, block.counts[np.maximum(prev, 0), 0], 0).astype(np.int32))
+            prev_unknown.append((period == 0) | (has_prev & mask[block.offset + np.maximum(prev, 0), 0]))
+        else:
+            prev_counts.append(np.zeros(cell.size, dtype=np.int32))
+            prev_unknown.append(np.ones(cell.size, dtype=bool))
+        cells.append(cell)
+        pcodes.append(periods.offset[kind] + period)
+        counts.append(count_rows)
+        hidden.append(hid)
+    cell, pcode = np.concatenate(cells), np.concatenate(pcodes)
+    counts_t = np.ascontiguousarray(np.concatenate(counts).T)
+    hidden_t = np.ascontiguousarray(np.concatenate(hidden).T)
+    prev_count, unknown_prev = np.concatenate(prev_counts), np.concatenate(prev_unknown)
+    data = _columns_for(table, periods, res, cell, pcode)
+    for j, name in enumerate(table.columns.names):
+        data[name] = pd.arrays.IntegerArray(counts_t[j], hidden_t[j])
+    change = counts_t[0] - prev_count
+    no_change = unknown_prev | hidden_t[0]
+    data["prev_count"] = pd.arrays.IntegerArray(prev_count, unknown_prev)
+    data["change"] = pd.arrays.IntegerArray(change, no_change)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        data["change_pct"] = np.round(np.where(~no_change & (prev_count > 0), 100.0 * change / np.maximum(prev_count, 1), np.nan), 1)
+    if gi is not None:
+        area_pos = np.searchsorted(gi.cells, table.cells[res])[cell]
+        kind = periods.kind[pcode]
+        period = pcode - np.asarray([periods.offset[k] for k in PERIOD_KINDS])[kind]
+        z = np.empty(cell.size)
+        bins = np.empty(cell.size, dtype=np.int8)
+        for code, name in enumerate(PERIOD_KINDS):
+            rows = kind == code
+            z[rows] = gi.z[name][area_pos[rows], period[rows]]
+            bins[rows] = gi.bins[name][area_pos[rows], period[rows]]
+        data["gi_z"] = np.round(z, gi_decimals)
+        data["gi_p"] = np.round(hotspots.p_value(z), 4)
+        data["gi_bin"] = bins
+    data["suppressed"] = hidden_t.any(axis=0)
+    if res not in geometry_cache:
+        geometry_cache[res] = cell_polygons(table.cells[res])
+    frame = pd.DataFrame(data, copy=False)
+    return gpd.GeoDataFrame(frame, geometry=geometry_cache[res][cell], crs="OGC:CRS84")
+
+
+def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult, gi_decimals: int) -> gpd.GeoDataFrame:
+    """Gi* of the latest complete period of each kind and of the whole range, with the
+    emerging hot spot class, for the cells with incidents or a pattern (default resolution)."""
+    periods = _PeriodIndex.of(table)
+    has_incidents = np.isin(gi.cells, table.cells[res])
+    parts = []
+    for kind in PERIOD_KINDS:
+        if kind == "all":
+            last, classes = 0, None
+        elif kind in gi.emerging:
+            last, classes = gi.emerging[kind]
+        else:
+            continue
+        z, bins = gi.z[kind][:, last], gi.bins[kind][:, last]
+        block = table.blocks[(res, kind)]
+        in_period = np.flatnonzero(block.period == last)
+        pos = np.searchsorted(gi.cells, table.cells[res][block.cell[in_period]])
+        counts = np.zeros(gi.cells.size, dtype=np.int32)
+        hidden = np.zeros(gi.cells.size, dtype=bool)
+        counts[pos] = block.counts[in_period, 0]
+        hidden[pos] = mask[block.offset + in_period, 0]
+        cls = classes if classes is not None else np.zeros(gi.cells.size, dtype=np.int8)
+        keep = np.flatnonzero(has_incidents | (bins != 0) | (cls != 0))
+        parts.append((kind, last, keep, counts[keep], hidden[keep], z[keep], bins[keep],
+                      cls[keep] if classes is not None else None))
+    area_rows = np.concatenate([p[2] for p in parts])
+    # Rows are cells of the study area, which may have no incident: index them by their own list.
+    used = np.unique(area_rows)
+    sub_table = DensityTable(table.resolutions, table.columns, table.scheme, {res: gi.cells[used]}, {}, table.periods,
+                             table.first_day, table.last_day, table.as_of_day, {})
+    pcode = np.concatenate([np.full(p[2].size, periods.offset[p[0]] + p[1]) for p in parts])
+    data = _columns_for(sub_table, periods, res, np.searchsorted(used, area_rows), pcode)
+    hidden = np.concatenate([p[4] for p in parts])
+    data["count"] = pd.arrays.IntegerArray(np.concatenate([p[3] for p in parts]), hidden)
+    z = np.concatenate([p[5] for p in parts])
+    data["gi_z"] = np.round(z, gi_decimals)
+    data["gi_p"] = np.round(hotspots.p_value(z), 4)
+    data["gi_bin"] = np.concatenate([p[6] for p in parts])
+    codes = np.concatenate([p[7] if p[7] is not None else np.full(p[2].size, -1, dtype=np.int8) for p in parts])
+    data["hotspot_class"] = pd.Categorical.from_codes(codes, categories=list(hotspots.EMERGING_CLASSES))
+    data["n_periods"] = np.concatenate([np.full(p[2].size, p[1] + 1, dtype=np.int32) for p in parts])
+    data["suppressed"] = hidden
+    geometry = cell_polygons(gi.cells[used])[np.searchsorted(used, area_rows)]
+    return gpd.GeoDataFrame(pd.DataFrame(data, copy=False), geometry=geometry, crs="OGC:CRS84")

@@ -1,0 +1,53 @@
+"""WSGI middleware for requests pygeoapi 0.24 answers with a 500 although the client erred.
+
+Found by schemathesis against our OpenAPI document (tests/test_conformance.py): a
+malformed `bbox` on `/coverage` (pygeoapi validates it and then answers 500), and a POST
+query on `/items` whose body is not UTF-8 text (pygeoapi's error handler itself fails).
+Both become a 400 that says what is wrong; every other request passes untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from pygeoapi.api import validate_bbox
+
+COVERAGE_PATH = re.compile(r"^/collections/[^/]+/coverage/?$")
+ITEMS_PATH = re.compile(r"^/collections/[^/]+/items/?$")
+
+WSGIApp = Callable[..., Iterable[bytes]]
+
+
+def _bad_request(start_response: Callable[..., Any], description: str) -> list[bytes]:
+    body = json.dumps({"code": "InvalidParameterValue", "type": "InvalidParameterValue", "description": description}).encode()
+    start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def client_errors_are_400(app: WSGIApp) -> WSGIApp:
+    """Refuse, with a 400, the malformed requests pygeoapi would answer with a 500."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        if "bbox=" in query and COVERAGE_PATH.match(path):
+            try:
+                validate_bbox(parse_qs(query).get("bbox", [""])[-1])
+            except ValueError as exc:
+                return _bad_request(start_response, f"bbox: {exc}")
+        if environ.get("REQUEST_METHOD") == "POST" and ITEMS_PATH.match(path):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length > 0 else b""
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return _bad_request(start_response, "the request body must be a CQL2-JSON filter in UTF-8")
+            environ["wsgi.input"] = io.BytesIO(body)
+        return app(environ, start_response)
+
+    return wrapped

@@ -1,0 +1,103 @@
+"""A real estgeo server (gunicorn + pygeoapi) on a free loopback port, for tests.
+
+Not a test module: the access, transaction, privacy, fuzz and load tests import it (by
+its own name; pytest puts tests/ on sys.path) to start the server exactly as
+`estgeo serve` does, in a child process with its own session so it can be stopped with
+everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_server(workspace: Path, *, profile: str = "public", config_dir: Path | None = None,
+                layers_dir: Path | None = None, workers: int = 1, env: dict[str, str] | None = None,
+                headers: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve `workspace` with `estgeo.publish.serve.serve`; yield (base URL, process)."""
+    port = free_port()
+    script = (
+        "import sys\n"
+        "from estgeo.config import load_settings\n"
+        "from estgeo.publish.serve import serve\n"
+        f"s = load_settings(workspace={str(workspace)!r}, config_dir={str(config_dir) if config_dir else None!r}, "
+        f"layers_dir={str(layers_dir) if layers_dir else None!r})\n"
+        f"sys.exit(serve(s, '127.0.0.1', {port}, {workers}, profile={profile!r}))\n"
+    )
+    log = workspace / f"serve-{profile}-{port}.log"
+    child_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=child_env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            try:
+                if requests.get(f"{base}/conformance", headers=headers, timeout=5).status_code in (200, 401):
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        # Workers that outlive their master (seen with granian) belong to the same session.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def server_pids(process: subprocess.Popen) -> list[int]:
+    """The serve process and everything under it (gunicorn master and workers)."""
+    import psutil
+
+    root = psutil.Process(process.pid)
+    return [root.pid, *(child.pid for child in root.children(recursive=True))]
+
+
+_DEMO: dict[tuple[int, int], Path] = {}
+
+
+def demo_workspace(root: Path, incidents: int = 2000, seed: int = 3) -> Path:
+    """A demo municipality ingested and built with every layer in layers/, once per test
+    session (the privacy, fuzz and load tests share it); `root` is where it is made."""
+    key = (incidents, seed)
+    if key not in _DEMO:
+        workspace = root / f"demo-{incidents}-{seed}"
+        env = {**os.environ, "ESTGEO_HOME": str(workspace), "PYTHONPATH": str(REPO)}
+        for args in (["demo", "--incidents", str(incidents), "--seed", str(seed)], ["build"]):
+            result = subprocess.run([sys.executable, "-m", "estgeo.cli", *args], cwd=REPO, env=env, capture_output=True,
+                                    text=True, timeout=1200)
+            if result.returncode != 0:
+                raise RuntimeError(f"estgeo {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        _DEMO[key] = workspace
+    return _DEMO[key]

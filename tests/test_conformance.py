@@ -1,0 +1,75 @@
+"""The server against the standards' own test tools, on the demo municipality.
+
+* ogctests (PyPI): OGC API Features Part 1 core, every test. None needs the internet:
+  our OpenAPI document is self-contained (estgeo.publish.openapi_bundle), so the test of
+  the `datetime` parameter's definition, which would otherwise follow a reference to
+  schemas.opengis.net, reads it locally.
+* schemathesis: every operation of our OpenAPI document, with examples, boundary values
+  and random fuzzing, must never get a 5xx. The number of cases per operation is bounded
+  (SCHEMATHESIS_EXAMPLES) to keep CI time reasonable.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from demo_workspace import demo_workspace
+from live_server import live_server
+
+from estgeo.publish.openapi_bundle import remote_refs
+
+SCHEMATHESIS_EXAMPLES = int(os.environ.get("ESTGEO_SCHEMATHESIS_EXAMPLES", "4"))
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with live_server(demo_workspace(), workers=2) as (base, _):
+        yield base
+
+
+@pytest.mark.slow
+def test_openapi_is_self_contained(server: str) -> None:
+    document = requests.get(f"{server}/openapi", params={"f": "json"}, timeout=60).json()
+    assert remote_refs(document) == set()
+    on_disk = yaml.safe_load((demo_workspace() / "pygeoapi" / "openapi.yml").read_text(encoding="utf-8"))
+    assert remote_refs(on_disk) == set()
+
+
+@pytest.mark.slow
+def test_ogctests_features_core(server: str, tmp_path: Path) -> None:
+    import ogctests
+
+    suite = Path(ogctests.__file__).parent / "features" / "core"
+    report = tmp_path / "ogctests.xml"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", str(suite), "-q", "-p", "no:cacheprovider", "-c", os.devnull,
+         "--rootdir", str(tmp_path), "-W", "ignore", f"--junitxml={report}"],
+        env={**os.environ, "INSTANCE_URL": server}, cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+    )
+    cases = ET.parse(report).getroot().iter("testcase")
+    failed = {f"{c.get('classname')}.{c.get('name')}": (c.find("failure") if c.find("failure") is not None else c.find("error"))
+              for c in cases}
+    failed = {name: el.get("message", "")[:300] for name, el in failed.items() if el is not None}
+    assert run.returncode == 0 and not failed, f"{failed}\n{run.stdout[-3000:]}"
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error(server: str, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", f"{server}/openapi?f=json", "--url", server,
+         "--checks", "not_a_server_error", "--max-examples", str(SCHEMATHESIS_EXAMPLES),
+         "--phases", "examples,coverage,fuzzing", "--generation-deterministic", "--request-timeout", "60",
+         "--continue-on-failure", "--no-color"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=1500,
+    )
+    summary = run.stdout[-6000:]
+    assert run.returncode == 0, summary
+    assert "Server error" not in run.stdout, summary

@@ -1,0 +1,600 @@
+"""The embeddable map (`/embed`): what the page is told, its assets, the landing page's
+iframe line, and the page itself in headless Chromium against a live demo server.
+
+The browser tests need Debian `chromium` and `chromium-driver` (tests/system-packages.txt)
+and selenium; they are skipped with the reason when those are missing. They keep a
+screenshot in tests/artifacts/ (printed with -s or on failure).
+"""
+
+from __future__ import annotations
+
+import colorsys
+import gzip
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import requests
+import shapely
+import yaml
+from flask import Flask
+
+from estgeo.config import Settings
+from estgeo.publish import embed
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ASSETS = REPO / "estgeo" / "publish" / "embed_assets"
+
+
+# Pure functions -------------------------------------------------------------------------
+def test_class_breaks_are_whole_distinct_and_start_above_the_threshold() -> None:
+    values = pd.Series([None, 0, 5, 5, 6, 7, 8, 9, 10, 12, 15, 20, 40, 80, None])
+    breaks = embed.class_breaks(values, classes=5, min_count=5)
+    assert breaks == sorted(set(breaks)) and all(b == int(b) for b in breaks)
+    assert breaks[0] > 5 and breaks[-1] <= 80
+    assert len(breaks) <= 4
+    assert embed.class_breaks(pd.Series([None, 0]), min_count=5) == []
+    # A single value: no thresholds, one class.
+    assert embed.class_breaks(pd.Series([7, 7, 7]), min_count=5) == []
+
+
+def test_change_breaks_are_two_increasing_whole_steps() -> None:
+    b, c = embed.change_breaks(pd.Series([-30, -5, -1, 0, 1, 2, 3, 4, 10, None]))
+    assert 2 <= b < c and b == int(b) and c == int(c)
+    assert embed.change_breaks(pd.Series([0, None])) == [2.0, 3.0]
+    assert embed.change_breaks(pd.Series([1, -1, 1])) == [2.0, 3.0]
+
+
+def density_frame() -> gpd.GeoDataFrame:
+    """Two lägesbild periods (the second still running), a week and the whole range."""
+    rows = []
+    for res in (8, 9):
+        for cell in range(6):
+            for kind, period, start, end, complete in (
+                ("lagesbild", "LB 2026-10-05", "2026-10-05", "2026-10-19", True),
+                ("lagesbild", "LB 2026-10-19", "2026-10-19", "2026-11-02", True),
+                ("lagesbild", "LB 2026-11-02", "2026-11-02", "2026-11-16", False),
+                ("week", "2026-W44", "2026-10-26", "2026-11-02", True),
+                ("all", "2025-01-01/2026-11-10", "2025-01-01", "2026-11-11", False),
+            ):
+                count = None if cell == 0 else cell * (3 if res == 8 else 1) + 4
+                rows.append({
+                    "id": f"{res}-{cell}-{period}", "h3": f"c{cell}", "resolution": res, "period_kind": kind, "period": period,
+                    "period_start": pd.Timestamp(start), "period_end": pd.Timestamp(end), "complete": complete,
+                    "count": count, "light_daylight": None if count is None else count // 2,
+                    "light_darkness": None if count is None else count - count // 2,
+                    "change": None if count is None else cell - 3, "suppressed": count is None,
+                })
+    frame = pd.DataFrame(rows)
+    geometry = [shapely.box(13.1 + 0.01 * i, 59.8, 13.105 + 0.01 * i, 59.805) for i in range(len(frame))]
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="OGC:CRS84")
+
+
+def test_density_periods_newest_first_with_last_day() -> None:
+    periods = embed.density_periods(density_frame())
+    assert list(periods) == ["week", "lagesbild", "all"]
+    lagesbild = periods["lagesbild"]
+    assert [p["period"] for p in lagesbild] == ["LB 2026-11-02", "LB 2026-10-19", "LB 2026-10-05"]
+    assert lagesbild[1] == {"period": "LB 2026-10-19", "start": "2026-10-19", "end": "2026-11-01", "complete": True}
+    assert lagesbild[0]["complete"] is False
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> dict[str, Any]:
+    """A pygeoapi `resources` block as the server has it: density (feature + tile
+    providers), one sub-resolution, unsafe places without tiles, the outline."""
+    frame = density_frame()
+    paths = {}
+    for cid, part in (("incident-density", frame[frame.resolution == 9]), ("incident-density-r8", frame[frame.resolution == 8])):
+        paths[cid] = tmp_path / f"{cid}.gpkg"
+        part.to_file(paths[cid], layer=cid, driver="GPKG")
+    places = gpd.GeoDataFrame({"id": ["a"], "status": ["ny"]}, geometry=[shapely.Point(13.14, 59.83)], crs="OGC:CRS84")
+    paths["unsafe-places"] = tmp_path / "unsafe-places.gpkg"
+    places.to_file(paths["unsafe-places"], layer="unsafe-places", driver="GPKG")
+
+    def resource(cid: str, title: dict[str, str], tiles: bool) -> dict[str, Any]:
+        providers: list[dict[str, Any]] = [{"type": "feature", "data": str(paths.get(cid, tmp_path / "x.gpkg"))}]
+        if tiles:
+            providers.append({"type": "tile", "options": {"zoom": {"min": 10, "max": 16}}})
+        return {"type": "collection", "title": title, "providers": providers,
+                "extents": {"spatial": {"bbox": [13.1, 59.8, 13.2, 59.9]}}}
+
+    return {
+        "server": {"url": "https://karta.example.se", "languages": ["sv", "en"]},
+        "metadata": {"identification": {"title": {"sv": "Trygghetslager – Sunne kommun", "en": "Safety layers – Sunne"}}},
+        "resources": {
+            "incident-density": resource("incident-density", {"sv": "Händelsetäthet", "en": "Incident density"}, True),
+            "incident-density-r8": resource("incident-density-r8", {"sv": "Täthet r8", "en": "Density r8"}, True),
+            "unsafe-places": resource("unsafe-places", {"sv": "Otrygga platser", "en": "Unsafe places"}, False),
+            "municipality": resource("municipality", {"sv": "Kommungräns", "en": "Boundary"}, True),
+        },
+    }
+
+
+def test_page_config_describes_layers_sources_periods_and_texts(published: dict[str, Any], settings: Settings) -> None:
+    page = embed.page_config(published, settings, lang="en", layers=["incident-density", "unsafe-places"], base="/karta")
+    assert [layer["id"] for layer in page["layers"]] == ["incident-density", "unsafe-places"]
+    density, places = page["layers"]
+    assert density["title"] == "Incident density" and density["kind"] == "density"
+    assert density["source"]["tiles"] == "/karta/collections/incident-density/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt"
+    assert density["source"]["minzoom"] == 10 and density["source"]["bounds"] == [13.1, 59.8, 13.2, 59.9]
+    assert density["source"]["items"].startswith("/karta/collections/incident-density/items?f=json&limit=10000&properties=")
+    assert "tiles" not in places["source"]  # GeoJSON only
+    assert [c["id"] for c in page["context"]] == ["municipality"]
+    summary = page["density"]
+    assert summary["resolutions"] == [8, 9]
+    assert summary["periods"]["lagesbild"][0]["period"] == "LB 2026-11-02"
+    breaks = summary["breaks"]["lagesbild"]
+    assert set(breaks) == {"8", "9"} and set(breaks["9"]) == {"count", "light_daylight", "light_darkness", "change"}
+    # Counts are larger at resolution 8 in the fixture, and so are its classes.
+    assert breaks["8"]["count"][-1] > breaks["9"]["count"][-1]
+    assert page["messages"]["legend"] == "Legend" and page["labels"]["walk_statuses"]["atgardad"] == "Resolved"
+    assert page["basemap"] is None  # nothing outside the server by default
+    assert page["period_kind"] == "lagesbild" and page["light"] == "all" and page["min_count"] == settings.privacy_min_count
+
+
+def test_page_config_defaults_and_refusals(published: dict[str, Any], settings: Settings) -> None:
+    page = embed.page_config(published, settings, lang="sv")
+    # The configured default (density, hot spots, unsafe places) limited to what is published.
+    assert [layer["id"] for layer in page["layers"]] == ["incident-density", "unsafe-places"]
+    assert page["messages"]["legend"] == "Teckenförklaring"
+    with pytest.raises(embed.EmbedError, match="unknown layer finns-inte: the published layers are incident-density, unsafe-places"):
+        embed.page_config(published, settings, layers=["finns-inte"])
+    with pytest.raises(embed.EmbedError, match="unknown layer incident-density-r8"):
+        embed.page_config(published, settings, layers=["incident-density-r8"])  # drawn through incident-density
+    with pytest.raises(embed.EmbedError, match="period must be one of"):
+        embed.page_config(published, settings, period_kind="year")
+    with pytest.raises(embed.EmbedError, match="light must be"):
+        embed.page_config(published, settings, light="dusk")
+
+
+def test_iframe_snippet_and_landing_section() -> None:
+    line = embed.iframe_snippet("https://karta.example.se/", "Trygghet – Sunne", ["incident-density", "unsafe-places"], "sv")
+    assert line == ('<iframe src="https://karta.example.se/embed?lang=sv&amp;layers=incident-density,unsafe-places" '
+                    'title="Trygghet – Sunne" width="100%" height="520" style="border:0" loading="lazy" allowfullscreen></iframe>')
+    section = embed.landing_section("https://karta.example.se", "Trygghet", "en", ["incident-density"])
+    assert section.startswith('<section id="embed"><h2>Embed the map</h2>')
+    assert "&lt;iframe src=&quot;https://karta.example.se/embed?lang=en&amp;amp;layers=incident-density&quot;" in section
+    page = '<main><section id="identification"></section><section id="openapi">API</section></main>'
+    assert embed.add_section(page, "<p>X</p>") == '<main><section id="identification"></section><p>X</p><section id="openapi">API</section></main>'
+    assert embed.add_section("<main></main>", "<p>X</p>") == "<main></main>"
+
+
+def test_pick_language() -> None:
+    from werkzeug.datastructures import LanguageAccept
+
+    english_browser = LanguageAccept([("en-GB", 1.0), ("sv", 0.5)])
+    assert embed.pick_language("en", None) == "en"
+    assert embed.pick_language("sv-SE", english_browser) == "sv"
+    assert embed.pick_language("fi", english_browser) == "en"  # no Finnish: the browser's next choice
+    assert embed.pick_language(None, LanguageAccept([("de", 1.0)])) == "sv"
+
+
+def test_csp_names_only_this_server_and_the_basemap(settings: Settings) -> None:
+    policy = embed.content_security_policy(settings)
+    assert "script-src 'self';" in policy and "unpkg" not in policy and "connect-src 'self';" in policy
+    project = dict(settings.project, embed={"basemap_url": "https://tiles.example.se/{z}/{x}/{y}.png"},
+                   access={"frame_ancestors": ["https://www.sunne.se"]})
+    custom = Settings(settings.config_dir, settings.layers_dir, settings.workspace, project, settings.municipality,
+                      settings.taxonomy, settings.model)
+    policy = embed.content_security_policy(custom)
+    assert "connect-src 'self' https://tiles.example.se;" in policy
+    assert policy.endswith("frame-ancestors https://www.sunne.se")
+
+
+def test_vendored_maplibre_is_the_locked_npm_version() -> None:
+    lock = json.loads((ASSETS / "package-lock.json").read_text(encoding="utf-8"))
+    locked = lock["packages"]["node_modules/maplibre-gl"]["version"]
+    wanted = json.loads((ASSETS / "package.json").read_text(encoding="utf-8"))["dependencies"]["maplibre-gl"]
+    assert embed.MAPLIBRE_VERSION == locked == wanted
+    vendor = ASSETS / "static" / "vendor" / "maplibre-gl"
+    head = (vendor / "maplibre-gl.mjs").read_text(encoding="utf-8")[:300]
+    assert f"v{locked}/LICENSE.txt" in head
+    assert (vendor / "maplibre-gl-worker.mjs").stat().st_size > 100_000 and (vendor / "LICENSE.txt").exists()
+
+
+def test_messages_exist_in_swedish_and_english() -> None:
+    table = json.loads((ASSETS / "messages.json").read_text(encoding="utf-8"))
+    swedish = {k for k in table["sv"] if not k.startswith("ml.")}  # ml.*: MapLibre's own, English built in
+    assert swedish == set(table["en"])
+    script = (ASSETS / "static" / "embed.js").read_text(encoding="utf-8")
+    used = set(re.findall(r'text\("([a-z_]+)"', script))
+    assert used <= set(table["en"]), sorted(used - set(table["en"]))
+
+
+# The Flask routes, on a bare app ------------------------------------------------------
+@pytest.fixture
+def client(published: dict[str, Any], settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(embed, "_pygeoapi_config", lambda: published)
+    monkeypatch.setattr(embed, "server_settings", lambda: settings)
+    app = Flask("test")
+
+    @app.get("/", endpoint="pygeoapi.landing_page")
+    def landing() -> Any:
+        return '<html><section id="openapi"></section></html>', 200, {"Content-Type": "text/html"}
+
+    embed.register(app)
+    return app.test_client()
+
+
+def test_embed_route_writes_the_page(client) -> None:
+    response = client.get("/embed?layers=incident-density&lang=en&period=week&light=darkness")
+    assert response.status_code == 200 and response.headers["Content-Language"] == "en"
+    assert "script-src 'self';" in response.headers["Content-Security-Policy"]
+    html = response.get_data(as_text=True)
+    assert '<html lang="en">' in html and "onclick" not in html and "onsubmit" not in html
+    config = json.loads(re.search(r'<script id="estgeo-config" type="application/json">(.*?)</script>', html, re.S).group(1))
+    assert config["period_kind"] == "week" and config["light"] == "darkness"
+    assert config["maplibre"] == f"/embed/static/vendor/maplibre-gl/maplibre-gl.mjs?v={embed.MAPLIBRE_VERSION}"
+    refused = client.get("/embed?layers=incident-density,nope")
+    assert refused.status_code == 400 and "unknown layer nope" in refused.get_data(as_text=True)
+
+
+def test_assets_are_served_compressed_with_module_mime_type(client) -> None:
+    plain = client.get("/embed/static/vendor/maplibre-gl/maplibre-gl.mjs")
+    assert plain.status_code == 200 and plain.mimetype == "text/javascript"
+    packed = client.get("/embed/static/vendor/maplibre-gl/maplibre-gl.mjs", headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["Content-Encoding"] == "gzip" and len(packed.data) < len(plain.data) / 2
+    assert gzip.decompress(packed.data) == plain.data
+    again = client.get("/embed/static/vendor/maplibre-gl/maplibre-gl.mjs", headers={"Accept-Encoding": "gzip",
+                                                                                   "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get("/embed/static/../embed.py").status_code == 404
+    assert client.get("/embed/static/nothing.js").status_code == 404
+
+
+def test_landing_page_gets_the_iframe_line(client) -> None:
+    html = client.get("/?lang=sv").get_data(as_text=True)
+    assert '<section id="embed"><h2>Bädda in kartan</h2>' in html
+    assert "&lt;iframe src=&quot;https://karta.example.se/embed?lang=sv&amp;amp;layers=incident-density,unsafe-places" in html
+    assert html.index('id="embed"') < html.index('id="openapi"')
+
+
+# A live demo server and a real browser -------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _estgeo(workspace: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    run_env = {**os.environ, "ESTGEO_HOME": str(workspace), **(env or {})}
+    result = subprocess.run([sys.executable, "-m", "estgeo.cli", *args], cwd=REPO, env=run_env, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, f"estgeo {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+
+
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo municipality, built once per test session (the QGIS tests use the same)."""
+    workspace = tmp_path_factory.getbasetemp() / "estgeo-demo-clients"
+    if not (workspace / "published" / "current").exists():
+        _estgeo(workspace, "demo", "--incidents", "6000", "--seed", "7")
+        _estgeo(workspace, "build")
+    return workspace
+
+
+class Server:
+    def __init__(self, workspace: Path, log: Path, env: dict[str, str] | None = None) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        run_env = {**os.environ, "ESTGEO_HOME": str(workspace), **(env or {})}
+        with log.open("w") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "estgeo.cli", "serve", "--port", str(self.port), "--workers", "1"],
+                                            cwd=REPO, env=run_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"{self.base}/conformance", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"server did not start:\n{log.read_text()}")
+            time.sleep(0.3)
+
+    def access_log(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request in the access log so far."""
+        found = re.findall(r'"(GET|HEAD|POST) (\S+) HTTP/[\d.]+" (\d{3})', self.log.read_text(errors="replace"))
+        return [(m, p, int(s)) for m, p, s in found]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_workspace(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    live = Server(workspace, tmp_path_factory.mktemp("embed-server") / "access.log")
+    yield live
+    live.stop()
+
+
+def chrome(profile: Path, width: int = 1000, height: int = 700):
+    """Headless Debian Chromium through chromedriver (never a downloaded browser)."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is needed for the browser tests")
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip("Debian chromium and chromium-driver are needed (tests/system-packages.txt)")
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--force-device-scale-factor=1",
+                     f"--window-size={width},{height}", f"--user-data-dir={profile}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    driver = chrome(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()
+
+
+def open_map(driver, url: str, timeout: float = 60.0, density: bool = False) -> None:
+    """Load the page and wait for its first idle map (and drawn density hexagons)."""
+    driver.get(url)
+    wait_for(driver, "window.estgeo && window.estgeo.ready", timeout)
+    if density:
+        wait_for(driver, "window.estgeo.timings.firstDensity !== undefined", timeout)
+
+
+def wait_for(driver, condition: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(f"return ({condition})")
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {condition}")
+
+
+def settle(driver) -> None:
+    """Wait until MapLibre has loaded and drawn everything asked of it."""
+    driver.execute_script("window.__idle = false; estgeo.map.once('idle', () => { window.__idle = true; }); estgeo.map.triggerRepaint();")
+    wait_for(driver, "window.__idle")
+
+
+def console_errors(driver) -> list[dict[str, Any]]:
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def screenshot(driver, name: str):
+    from PIL import Image
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    png = driver.get_screenshot_as_png()
+    path = ARTIFACTS / name
+    path.write_bytes(png)
+    print(f"screenshot: {path}")
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def coloured(image, x: float, y: float, radius: int = 3) -> bool:
+    """Whether the pixels around (x, y) are saturated colour (a class of the density
+    scale), not the grey background, white streets or a withheld (grey) cell."""
+    pixels = [image.getpixel((int(x) + dx, int(y) + dy)) for dx in range(-radius, radius + 1) for dy in range(-radius, radius + 1)]
+    saturation = sorted(colorsys.rgb_to_hsv(*(c / 255 for c in p))[1] for p in pixels)
+    return saturation[len(saturation) // 2] > 0.35
+
+
+#: The density scale of the page (reversed viridis), drawn at 82 % opacity over the
+#: background: what each class looks like on screen.
+VIRIDIS_R = ["#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"]
+BACKGROUND = (0xEE, 0xF0, 0xEC)
+
+
+def density_class(image, x: float, y: float) -> int:
+    """Index of the density class whose on-screen colour is nearest the pixel at (x, y)."""
+    pixel = image.getpixel((int(x), int(y)))
+    shown = []
+    for colour in VIRIDIS_R:
+        rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+        shown.append([0.82 * c + 0.18 * b for c, b in zip(rgb, BACKGROUND, strict=True)])
+    distance = [sum((p - c) ** 2 for p, c in zip(pixel, rgb, strict=True)) for rgb in shown]
+    return distance.index(min(distance))
+
+
+def hot_spots(workspace: Path) -> list[dict[str, Any]]:
+    return json.loads((workspace / "basemap" / "demo-truth.json").read_text(encoding="utf-8"))["hot_spots"]
+
+
+def pixel_of(driver, lon: float, lat: float) -> tuple[float, float]:
+    x, y = driver.execute_script("const p = estgeo.map.project(arguments[0]); return [p.x, p.y];", [lon, lat])
+    return x, y
+
+
+def collapse_panel(driver) -> None:
+    if driver.execute_script("return document.getElementById('panel-toggle').getAttribute('aria-expanded')") == "true":
+        driver.find_element("id", "panel-toggle").click()
+
+
+@pytest.mark.slow
+class TestInBrowser:
+    """One demo server, one browser; each test loads the page it needs."""
+
+    def test_density_tiles_render_without_console_errors(self, server: Server, browser, workspace: Path) -> None:
+        browser.get_log("browser")  # drop anything from before
+        open_map(browser, f"{server.base}/embed?lang=sv&layers=incident-density&period=all", density=True)
+        settle(browser)
+        assert console_errors(browser) == []
+        timings = browser.execute_script("return estgeo.timings")
+        assert 0 < timings["firstDensity"] < 30000
+        tiles = [(path, status) for method, path, status in server.access_log() if "/collections/incident-density/tiles/" in path]
+        assert tiles, "no density tiles were requested"
+        assert any(status == 200 for _, status in tiles) and all(status in (200, 204) for _, status in tiles), tiles
+        failed = [(p, s) for _, p, s in server.access_log() if s >= 400]
+        assert not failed, failed
+
+    def test_hexagons_are_coloured_where_the_hot_spots_are(self, server: Server, browser, workspace: Path) -> None:
+        open_map(browser, f"{server.base}/embed?lang=sv&layers=incident-density&period=all", density=True)
+        collapse_panel(browser)
+        spots = [[spot["lon"], spot["lat"]] for spot in hot_spots(workspace)]
+        browser.execute_script("""
+            const lons = arguments[0].map(p => p[0]), lats = arguments[0].map(p => p[1]);
+            estgeo.map.fitBounds([[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]],
+                                 {padding: {top: 90, bottom: 60, left: 60, right: 80}, maxZoom: 15, animate: false});""", spots)
+        settle(browser)
+        image = screenshot(browser, "embed-density-hot-spots.png")
+        for spot in hot_spots(workspace):
+            x, y = pixel_of(browser, spot["lon"], spot["lat"])
+            assert 20 < x < image.width - 20 and 60 < y < image.height - 20, spot["name"]
+            assert coloured(image, x, y), f"no coloured hexagon at {spot['name']} ({x:.0f}, {y:.0f})"
+            # The planted hot spots are among the densest cells: the two darkest classes.
+            assert density_class(image, x, y) >= 3, spot["name"]
+        # Far outside the town nothing is drawn.
+        centre = hot_spots(workspace)[0]
+        x, y = pixel_of(browser, centre["lon"] - 0.06, centre["lat"] + 0.02)
+        if 0 < x < image.width and 0 < y < image.height:
+            assert not coloured(image, x, y)
+
+    def test_toggles_period_light_and_mode(self, server: Server, browser, workspace: Path) -> None:
+        open_map(browser, f"{server.base}/embed?lang=sv")
+        torget = hot_spots(workspace)[0]
+        browser.execute_script("estgeo.map.jumpTo({center: arguments[0], zoom: 14})", [torget["lon"], torget["lat"]])
+        settle(browser)
+        fill = "incident-density-tiles-fill"
+        # Layer toggle: the density's style layers are hidden and shown again.
+        box = browser.find_element("css selector", "input[name=layer][value=incident-density]")
+        box.click()
+        assert browser.execute_script(f"return estgeo.map.getLayoutProperty('{fill}', 'visibility')") == "none"
+        assert "Händelsetäthet" not in browser.find_element("id", "legend-items").text
+        box.click()
+        assert browser.execute_script(f"return estgeo.map.getLayoutProperty('{fill}', 'visibility')") == "visible"
+        # Darkness: the colours come from the darkness counts, and the legend says so.
+        browser.find_element("css selector", "input[name=light][value=darkness]").click()
+        paint = json.dumps(browser.execute_script(f"return estgeo.map.getPaintProperty('{fill}', 'fill-color')"))
+        assert "light_darkness" in paint and '"count"' not in paint
+        assert "(mörker)" in browser.find_element("id", "legend-items").text
+        browser.find_element("css selector", "input[name=light][value=all]").click()
+        # Change: a diverging scale on `change`.
+        browser.find_element("css selector", "input[name=mode][value=change]").click()
+        paint = json.dumps(browser.execute_script(f"return estgeo.map.getPaintProperty('{fill}', 'fill-color')"))
+        assert '"change"' in paint and "#b35806" in paint
+        browser.find_element("css selector", "input[name=mode][value=count]").click()
+        # Period kind: the tiles hold each kind's latest complete period; the filter follows.
+        from selenium.webdriver.support.ui import Select
+
+        Select(browser.find_element("id", "period-kind")).select_by_value("week")
+        assert "week" in json.dumps(browser.execute_script(f"return estgeo.map.getFilter('{fill}')"))
+        # An older period is read as GeoJSON from /items and drawn instead of the tiles.
+        Select(browser.find_element("id", "period-kind")).select_by_value("lagesbild")
+        options = Select(browser.find_element("id", "period")).options
+        older = options[3].get_attribute("value")
+        Select(browser.find_element("id", "period")).select_by_value(older)
+        settle(browser)
+        assert browser.execute_script(f"return estgeo.map.getLayoutProperty('{fill}', 'visibility')") == "none"
+        drawn = browser.execute_script(
+            "return estgeo.map.queryRenderedFeatures({layers: ['incident-density-json-fill']}).map(f => f.properties.period)")
+        assert drawn and set(drawn) == {older}
+        items = [(p, s) for _, p, s in server.access_log() if p.startswith("/collections/incident-density/items")]
+        assert items and all(s == 200 for _, s in items)
+        assert console_errors(browser) == []
+
+    def test_keyboard_and_popup_show_published_properties(self, server: Server, browser, workspace: Path) -> None:
+        from selenium.webdriver.common.keys import Keys
+
+        open_map(browser, f"{server.base}/embed?lang=sv&layers=incident-density,unsafe-places&period=all", density=True)
+        torget = hot_spots(workspace)[0]
+        browser.execute_script("estgeo.map.jumpTo({center: arguments[0], zoom: 15})", [torget["lon"], torget["lat"]])
+        settle(browser)
+        # Tab reaches the map first; Enter asks about the place under the cross-hair.
+        browser.find_element("tag name", "body").send_keys(Keys.TAB)
+        assert browser.execute_script("return document.activeElement === estgeo.map.getCanvas()")
+        before = browser.execute_script("return estgeo.map.getCenter().lng")
+        browser.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+        wait_for(browser, f"estgeo.map.getCenter().lng > {before}")
+        browser.switch_to.active_element.send_keys(Keys.ENTER)
+        popup = wait_for(browser, "document.querySelector('.maplibregl-popup-content')?.innerText")
+        assert "Händelsetäthet" in popup and "Antal händelser" in popup
+        for private in ("description", "beskrivning", "proposal", "förslag", "responsible"):
+            assert private not in popup.lower()
+        assert browser.find_element("id", "announcer").get_attribute("textContent")
+        browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+        wait_for(browser, "!document.querySelector('.maplibregl-popup')")
+        # Every control can be reached with the keyboard and has a name.
+        unnamed = browser.execute_script("""
+            return [...document.querySelectorAll('#controls input, #controls select, #panel-toggle')]
+              .filter(el => !(el.labels && el.labels.length) && !el.textContent.trim()).map(el => el.outerHTML)""")
+        assert unnamed == []
+
+    def test_lighting_layers_draw_without_errors(self, server: Server, browser) -> None:
+        browser.get_log("browser")
+        open_map(browser, f"{server.base}/embed?lang=sv&layers=lighting-insecurity,dark-gaps,lamps-out,street-lights")
+        settle(browser)
+        drawn = browser.execute_script("""
+            const found = {};
+            for (const f of estgeo.map.queryRenderedFeatures()) found[f.layer.id] = (found[f.layer.id] || 0) + 1;
+            return found;""")
+        for layer in ("lighting-insecurity-tiles-fill", "lamps-out-json-circle", "street-lights-tiles-out"):
+            assert drawn.get(layer), (layer, drawn)
+        legend = browser.find_element("id", "legend-items").text
+        assert "Släckta lampor" in legend and "Belysning saknas" in legend
+        assert console_errors(browser) == []
+
+    def test_english_page(self, server: Server, browser) -> None:
+        open_map(browser, f"{server.base}/embed?lang=en&layers=incident-density,unsafe-places")
+        assert browser.execute_script("return document.documentElement.lang") == "en"
+        text = browser.find_element("id", "panel").text
+        assert "Legend" in text and "Incident density" in text and "Darkness" in text and "Unsafe places" in text
+
+    def test_landing_page_shows_the_line_to_copy(self, server: Server) -> None:
+        html = requests.get(server.base, params={"f": "html", "lang": "sv"}, timeout=30).content.decode("utf-8")
+        assert '<section id="embed">' in html and f"&lt;iframe src=&quot;{server.base}/embed?lang=sv" in html
+
+
+@pytest.mark.slow
+def test_unreachable_basemap_falls_back_to_streets(workspace: Path, tmp_path: Path) -> None:
+    """A configured base map that cannot be reached (closed intranet): the page draws the
+    streets from the data and says so."""
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    project = yaml.safe_load((config / "estgeo.yml").read_text(encoding="utf-8"))
+    closed_port = _free_port()
+    unreachable = f"http://127.0.0.1:{closed_port}/{{z}}/{{x}}/{{y}}.png"
+    project.setdefault("embed", {})["basemap_url"] = unreachable
+    (config / "estgeo.yml").write_text(yaml.safe_dump(project, allow_unicode=True), encoding="utf-8")
+    live = Server(workspace, tmp_path / "access.log", env={"ESTGEO_CONFIG": str(config)})
+    driver = chrome(tmp_path / "profile")
+    try:
+        open_map(driver, f"{live.base}/embed?lang=sv")
+        wait_for(driver, "estgeo.state.basemap === 'failed'", 20)
+        assert driver.execute_script("return estgeo.map.getLayoutProperty('basemap', 'visibility')") == "none"
+        assert driver.execute_script("return estgeo.map.getLayoutProperty('basemap-streets-tiles-line', 'visibility')") == "visible"
+        assert "Bakgrundskartan nås inte" in driver.find_element("id", "legend-items").text
+        # The only errors are the base map's own failed requests.
+        others = [e for e in console_errors(driver) if f"127.0.0.1:{closed_port}/" not in e["message"]]
+        assert others == []
+    finally:
+        driver.quit()
+        live.stop()
