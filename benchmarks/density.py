@@ -12,8 +12,10 @@ For each size the script times, in one run and on the same points:
   suppression, Gi*, emerging hot spots and the GeoDataFrames (not the file writing, which
   the orchestration does).
 
-Peak memory is the process's maximum resident set size (ru_maxrss); each size runs in a
-fresh child process so sizes do not inherit each other's peak.
+Both wall time and process CPU time are reported: on a shared machine the wall time of
+either side swings with the load, the CPU-time ratio much less. Peak memory is the
+process's maximum resident set size (ru_maxrss); each size runs in a fresh child process
+so sizes do not inherit each other's peak. `--stages` prints where the build's time goes.
 """
 
 from __future__ import annotations
@@ -87,32 +89,40 @@ def measure(n: int) -> dict:
     rss_data = _rss_mb()
     resolutions = settings.h3_resolutions
     # Bare indexing: the same transform and the same indexing call, at every resolution.
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     lon, lat = pyproj.Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True).transform(
         incidents["x"].to_numpy(), incidents["y"].to_numpy())
     for res in resolutions:
         density.index_points(lat, lon, res)
-    bare = time.perf_counter() - t0
+    bare, bare_cpu = time.perf_counter() - t0, time.process_time() - c0
     del lon, lat
-    ctx = BuildContext(settings=settings, read=lambda kind: incidents, out_dir=Path(tempfile.mkdtemp()))
-    t0 = time.perf_counter()
+    stages: list[tuple[str, float]] = []
+    ctx = BuildContext(settings=settings, read=lambda kind: incidents, out_dir=Path(tempfile.mkdtemp()),
+                       progress=lambda message: stages.append((message, time.perf_counter())))
+    t0, c0 = time.perf_counter(), time.process_time()
     frames = density.build(ctx, {})
-    whole = time.perf_counter() - t0
+    whole, whole_cpu = time.perf_counter() - t0, time.process_time() - c0
+    marks = [t0] + [t for _, t in stages] + [t0 + whole]
     return {
         "incidents": n,
         "resolutions": resolutions,
         "bare_indexing_s": round(bare, 2),
         "build_s": round(whole, 2),
         "ratio": round(whole / bare, 2),
+        "bare_indexing_cpu_s": round(bare_cpu, 2),
+        "build_cpu_s": round(whole_cpu, 2),
+        "cpu_ratio": round(whole_cpu / bare_cpu, 2),
         "peak_rss_mb": round(_rss_mb(), 0),
         "rss_after_data_mb": round(rss_data, 0),
         "rows": {k: len(v) for k, v in frames.items()},
+        "stages": [(message, round(marks[i + 2] - marks[i + 1], 2)) for i, (message, _) in enumerate(stages)],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--stages", action="store_true", help="print the time of each build stage")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -125,10 +135,16 @@ def main() -> None:
             print(out.stderr, file=sys.stderr)
             raise SystemExit(out.returncode)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"{'incidents':>12} {'bare H3 (s)':>12} {'build (s)':>10} {'ratio':>6} {'peak RSS (MB)':>14}  rows per collection")
+    print(f"{'incidents':>12} {'bare H3 wall/CPU (s)':>21} {'build wall/CPU (s)':>19} {'ratio wall/CPU':>15} "
+          f"{'peak RSS (MB)':>14}")
     for r in results:
-        rows = ", ".join(f"{k}={v:,}" for k, v in r["rows"].items())
-        print(f"{r['incidents']:>12,} {r['bare_indexing_s']:>12.2f} {r['build_s']:>10.2f} {r['ratio']:>6.2f} {r['peak_rss_mb']:>14,.0f}  {rows}")
+        print(f"{r['incidents']:>12,} {r['bare_indexing_s']:>10.2f} /{r['bare_indexing_cpu_s']:>8.2f} "
+              f"{r['build_s']:>9.2f} /{r['build_cpu_s']:>7.2f} {r['ratio']:>7.2f} /{r['cpu_ratio']:>5.2f} {r['peak_rss_mb']:>14,.0f}")
+    for r in results:
+        print(f"\n{r['incidents']:,} incidents, rows: " + ", ".join(f"{k}={v:,}" for k, v in r["rows"].items()))
+        if args.stages:
+            for message, seconds in r["stages"]:
+                print(f"  {seconds:8.2f} s  {message}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def estgeo(workspace: Path, *args: str, check: bool = True) -> subprocess.Comple
     return result
 
 
-@pytest.mark.parametrize("command", ["demo", "ingest", "build", "serve", "status", "publish"])
+@pytest.mark.parametrize("command", ["demo", "ingest", "build", "serve", "status", "publish", "report", "qgis-project"])
 def test_every_subcommand_has_help(tmp_path: Path, command: str) -> None:
     result = estgeo(tmp_path, command, "--help")
     assert "Usage:" in result.stdout and command in result.stdout
@@ -78,7 +78,7 @@ def test_demo_build_serve_answers_collections(tmp_path: Path) -> None:
                 response = requests.get(f"{base}/collections", params={"f": "json"}, timeout=2)
                 if response.ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.5)
         else:
             raise AssertionError("server did not answer /collections")

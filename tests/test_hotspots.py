@@ -118,3 +118,11 @@ def test_ninety_percent_rule_uses_the_share_of_periods():
     assert _classify(bins, z=[3, 4, 3, 4, 3, 0, 3, 4, 3, 4, 3, 4]) == "persistent_hot"
     # 10 of 12 (83 %): on and off, never cold: sporadic.
     assert _classify([2] * 5 + [0, 0] + [2] * 5) == "sporadic_hot"
+
+
+def test_fdr_bins_on_many_periods_match_adjusted_p_values():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(400, 30)) + np.where(rng.random((400, 30)) < 0.05, 4.0, 0.0)
+    q = hotspots.fdr_adjusted(hotspots.p_value(z))
+    expected = np.sign(z) * np.select([q <= 0.01, q <= 0.05, q <= 0.10], [3, 2, 1], 0)
+    np.testing.assert_array_equal(hotspots.fdr_bins(z), expected)

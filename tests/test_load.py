@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ MEMORY_BOUND_MB = 50.0
 def _load_module():
     spec = importlib.util.spec_from_file_location("estgeo_load_benchmark", REPO / "benchmarks" / "load.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     assert spec.loader is not None
     spec.loader.exec_module(module)
     return module

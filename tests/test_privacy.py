@@ -293,7 +293,7 @@ def test_random_fixtures_resist_linear_programming(tmp_path, seed):
 
 def test_linear_programming_attack_has_teeth(tmp_path, monkeypatch):
     # Without rule 3 (zeros beside withheld counts published), these fixtures leak.
-    monkeypatch.setattr(privacy, "_withhold_zeros_beside", lambda state, relations: None)
+    monkeypatch.setattr(privacy, "_withhold_zeros_beside", lambda state, relations, total: None)
     leaks = 0
     for seed in (5, 7):
         settings = settings_for(tmp_path, resolutions=(9, 10))

@@ -3,30 +3,51 @@
 For every configured H3 resolution and every period kind (ISO week, lägesbild period,
 month, whole range; see `estgeo.layers.periods`) one row per cell and period holds:
 
+* ``id`` (``<h3>-<period_kind>-<yyyymmdd>``), ``h3``, ``resolution``, ``period_kind``,
+  ``period`` (a label: 2024-W12, LB 2024-03-18, 2024-03, first/last day),
+  ``period_start`` and ``period_end`` (local dates at midnight; the end is exclusive, the
+  first day of the next period), ``complete`` (the data reach past the period's end);
 * ``count`` and the split by category group (``grp_<group>``), by category
   (``cat_<category>``) and by light condition at the incident's time and place
   (``light_daylight``, ``light_twilight``, ``light_darkness``, ``light_unknown``; see
   `estgeo.layers.sun`);
 * ``prev_count``, ``change`` and ``change_pct`` against the previous period of the same
-  kind (null for the first period of the data and for ``all``);
-* ``gi_z``, ``gi_p``, ``gi_bin`` — Getis-Ord Gi* of ``count`` on the cell's k-ring and its
+  kind (null for the first period of the data, for ``all``, and wherever either count is
+  withheld);
+* at the default resolution (or those in the `gi_resolutions` parameter) ``gi_z``,
+  ``gi_p``, ``gi_bin``: Getis-Ord Gi* of ``count`` on the cell's k-ring and its
   FDR-corrected significance bin (see `estgeo.layers.hotspots`);
-* ``suppressed`` — true when any count of the row is withheld (published as null) by
+* ``suppressed``: true when any count of the row is withheld (published as null) by
   `estgeo.layers.privacy`.
 
 Rows exist for a cell and period with at least one incident, and for the period right
-after one (count 0), so a drop to zero shows as a change. The ``hotspots`` collection
-holds, at the default resolution, Gi* for the latest complete period of each kind and
-for the whole range, with the emerging hot spot class over all complete periods.
+after a published count when the cell has none then (count 0), so a drop to zero shows
+as a change. An incident belongs to the period holding the middle of its time window.
+Coarser cells are the H3 parents of the incident's finest cell, so counts nest exactly
+across resolutions (as H3 hexagons do not nest exactly, a point near an edge can lie just
+outside its coarse cell's polygon).
+
+The ``hotspots`` collection holds, at the default resolution, Gi* for the latest
+complete period of each kind and for the whole range, and the emerging hot spot class
+over all complete periods of that kind (``n_periods``; null for ``all``), for the cells
+with incidents or with a significant or classified pattern.
 
 Nothing about a single incident is published: no points, no free text, no reporter.
 `ctx.built["density:incidents"]` keeps, for later builders only (never published), each
 incident's id, its cell at the default resolution and its light condition.
 
+A note on Gi* and privacy: Gi* is computed from the true counts (withheld ones
+included), and z-scores of neighbouring cells are linear in the neighbourhood sums, so a
+determined reader holding every published z of a period could estimate sums of withheld
+counts. z is therefore rounded (`gi_decimals`) and published at the default resolution
+only; an installation that wants no such channel at all can publish ``hotspots`` and
+the Gi* columns to the internal audience only.
+
 Performance: each point is indexed once, at the finest resolution; coarser cells come
 from bit operations on the H3 index (`h3_parent`), counts from integer keys and
 `np.bincount`, coarser rows from a sparse sum of finer rows. No Python loop runs per
-incident except the H3 indexing itself (h3-py has no array API).
+incident except the H3 indexing itself (h3-py has no array API); benchmarks/density.py
+measures the build against that indexing alone.
 """
 
 from __future__ import annotations
@@ -138,17 +159,14 @@ class Columns:
     def light_cols(self) -> np.ndarray:
         return 1 + len(self.groups) + len(self.categories) + np.arange(len(LIGHT_CONDITIONS))
 
-    def expand(self, cat_counts: np.ndarray, light_counts: np.ndarray) -> np.ndarray:
-        """Full count matrix from per-category and per-light counts."""
-        n_cat = len(self.categories)
-        # Each category adds to the total, its group and itself: one (exact) float matmul.
-        spread = np.zeros((n_cat, len(self.names) - len(LIGHT_CONDITIONS)))
-        spread[:, 0] = 1
-        spread[np.arange(n_cat), 1 + self.category_group] = 1
-        spread[np.arange(n_cat), self.category_cols] = 1
-        out = np.empty((cat_counts.shape[0], len(self.names)), dtype=np.int32)
-        out[:, : spread.shape[1]] = np.rint(cat_counts.astype(np.float64) @ spread)
-        out[:, self.light_cols] = light_counts
+    def count(self, row: np.ndarray, n_rows: int, category: np.ndarray, light: np.ndarray) -> np.ndarray:
+        """The count matrix (rows × columns) of incidents with the given row, category and light code."""
+        out = np.empty((n_rows, len(self.names)), dtype=np.int32)
+        for cols, code in ((np.array([0]), np.zeros_like(category)), (self.group_cols, self.category_group[category]),
+                           (self.category_cols, category), (self.light_cols, light)):
+            width = cols.size
+            counts = np.bincount(row * width + code, minlength=n_rows * width).reshape(n_rows, width)
+            out[:, cols[0]: cols[0] + width] = counts  # each kind of column is a contiguous range
         return out
 
 
@@ -233,7 +251,6 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     coarser: dict[int, np.ndarray] = {}
     for fine, coarse in zip(resolutions[::-1], resolutions[-2::-1]):
         cells[coarse], coarser[fine] = np.unique(h3_parent(cells[fine], coarse), return_inverse=True)
-    n_cat, n_light = len(columns.categories), len(LIGHT_CONDITIONS)
     first_day = int(day.min()) if day.size else as_of_day
     last_day = max(int(day.max()) if day.size else as_of_day, as_of_day)
     periods = {kind: scheme.sequence(kind, first_day, last_day) for kind in PERIOD_KINDS}
@@ -244,11 +261,8 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
         period = np.searchsorted(seq, scheme.start(kind, day, first_day)).astype(np.int64)
         key = cell_idx.astype(np.int64) * n_periods + period
         unique, incident_row = _group_rows(key, cells[finest].size * n_periods)
-        n = unique.size
-        cat_counts = np.bincount(incident_row * n_cat + category, minlength=n * n_cat).reshape(n, n_cat)
-        light_counts = np.bincount(incident_row * n_light + light, minlength=n * n_light).reshape(n, n_light)
         block = Block(finest, kind, unique // n_periods, unique % n_periods,
-                      columns.expand(cat_counts, light_counts), n_periods=n_periods)
+                      columns.count(incident_row, unique.size, category, light), n_periods=n_periods)
         blocks[(finest, kind)] = block
         for fine, coarse in zip(resolutions[::-1], resolutions[-2::-1]):
             child = blocks[(fine, kind)]

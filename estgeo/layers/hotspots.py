@@ -60,21 +60,25 @@ EMERGING_RULES = ("new", "consecutive", "intensifying", "persistent", "diminishi
 EMERGING_CLASSES = ("none", *(f"{rule}_{kind}" for kind in ("hot", "cold") for rule in EMERGING_RULES))
 
 
+def _disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """All cells within `k` rings of each cell, flattened, and how many per cell."""
+    disks = [h3i.grid_disk(int(c), k) for c in cells]
+    sizes = np.fromiter((len(d) for d in disks), dtype=np.int64, count=len(disks))
+    return np.fromiter(itertools.chain.from_iterable(disks), dtype=np.uint64, count=int(sizes.sum())), sizes
+
+
 def study_area(cells: np.ndarray, k: int) -> np.ndarray:
     """Sorted unique H3 cells (uint64) within `k` rings of any of `cells`."""
     cells = np.unique(np.asarray(cells, dtype=np.uint64))
     if k == 0 or cells.size == 0:
         return cells
-    ring = itertools.chain.from_iterable(h3i.grid_disk(int(c), k) for c in cells)
-    return np.unique(np.fromiter(ring, dtype=np.uint64))
+    return np.unique(_disks(cells, k)[0])
 
 
 def kring_weights(cells: np.ndarray, k: int) -> sparse.csr_matrix:
     """Binary weights among sorted `cells`: 1 when within `k` rings, self included."""
     cells = np.asarray(cells, dtype=np.uint64)
-    disks = [h3i.grid_disk(int(c), k) for c in cells]
-    sizes = np.fromiter((len(d) for d in disks), dtype=np.int64, count=len(disks))
-    neighbours = np.fromiter(itertools.chain.from_iterable(disks), dtype=np.uint64, count=int(sizes.sum()))
+    neighbours, sizes = _disks(cells, k)
     rows = np.repeat(np.arange(cells.size), sizes)
     pos = np.minimum(np.searchsorted(cells, neighbours), max(cells.size - 1, 0))
     inside = cells[pos] == neighbours
@@ -123,15 +127,31 @@ def fdr_adjusted(p: np.ndarray) -> np.ndarray:
 
 
 def fdr_bins(z: np.ndarray, p: np.ndarray | None = None, levels=FDR_LEVELS) -> np.ndarray:
-    """Significance bin −3..3 per value, Benjamini–Hochberg within each column (period)."""
+    """Significance bin −3..3 per value, Benjamini–Hochberg within each column (period).
+
+    Only p-values up to the largest level can pass (p₍ₖ₎·n/k ≥ p₍ₖ₎), so only those are
+    ranked: for each level the critical value is the largest p₍ₖ₎ with p₍ₖ₎ ≤ kα/n, and a
+    value is significant when it is at most that. Same result as thresholding
+    `fdr_adjusted`, at a fraction of the cost on many cells × periods.
+    """
     z = np.asarray(z, dtype=np.float64)
     column = z.ndim == 1
     z = z.reshape(z.shape[0], -1)
     p = p_value(z) if p is None else np.asarray(p, dtype=np.float64).reshape(z.shape)
-    adjusted = fdr_adjusted(p)
+    n, periods = z.shape
     level = np.zeros(z.shape, dtype=np.int8)
-    for step, alpha in enumerate(sorted(levels, reverse=True), start=1):
-        level[adjusted <= alpha] = step
+    small_row, small_col = np.nonzero(p <= max(levels))
+    if small_row.size:
+        small_p = p[small_row, small_col]
+        order = np.lexsort((small_p, small_col))
+        col_sorted, p_sorted = small_col[order], small_p[order]
+        first = np.searchsorted(col_sorted, np.arange(periods))
+        rank = np.arange(col_sorted.size) - first[col_sorted] + 1
+        for step, alpha in enumerate(sorted(levels, reverse=True), start=1):
+            passing = p_sorted <= rank * alpha / n
+            critical = np.full(periods, -1.0)
+            np.maximum.at(critical, col_sorted[passing], p_sorted[passing])
+            level[p <= critical[None, :]] = step
     bins = (np.sign(z) * level).astype(np.int8)
     return bins[:, 0] if column else bins
 

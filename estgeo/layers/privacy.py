@@ -136,11 +136,11 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
             touched = np.concatenate([parents[parents >= 0], rows[rel.has_children[rows]]])
             touched = np.unique(touched)
             row_work[f] = touched[large[touched]]
-    _withhold_zeros_beside(state, column_relations)
+    _withhold_zeros_beside(state, column_relations, total_column)
     return state.sup
 
 
-def _withhold_zeros_beside(state: _State, column_relations: list[ColumnRelation]) -> None:
+def _withhold_zeros_beside(state: _State, column_relations: list[ColumnRelation], total_column: int | None) -> None:
     """Rule 3: in a row, once a term of a column relation is withheld, so are its zeros.
 
     Otherwise a reader knows every withheld count is at least 1, and with the many
@@ -148,12 +148,15 @@ def _withhold_zeros_beside(state: _State, column_relations: list[ColumnRelation]
     (found by the linear-programming attack in tests/test_privacy.py). Relations are
     taken parent-first, so a withheld zero group also hides its zero categories.
     """
+    rows = np.arange(state.sup.shape[0])
+    if total_column is not None:
+        # A withheld total touches every relation below it: withhold all the row's zeros at once.
+        state.sup |= (state.values == 0) & state.sup[:, total_column: total_column + 1]
+        rows = np.flatnonzero(~state.sup[:, total_column])
     for rel in column_relations:
         children = np.asarray(rel.children)
-        touched = state.sup[:, rel.parent] | state.sup[:, children].any(axis=1)
-        rows = np.flatnonzero(touched)
-        zero = state.values[np.ix_(rows, children)] == 0
-        state.sup[np.ix_(rows, children)] |= zero
+        touched = rows[state.sup[rows, rel.parent] | state.sup[np.ix_(rows, children)].any(axis=1)]
+        state.sup[np.ix_(touched, children)] |= state.values[np.ix_(touched, children)] == 0
 
 
 def _apply(state: _State, rows: np.ndarray, cols: np.ndarray) -> None:
@@ -167,6 +170,8 @@ def _broken(state: _State, n_hidden, hidden_sum, parent_hidden) -> np.ndarray:
 
 
 def _check_columns(state: _State, rel: ColumnRelation, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # As for rows: a parent count below the threshold cannot head a broken relation.
+    rows = rows[state.values[rows, rel.parent] >= state.min_count]
     if rows.size == 0:
         return rows, rows
     children = np.asarray(rel.children)
@@ -189,6 +194,8 @@ def _check_columns(state: _State, rel: ColumnRelation, rows: np.ndarray) -> tupl
 def _check_rows(state: _State, rel: RowRelation, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if parents.size == 0:
         return parents, parents
+    # Whole rows at a time: gathering contiguous rows and summing them with one sparse
+    # product is several times faster than visiting (parent, column) pairs one by one.
     sub = rel.matrix[parents]
     sup = state.sup[sub.indices]
     n_hidden = _segment_sums(sup.astype(np.int32), sub.indptr)
@@ -211,14 +218,11 @@ def _check_rows(state: _State, rel: RowRelation, parents: np.ndarray) -> tuple[n
     pair, child = pair[order], child[order]
     first = np.r_[True, pair[1:] != pair[:-1]] if pair.size else np.zeros(0, dtype=bool)
     picked_pair = pair[first]
-    rows_out = [child[first]]
-    cols_out = [cols[picked_pair]]
     without = np.setdiff1d(np.arange(p_idx.size), picked_pair)
     parent_rows = parents[p_idx[without]]
     keep = ~state.sup[parent_rows, cols[without]]
-    rows_out.append(parent_rows[keep])
-    cols_out.append(cols[without][keep])
-    return np.concatenate(rows_out), np.concatenate(cols_out)
+    return (np.concatenate([child[first], parent_rows[keep]]),
+            np.concatenate([cols[picked_pair], cols[without][keep]]))
 
 
 def _segment_sums(rows: np.ndarray, indptr: np.ndarray) -> np.ndarray:
