@@ -244,7 +244,7 @@ def test_h3_helpers_match_h3():
     rng = np.random.default_rng(0)
     lat, lng = rng.uniform(55, 69, 200), rng.uniform(11, 24, 200)
     cells = density.index_points(lat, lng, 10)
-    assert [h3.int_to_str(int(c)) for c in cells] == [h3.latlng_to_cell(a, b, 10) for a, b in zip(lat, lng)]
+    assert [h3.int_to_str(int(c)) for c in cells] == [h3.latlng_to_cell(a, b, 10) for a, b in zip(lat, lng, strict=True)]
     for res in range(0, 10):
         assert list(density.h3_parent(cells, res)) == [h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(c)), res)) for c in cells]
     assert density.h3_strings(cells).to_pylist() == [h3.int_to_str(int(c)) for c in cells]

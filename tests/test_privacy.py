@@ -135,7 +135,7 @@ def published_system(frames, settings):
         relations.append((row + ("count",), [row + (f"grp_{g}",) for g in groups]))
         relations.append((row + ("count",), [row + (f"light_{x}",) for x in ("daylight", "twilight", "darkness", "unknown")]))
         for g, group in enumerate(groups):
-            cats = [c for c, cg in zip(columns.categories, columns.category_group) if cg == g]
+            cats = [c for c, cg in zip(columns.categories, columns.category_group, strict=True) if cg == g]
             relations.append((row + (f"grp_{group}",), [row + (f"cat_{c}",) for c in cats]))
     by_cell_kind = defaultdict(list)
     for row in rows:

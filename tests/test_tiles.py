@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,8 +32,8 @@ from estgeo.publish.tiles import (
     latest_periods,
     resolution_for_zoom,
     tile_sets,
-    to_tile_coordinates,
     tiles_of,
+    to_tile_coordinates,
     write_tiles,
 )
 
@@ -236,3 +237,28 @@ class TestTileServer:
         collection = requests.get(f"{server}/collections/lights", params={"f": "json"}, timeout=10).json()
         assert any("tilesets-vector" in link["rel"] for link in collection["links"])
         assert requests.get(f"{server}/collections/hidden/tiles", params={"f": "json"}, timeout=10).status_code == 404
+
+    def test_a_new_build_serves_its_own_tiles(self, server: str, tiled: Settings) -> None:
+        published = tiled.published_dir
+        t = WMQ.tile(*CENTRE, 15)
+        url = tile_url(server, "lights", 15, t.y, t.x)
+        before = requests.get(url, timeout=10).content
+        shutil.copytree(published / "builds" / "b1", published / "builds" / "b2")
+        tile = published / "builds" / "b2" / "tiles" / "lights" / "15" / str(t.x) / f"{t.y}.mvt"
+        tile.unlink()  # a hard link may share the file with others: replace it, do not write into it
+        replaced = mapbox_vector_tile.encode([{"name": "lights", "features": []}])
+        tile.write_bytes(replaced)
+        try:
+            switch(published, "builds/b2")
+            for _ in range(4):  # whichever worker answers, not a tile it read before
+                assert requests.get(url, timeout=10).content == replaced != before
+        finally:
+            switch(published, "builds/b1")
+        assert requests.get(url, timeout=10).content == before
+
+
+def switch(published: Path, target: str) -> None:
+    tmp = published / ".current.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    os.replace(tmp, published / "current")

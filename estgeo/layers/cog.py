@@ -14,8 +14,10 @@ module adds is memory and time bounded by the tiles that hold data, not by the e
 3. a VRT puts the full resolution, the overviews, nodata and the tags together, and the COG
    driver copies it (overviews as they are, empty tiles left out) into the final file.
 
-Step 3 still visits every block of the extent (about 1.5 ns per pixel, GDAL's cost, not ours);
-for a municipality that is a fraction of a second, for a whole country a minute or two.
+Step 3 still visits every block of the extent, empty or not (about 0.3 ms per 512² block on
+one core, in GDAL's COG writer, whatever the source): nothing for a municipality, about a
+minute per raster for all of Sweden at 5 m (220,000 blocks). Writing the COG layout
+directly would remove it, at the price of our own TIFF writer.
 The temporary files live beside the output and are removed however the writing ends.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -53,7 +56,7 @@ _SCRATCH_OPTIONS = {"compress": "ZSTD", "zstd_level": 1, "sparse_ok": True, "big
 
 
 class SparseCogWriter:
-    """Collect tiles of a `Grid` and write them as a COG on `close()`.
+    """Collect tiles of a `Grid` and write them as a COG on `finish()`.
 
     ``tags`` go into the dataset metadata (the default domain), ``description`` and ``units``
     onto the band. Use as a context manager: leaving the block normally writes the COG (unless
@@ -81,6 +84,8 @@ class SparseCogWriter:
             self._first = rasterio.open(self._scratch / "level1.tif", "w",
                                         **self._profile(-(-grid.width // 2), -(-grid.height // 2), 1))
         self.bytes_written = 0
+        self.overview_seconds = 0.0
+        self.cog_seconds = 0.0
         self.finished = False
 
     def _profile(self, width: int, height: int, level: int) -> dict:
@@ -133,15 +138,19 @@ class SparseCogWriter:
         if self._first is not None:
             self._flush_first(before_row=np.iinfo(np.int64).max)
             self._first.close()
+        started = time.perf_counter()
         levels = self._overviews()
+        self.overview_seconds = time.perf_counter() - started
         vrt = self._scratch / "cog.vrt"
         vrt.write_text(self._vrt(levels), encoding="utf-8")
         options = {**COG_OPTIONS, "COMPRESS": self.compress, "BLOCKSIZE": str(self.grid.tile_size)}
         if self.compress != "DEFLATE":
             options.pop("LEVEL")
         partial = self.path.with_name(self.path.name + ".partial")
+        started = time.perf_counter()
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             rasterio.shutil.copy(str(vrt), str(partial), driver="COG", **options)
+        self.cog_seconds = time.perf_counter() - started
         partial.replace(self.path)
         self.bytes_written = self.path.stat().st_size
         self.finished = True

@@ -90,7 +90,7 @@ def index_points(lat: np.ndarray, lng: np.ndarray, res: int) -> np.ndarray:
     """H3 cell (uint64) of each point. h3-py 4 has no array API, so this is the one
     per-point Python call of the build; the benchmark's baseline times exactly this."""
     to_cell = h3i.latlng_to_cell
-    return np.fromiter((to_cell(a, b, res) for a, b in zip(lat.tolist(), lng.tolist())), dtype=np.uint64, count=len(lat))
+    return np.fromiter((to_cell(a, b, res) for a, b in zip(lat.tolist(), lng.tolist(), strict=True)), dtype=np.uint64, count=len(lat))
 
 
 def h3_parent(cells: np.ndarray, res: int) -> np.ndarray:
@@ -249,7 +249,7 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     cells = {}
     cells[finest], cell_idx = np.unique(cell_finest, return_inverse=True)
     coarser: dict[int, np.ndarray] = {}
-    for fine, coarse in zip(resolutions[::-1], resolutions[-2::-1]):
+    for coarse, fine in reversed(list(itertools.pairwise(resolutions))):
         cells[coarse], coarser[fine] = np.unique(h3_parent(cells[fine], coarse), return_inverse=True)
     first_day = int(day.min()) if day.size else as_of_day
     last_day = max(int(day.max()) if day.size else as_of_day, as_of_day)
@@ -264,7 +264,7 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
         block = Block(finest, kind, unique // n_periods, unique % n_periods,
                       columns.count(incident_row, unique.size, category, light), n_periods=n_periods)
         blocks[(finest, kind)] = block
-        for fine, coarse in zip(resolutions[::-1], resolutions[-2::-1]):
+        for coarse, fine in reversed(list(itertools.pairwise(resolutions))):
             child = blocks[(fine, kind)]
             ckey = coarser[fine][child.cell].astype(np.int64) * n_periods + child.period
             unique, parent_row = _group_rows(ckey, cells[coarse].size * n_periods)
@@ -311,7 +311,7 @@ def row_relations(table: DensityTable, totals: np.ndarray | None = None, min_cou
 def _row_relations(table: DensityTable, n_rows: int):
     res = table.resolutions
     space = np.full(n_rows, -1, dtype=np.int64)
-    for fine, coarse in zip(res[::-1], res[-2::-1]):
+    for coarse, fine in reversed(list(itertools.pairwise(res))):
         for kind in PERIOD_KINDS:
             child, parent = table.blocks[(fine, kind)], table.blocks[(coarse, kind)]
             rows = slice(child.offset, child.offset + child.counts.shape[0])

@@ -410,9 +410,12 @@ def render_tiles(lamps: Lamps, grid: Grid, nodata: float, batch_tiles: int = 32,
     # s = h² + d² at the reach: the kernel keeps a pixel when its s is at most this.
     s_max = h2 + lamps.reach * lamps.reach
     t = grid.tile_size
+    # One buffer for every batch: fresh pages would be faulted in, and zeroed, inside the kernel.
+    buffer = np.empty((min(batch_tiles, len(assignment)), 2, t, t), dtype=np.float32)
     for lo in range(0, len(assignment), batch_tiles):
         hi = min(lo + batch_tiles, len(assignment))
-        out = np.zeros((hi - lo, 2, t, t), dtype=np.float32)
+        out = buffer[: hi - lo]
+        out.fill(0.0)
         updates = np.zeros(hi - lo, dtype=np.int64)
         started, started_cpu = time.perf_counter(), time.process_time()
         _stamp(assignment.tile_row[lo:hi], assignment.tile_col[lo:hi], assignment.starts[lo:hi + 1],

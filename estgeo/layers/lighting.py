@@ -33,6 +33,31 @@ incidents whose light condition is known. *Lighting reports* are safety-walk obs
 with a problem marked ``lighting: true`` in config/taxonomy.yml; *open* ones have a status in
 `open_report_statuses`. Only open reports count as evidence and in scores.
 
+What is published
+-----------------
+*lighting-insecurity* (one row per H3 cell with street pixels or lamps): ``lux_mean``,
+``lux_p10`` (numpy's linear percentile) and their ``_repaired`` twins over the cell's street
+pixels, ``dark_area_share``, ``lamps``, ``lamps_out``, ``dark_incidents``,
+``incidents_light_known``, ``dark_share``, ``lighting_reports`` (all) and
+``lighting_reports_open``; the components ``c_*`` in [0, 1], ``index`` = 100 × Σ w·c / Σ w
+with the weights of the layer's `index.weights`, and ``rank`` (by index, then cell).
+
+*dark-gaps*: ``area_m2``, ``street_length_m`` (of the street file inside the gap),
+``lux_mean``, ``lux_max``, ``lux_mean_repaired``, ``repair_fixes_share`` (share of the gap
+above the threshold with every lamp lit) and ``cause`` (``lamps_out`` when that share is at
+least `gaps.repair_share`, else ``missing_lighting``), ``lamps_out`` and ``lamps_out_ids``
+(lamps out whose work-list reach touches the gap), ``dark_incidents`` and open
+``lighting_reports`` within `gaps.evidence_radius_m`, ``score`` and ``rank``.
+
+*lamps-out*: the lamp's inventory fields and model inputs, ``reach_m``, ``dark_incidents`` —
+incidents in darkness within the reach *at spots the model now lights below the threshold*
+(an outage matters where it leaves the place dark, not where other lamps still light it),
+``lighting_reports`` (open, within the reach), ``lamps_out_nearby``, ``dark_gap`` (best-ranked
+gap within the reach), ``lux_now`` and ``lux_repaired`` at the pole, ``score`` =
+w_incident × dark_incidents + w_report × lighting_reports, ``rank`` (score, then gap rank,
+lamps out nearby, light lost at the pole, id — the same input always gives the same order)
+and ``rank_reason`` / ``rank_reason_en`` spelling that out.
+
 Privacy: incident counts from 1 to `privacy.min_count` − 1 are published as null with
 ``suppressed = true``; in the lighting-insecurity cells, a darkness count the incident-density
 layer withholds for the same cell is withheld here too, so the two layers cannot be
@@ -231,6 +256,8 @@ class LightRasters:
     render_seconds: float = 0.0
     finish_seconds: float = 0.0
     bytes_written: int = 0
+    overview_seconds: float = 0.0  # summed over both rasters (they are finished side by side)
+    cog_seconds: float = 0.0
 
 
 def write_modelled_light(lamps: Lamps, grid: Grid, model: LightModel, current: Path, repaired: Path, *,
@@ -255,7 +282,8 @@ def write_modelled_light(lamps: Lamps, grid: Grid, model: LightModel, current: P
         rendered = time.perf_counter()
         finish_all(writers)
     done = time.perf_counter()
-    return LightRasters(current, repaired, grid, stats, rendered - started, done - rendered, sum(w.bytes_written for w in writers))
+    return LightRasters(current, repaired, grid, stats, rendered - started, done - rendered, sum(w.bytes_written for w in writers),
+                        sum(w.overview_seconds for w in writers), sum(w.cog_seconds for w in writers))
 
 
 def lamps_grid(lamps: Lamps, model: LightModel) -> Grid:
@@ -535,7 +563,7 @@ def lamps_out_list(lights: pd.DataFrame, photometry: pd.DataFrame, evidence: Evi
         "status": lamps["status"].astype(str).to_numpy(),
         "lamp_type": lamps["lamp_type"].astype("string").to_numpy(dtype=object, na_value=None),
         "owner": lamps["owner"].astype("string").to_numpy(dtype=object, na_value=None) if "owner" in lamps else None,
-        "pole_height_m": ph["height_model_m"].to_numpy(),
+        "height_model_m": ph["height_model_m"].to_numpy(),
         "flux_model_lm": np.round(ph["flux_model_lm"].to_numpy(), 0),
         "flux_source": ph["flux_source"].to_numpy(),
         "reach_m": np.round(reach, 1),

@@ -40,9 +40,14 @@ once (a linear program per withheld count, with every bound the reader can know)
 in principle still narrow a count more than one relation allows; tests/test_privacy.py
 runs exactly that attack on adversarial and random fixtures and pins down no withheld
 non-zero count. Auditing a whole production table that way is too costly, so it is a
-test, not a build step. `relation_violations` re-checks rules 1 and 2 on a finished table. Gi* z-scores computed
-from the unsuppressed counts are a different channel, discussed in
-`estgeo.layers.density`.
+test, not a build step. `relation_violations` re-checks rules 1 and 2 on a finished
+table. Gi* z-scores computed from the unsuppressed counts are a different channel,
+discussed in `estgeo.layers.density`.
+
+Cost: a relation whose parent count is below the threshold can never break (the parent
+and every non-zero child are suppressed from the start), so only parents at or above
+it are checked: all of them once, row by row, then only the (parent, column) pairs that
+a new suppression touched, until none is left.
 """
 
 from __future__ import annotations
@@ -108,34 +113,45 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
     state = _State(values, min_count)
     if min_count <= 1:
         return state.sup
-    n_rows = values.shape[0]
+    n_rows, width = values.shape
     large = values[:, total_column] >= min_count if total_column is not None else np.ones(n_rows, dtype=bool)
-    none = np.arange(0)
+    # First pass: every relation, whole rows at a time. Later passes: only the relations a
+    # new suppression touched, as (parent row, column) pairs, which is far less work.
     col_work = [np.flatnonzero(large) for _ in column_relations]
-    row_work = [np.flatnonzero(rel.has_children & large) for rel in row_relations]
-    while any(w.size for w in col_work) or any(w.size for w in row_work):
-        new_rows = []
-        for f, rel in enumerate(column_relations):
-            rows, col_work[f] = col_work[f], none
-            r, c = _check_columns(state, rel, rows)
-            _apply(state, r, c)
-            new_rows.append(r)
-        for f, rel in enumerate(row_relations):
-            rows, row_work[f] = row_work[f], none
-            r, c = _check_rows(state, rel, rows)
-            _apply(state, r, c)
-            new_rows.append(r)
-        rows = np.unique(np.concatenate(new_rows))
+    new_rows, new_cols = [], []
+    for f, rel in enumerate(column_relations):
+        r, c = _check_columns(state, rel, col_work[f])
+        _apply(state, r, c)
+        new_rows.append(r)
+        new_cols.append(c)
+    for rel in row_relations:
+        r, c = _check_rows(state, rel, np.flatnonzero(rel.has_children & large))
+        _apply(state, r, c)
+        new_rows.append(r)
+        new_cols.append(c)
+    while True:
+        rows, cols = np.concatenate(new_rows), np.concatenate(new_cols)
         if rows.size == 0:
             break
+        new_rows, new_cols = [], []
         # Whatever relation holds a new suppression, as child or as parent, is checked again.
-        for f in range(len(column_relations)):
-            col_work[f] = rows[large[rows]]
-        for f, rel in enumerate(row_relations):
+        touched_rows = np.unique(rows)
+        for rel in column_relations:
+            r, c = _check_columns(state, rel, touched_rows[large[touched_rows]])
+            _apply(state, r, c)
+            new_rows.append(r)
+            new_cols.append(c)
+        for rel in row_relations:
             parents = rel.parent[rows]
-            touched = np.concatenate([parents[parents >= 0], rows[rel.has_children[rows]]])
-            touched = np.unique(touched)
-            row_work[f] = touched[large[touched]]
+            as_child = parents >= 0
+            as_parent = rel.has_children[rows]
+            key = np.unique(np.concatenate([parents[as_child] * width + cols[as_child], rows[as_parent] * width + cols[as_parent]]))
+            p, c = key // width, key % width
+            keep = large[p]
+            r, c = _check_row_pairs(state, rel, p[keep], c[keep])
+            _apply(state, r, c)
+            new_rows.append(r)
+            new_cols.append(c)
     _withhold_zeros_beside(state, column_relations, total_column)
     return state.sup
 
@@ -223,6 +239,36 @@ def _check_rows(state: _State, rel: RowRelation, parents: np.ndarray) -> tuple[n
     keep = ~state.sup[parent_rows, cols[without]]
     return (np.concatenate([child[first], parent_rows[keep]]),
             np.concatenate([cols[picked_pair], cols[without][keep]]))
+
+
+def _check_row_pairs(state: _State, rel: RowRelation, parent: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The relations of the given (parent row, column) pairs only."""
+    big = state.values[parent, cols] >= state.min_count  # smaller parents cannot break (see above)
+    parent, cols = parent[big], cols[big]
+    if parent.size == 0:
+        return parent, cols
+    start = rel.matrix.indptr[parent]
+    sizes = rel.matrix.indptr[parent + 1] - start
+    pair = np.repeat(np.arange(parent.size), sizes)
+    offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    child = rel.matrix.indices[np.repeat(start, sizes) + offsets]
+    col = cols[pair]
+    child_sup = state.sup[child, col]
+    child_val = state.values[child, col]
+    n_hidden = np.bincount(pair, weights=child_sup, minlength=parent.size)
+    hidden_sum = np.bincount(pair, weights=child_val * child_sup, minlength=parent.size)
+    broken = _broken(state, n_hidden, hidden_sum, state.sup[parent, cols])
+    if not broken.any():
+        return parent[:0], cols[:0]
+    ok = broken[pair] & ~child_sup & (child_val > 0)
+    pair, child, vals = pair[ok], child[ok], child_val[ok]
+    order = np.lexsort((child, vals, pair))
+    pair, child = pair[order], child[order]
+    first = np.r_[True, pair[1:] != pair[:-1]] if pair.size else np.zeros(0, dtype=bool)
+    picked_pair = pair[first]
+    without = np.setdiff1d(np.flatnonzero(broken), picked_pair)
+    without = without[~state.sup[parent[without], cols[without]]]
+    return np.concatenate([child[first], parent[without]]), np.concatenate([cols[picked_pair], cols[without]])
 
 
 def _segment_sums(rows: np.ndarray, indptr: np.ndarray) -> np.ndarray:

@@ -111,10 +111,13 @@ def area_in_crs(bbox: list[float], from_crs: pyproj.CRS, to_crs: pyproj.CRS) -> 
         raise ProviderInvalidQueryError(user_msg="bbox has 4 numbers (or 6 with heights)")
     if from_crs.axis_info and from_crs.axis_info[0].direction.lower() in ("north", "south"):
         bbox = [bbox[1], bbox[0], bbox[3], bbox[2]]  # to x/y order
-    box = shapely.box(*bbox)
     transformer = pyproj.Transformer.from_crs(from_crs, to_crs, always_xy=True)
-    minx, miny, maxx, maxy = box.bounds
-    step = max(maxx - minx, maxy - miny) / EDGE_VERTICES or 1.0
+    minx, miny, maxx, maxy = bbox
+    if minx == maxx or miny == maxy:  # a line or a point: its two ends are exact
+        xs, ys = transformer.transform([minx, maxx], [miny, maxy])
+        return shapely.multipoints(np.column_stack([xs, ys]))
+    box = shapely.box(minx, miny, maxx, maxy)
+    step = max(maxx - minx, maxy - miny) / EDGE_VERTICES
     return shapely.transform(shapely.segmentize(box, step), lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
 
 
@@ -134,7 +137,6 @@ class CoverageProvider(BaseProvider):
             raise ProviderConnectionError(exc, user_msg="the coverage is not available right now; try again shortly") from exc
         self.filename = os.path.basename(self.data)
         self.axes = list(NATIVE_AXES) + list(CRS84_AXES)
-        transform = self.info.transform
         left, bottom, right, top = _bounds(self.info)
         # The collection's extent is published in CRS84, so its grid is described there
         # too: as many cells across as the raster has, each as wide as the extent allows

@@ -37,8 +37,11 @@ def box_in_crs84(bbox: Sequence[float], crs_uri: str | None) -> shapely.Geometry
     if not crs_uri or crs_uri == DEFAULT_CRS:
         return box
     minx, miny, maxx, maxy = box.bounds
-    step = max(maxx - minx, maxy - miny) / EDGE_VERTICES or 1.0
     transform = _to_crs84(crs_uri)
+    if minx == maxx or miny == maxy:  # a line or a point: its two ends are exact
+        ends = np.column_stack(transform.transform([minx, maxx], [miny, maxy]))
+        return shapely.multipoints(ends) if minx == maxx and miny == maxy else shapely.linestrings(ends)
+    step = max(maxx - minx, maxy - miny) / EDGE_VERTICES
     return shapely.transform(
         shapely.segmentize(box, step),
         lambda xy: np.column_stack(transform.transform(xy[:, 0], xy[:, 1])),
@@ -50,3 +53,31 @@ def _to_crs84(crs_uri: str) -> pyproj.Transformer:
     # Authority axis order on both sides: the request's numbers are in the CRS's own
     # order, and CRS84 is lon/lat by definition.
     return pyproj.Transformer.from_crs(get_crs(crs_uri), get_crs(DEFAULT_CRS))
+
+
+@lru_cache(maxsize=32)
+def _bbox_transformer(from_uri: str, to_uri: str) -> tuple[pyproj.Transformer, bool]:
+    to_crs = get_crs(to_uri)
+    return pyproj.Transformer.from_crs(get_crs(from_uri), to_crs), to_crs.to_epsg() == 3857
+
+
+def transform_bbox(bbox: list[float], from_crs: str, to_crs: str, always_xy: bool = False) -> list[float]:
+    """pygeoapi's `transform_bbox`, without its cost on every request.
+
+    pygeoapi 0.24 calls it for every `bbox=` request, even from CRS84 to CRS84, and each
+    call builds a transformer and asks pyproj for the target's EPSG code — a database
+    search taking ~30 ms for CRS84, which has none. Same CRS: the box as it is; otherwise
+    the same corner transformation with the transformer made once per CRS pair. (Our
+    provider then uses the exact area from the request: `box_in_crs84`.)
+    """
+    if str(from_crs) == str(to_crs) or always_xy:
+        if str(from_crs) == str(to_crs):
+            return list(bbox)
+        from pygeoapi.crs import transform_bbox as pygeoapi_transform_bbox
+
+        return pygeoapi_transform_bbox(bbox, from_crs, to_crs, always_xy)
+    transformer, web_mercator = _bbox_transformer(str(from_crs), str(to_crs))
+    if web_mercator:
+        bbox = [bbox[0], max(-85.0511, bbox[1]), bbox[2], min(85.0511, bbox[3])]
+    n_dims = len(bbox) // 2
+    return list(transformer.transform(*bbox[:n_dims]) + transformer.transform(*bbox[n_dims:]))

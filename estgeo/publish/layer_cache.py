@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from pyogrio.errors import DataSourceError
 
 from estgeo.publish.temporal import DATE_ONLY, TimeSpans, parse_time_column
@@ -56,6 +57,24 @@ class Layer:
     kinds: dict[str, str]
     times: dict[str, TimeSpans]
     ids: pd.Index
+    #: Derived once, for answering a page without pandas per request: each property as
+    #: an array of JSON-ready Python values, the geometries, and their spatial index.
+    columns: dict[str, np.ndarray] = field(init=False, repr=False, compare=False)
+    geometries: np.ndarray = field(init=False, repr=False, compare=False)
+    tree: shapely.STRtree = field(init=False, repr=False, compare=False)
+    all_points: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        columns = {}
+        for name, values in self.records.to_dict("list").items():  # numpy scalars → Python values
+            array = np.empty(len(values), dtype=object)
+            array[:] = values
+            columns[name] = array
+        geometries = self.frame.geometry.to_numpy()
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "geometries", geometries)
+        object.__setattr__(self, "tree", shapely.STRtree(geometries))
+        object.__setattr__(self, "all_points", bool(len(geometries)) and bool((shapely.get_type_id(geometries) == 0).all()))
 
     @property
     def bbox(self) -> list[float] | None:

@@ -146,7 +146,12 @@ class GeoPackageProvider(BaseProvider):
             # pygeoapi validated the numbers already; if they still fail, keep its box.
             with contextlib.suppress(ValueError):
                 area = box_in_crs84([float(v) for v in requested.split(",")], bbox_crs)
-        hits = self.layer.frame.sindex.query(area, predicate="intersects")
+        if self.layer.all_points and _is_rectangle(area):
+            # A point meets an upright rectangle exactly when its envelope does: the
+            # tree's envelope search is the whole answer, without a test per point.
+            hits = self.layer.tree.query(area)
+        else:
+            hits = self.layer.tree.query(area, predicate="intersects")
         mask = np.zeros(len(self.layer.frame), dtype=bool)
         mask[hits] = True
         return mask
@@ -207,21 +212,26 @@ class GeoPackageProvider(BaseProvider):
         return positions[order.index.to_numpy()]
 
     def _features(self, positions: np.ndarray, select: list[str], skip_geometry: bool) -> list[dict[str, Any]]:
-        records = self.layer.records.iloc[positions]
-        if select:
-            records = records[[name for name in records.columns if name in select]]
-        ids = self.layer.records[self.id_field].iloc[positions].tolist()
+        columns = self.layer.columns
+        names = [name for name in columns if not select or name in select]
+        rows = zip(*(columns[name][positions] for name in names), strict=True) if names else ([] for _ in positions)
+        ids = columns[self.id_field][positions].tolist()
         if skip_geometry:
             geometries: list[Any] = [None] * len(positions)
         else:
-            geometries = [None if g is None else shapely.geometry.mapping(g) for g in self.layer.frame.geometry.array[positions]]
+            geometries = [None if g is None else shapely.geometry.mapping(g) for g in self.layer.geometries[positions]]
         return [
-            {"type": "Feature", "id": fid, "geometry": geometry, "properties": props}
-            for fid, geometry, props in zip(ids, geometries, records.to_dict("records"), strict=True)
+            {"type": "Feature", "id": fid, "geometry": geometry, "properties": dict(zip(names, row, strict=True))}
+            for fid, geometry, row in zip(ids, geometries, rows, strict=True)
         ]
 
     def __repr__(self) -> str:
         return f"<GeoPackageProvider> {self.data}"
+
+
+def _is_rectangle(area: shapely.Geometry) -> bool:
+    """Whether `area` is an axis-aligned rectangle (a CRS84 bbox; not a traced SWEREF box)."""
+    return area.geom_type == "Polygon" and shapely.get_num_coordinates(area) == 5 and area.equals(shapely.box(*area.bounds))
 
 
 def _collection(features: list[dict[str, Any]], matched: int) -> dict[str, Any]:

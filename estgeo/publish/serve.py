@@ -30,7 +30,8 @@ import yaml
 
 import estgeo
 from estgeo.config import Settings
-from estgeo.publish.pygeoapi_config import public_collections, pygeoapi_dir, write_pygeoapi_files
+from estgeo.publish.pygeoapi_config import is_coverage, public_collections, pygeoapi_dir, write_pygeoapi_files
+from estgeo.publish.tiles import ARCHIVE, TILES_DIR
 
 WSGI_APP = "estgeo.publish.wsgi:APP"
 PROJECT_ROOT = Path(estgeo.__file__).resolve().parent.parent
@@ -141,7 +142,10 @@ def print_urls(settings: Settings, base: str, profile: str = "public") -> None:
     lines = [f"estgeo: serving the {profile} profile on {base}/", f"  collections: {base}/collections"]
     collections = public_collections(settings)
     for collection in collections:
-        lines.append(f"  {collection['id']}: {base}/collections/{collection['id']}/items")
+        route = "coverage" if is_coverage(collection) else "items"
+        lines.append(f"  {collection['id']}: {base}/collections/{collection['id']}/{route}")
+    if (settings.published_dir / "current" / TILES_DIR / ARCHIVE).exists():
+        lines.append(f"  vector tiles, one file for any web server: {settings.published_dir / 'current' / TILES_DIR / ARCHIVE}")
     if not collections:
         lines.append("  (no public layers built yet: run the build, then reload)")
     if profile == "internal":

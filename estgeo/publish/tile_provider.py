@@ -86,17 +86,40 @@ def tile_set_info(folder: str | os.PathLike[str]) -> TileSetInfo:
     return info
 
 
+#: Tiles already read, per worker: (build the `current` link points at, folder, z, row,
+#: col) → bytes (b"" for an empty tile). A build switch changes the link and so the keys;
+#: the cache is emptied when it outgrows its budget.
+_tiles: dict[tuple[str, str, int, int, int], bytes] = {}
+_tiles_size = 0
+TILE_CACHE_BYTES = 64 * 1024 * 1024
+
+
 def read_tile(folder: str | os.PathLike[str], z: int, row: int, col: int) -> bytes | None:
     """The tile's bytes, None for an empty tile within the set; ProviderTileNotFoundError
     for a tile outside it."""
+    global _tiles_size
+    folder = os.fspath(folder)
+    try:  # <published>/current/tiles/<collection>: one readlink tells which build
+        build = os.readlink(os.path.dirname(os.path.dirname(folder)))
+    except OSError:
+        build = ""
+    key = (build, folder, z, row, col)
+    data = _tiles.get(key)
+    if data is not None:
+        return data or None
     try:
         with open(os.path.join(folder, str(z), str(col), f"{row}{MVT_SUFFIX}"), "rb") as fh:
-            return fh.read()
+            data = fh.read()
     except FileNotFoundError:
-        pass
-    if not tile_set_info(folder).holds(z, row, col):
-        raise ProviderTileNotFoundError(user_msg=f"tile {z}/{row}/{col} is outside this tile set")
-    return None
+        if not tile_set_info(folder).holds(z, row, col):
+            raise ProviderTileNotFoundError(user_msg=f"tile {z}/{row}/{col} is outside this tile set") from None
+        data = b""
+    if _tiles_size + len(data) > TILE_CACHE_BYTES:
+        _tiles.clear()
+        _tiles_size = 0
+    _tiles[key] = data
+    _tiles_size += len(data)
+    return data or None
 
 
 class TileProvider(BaseMVTProvider):

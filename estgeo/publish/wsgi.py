@@ -1,5 +1,5 @@
-"""The WSGI application the server (granian) serves: pygeoapi's Flask app with two corrections,
-behind the access middleware (`estgeo.publish.access`).
+"""The WSGI application the server (granian) serves: pygeoapi's Flask app with corrections
+and fast paths, behind the access middleware (`estgeo.publish.access`).
 
 pygeoapi reads `PYGEOAPI_CONFIG` and `PYGEOAPI_OPENAPI` when `pygeoapi.flask_app` is
 imported, so this module must only be imported by a process whose environment already
@@ -13,6 +13,12 @@ has them (server workers started by `estgeo.publish.serve`).
 2. CRS shorthands. pygeoapi accepts `crs`, `bbox-crs` and `filter-crs` only as the
    exact URIs listed for the collection, so `crs=EPSG:3006` — what people type, and
    what OGC allows as a CURIE — is a 400. Such values are rewritten to the URI first.
+3. Coverages without a time axis: `coverage-datetime` is withdrawn from `/conformance`.
+4. Speed: pygeoapi's per-request bbox transformation is replaced by a cached one
+   (`estgeo.publish.crs.transform_bbox`), and tiles are answered from their files
+   without Flask (`estgeo.publish.tile_provider.tile_fast_path`).
+5. Routes pygeoapi lacks (coverage domain sets) and client errors it answers with a 500
+   (`estgeo.publish.guards`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ PROFILE = profile_from_env()
 for _uri in NOT_IMPLEMENTED if PROFILE == "public" else ():
     while _uri in itemtypes.CONFORMANCE_CLASSES_FEATURES:
         itemtypes.CONFORMANCE_CLASSES_FEATURES.remove(_uri)
+
+# pygeoapi's bbox transformation costs ~30 ms per request even from CRS84 to CRS84.
+from estgeo.publish.crs import transform_bbox as _transform_bbox  # noqa: E402
+
+itemtypes.transform_bbox = _transform_bbox
 
 # Our coverages (the modelled light) have no time axis, so `datetime` cannot subset them.
 from pygeoapi.api import coverages as _coverages  # noqa: E402
@@ -77,13 +88,7 @@ def normalise_crs_parameters(app: Callable[..., Iterable[bytes]]) -> Callable[..
 
 APP.wsgi_app = normalise_crs_parameters(APP.wsgi_app)  # type: ignore[method-assign]
 
-# Vector tiles straight from their pre-generated files, without a millisecond of Flask and
-# pygeoapi per tile (estgeo.publish.tile_provider); anything else goes on to pygeoapi.
 from pygeoapi.flask_app import CONFIG as _CONFIG  # noqa: E402
-
-from estgeo.publish.tile_provider import tile_fast_path, tiled_collections  # noqa: E402
-
-APP.wsgi_app = tile_fast_path(APP.wsgi_app, tiled_collections(_CONFIG))  # type: ignore[method-assign]
 
 # The coverages' domain sets, which GDAL's OGC API driver sizes them by.
 from estgeo.publish.coverage_provider import coverage_files, serve_domain_sets  # noqa: E402
@@ -94,6 +99,12 @@ APP.wsgi_app = serve_domain_sets(APP.wsgi_app, coverage_files(_CONFIG))  # type:
 from estgeo.publish.guards import client_errors_are_400  # noqa: E402
 
 APP.wsgi_app = client_errors_are_400(APP.wsgi_app)  # type: ignore[method-assign]
+
+# Vector tiles straight from their pre-generated files, without a millisecond of Flask and
+# pygeoapi per tile (estgeo.publish.tile_provider); anything else goes on to pygeoapi.
+from estgeo.publish.tile_provider import tile_fast_path, tiled_collections  # noqa: E402
+
+APP.wsgi_app = tile_fast_path(APP.wsgi_app, tiled_collections(_CONFIG))  # type: ignore[method-assign]
 
 # The embeddable map (/embed, its assets) and the iframe line on the landing page (issue 7).
 from estgeo.publish.embed import register as register_embed  # noqa: E402
