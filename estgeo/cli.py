@@ -163,7 +163,7 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
                    "every request authenticated (access.internal in config/estgeo.yml).")
 @click.pass_obj
 def serve(settings: Settings, host: str | None, port: int | None, workers: int | None, profile: str) -> None:
-    """Serve the published layers over OGC APIs (pygeoapi behind gunicorn)."""
+    """Serve the published layers over OGC APIs (pygeoapi behind granian)."""
     from estgeo.publish.serve import serve as run_server
 
     try:
@@ -203,7 +203,7 @@ def publish(settings: Settings, print_config: bool) -> None:
     from estgeo.publish.pygeoapi_config import pygeoapi_config, write_pygeoapi_files
 
     if print_config:
-        out.print(yaml.safe_dump(pygeoapi_config(settings), allow_unicode=True, sort_keys=False), markup=False, highlight=False)
+        out.print(yaml.safe_dump(pygeoapi_config(settings), allow_unicode=True, sort_keys=False), markup=False, highlight=False, soft_wrap=True)
         return
     config_path, openapi_path = write_pygeoapi_files(settings)
     console.print(f"pygeoapi config: {config_path}\nOpenAPI document: {openapi_path}")

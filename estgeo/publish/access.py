@@ -1,6 +1,6 @@
 """Who may do what over HTTP: the WSGI middleware in front of pygeoapi.
 
-estgeo serves two **profiles**, each its own gunicorn process on its own port
+estgeo serves two **profiles**, each its own granian server process on its own port
 (`estgeo serve` and `estgeo serve --profile internal`):
 
 * **public** — what a municipality puts on its web site. Read-only: GET, HEAD and

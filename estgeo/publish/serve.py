@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlparse
@@ -124,17 +125,43 @@ def serve(
     print_urls(settings, base, profile)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
     pid_file(settings, profile).unlink(missing_ok=True)  # left by a killed server, granian would refuse to start
-    process = subprocess.Popen(server_command(settings, host, port, workers, profile), env=env)
+    # granian runs in a process group of its own, so that stopping can reach every worker
+    # even when the master dies first (granian workers have been seen to outlive it).
+    process = subprocess.Popen(server_command(settings, host, port, workers, profile), env=env, start_new_session=True)
+    grace = float(settings.server.get("graceful_timeout", 10)) + 5.0
+    stopping = threading.Event()
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        process.send_signal(signum)
+        if stopping.is_set():  # a second Ctrl-C: stop now
+            _signal_group(process.pid, signal.SIGKILL)
+            return
+        stopping.set()
+        _signal_group(process.pid, signal.SIGTERM)
+        threading.Thread(target=_kill_after, args=(process, grace), daemon=True).start()
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return process.wait()
+        code = process.wait()
+        return 0 if stopping.is_set() and code in (0, -signal.SIGTERM, -signal.SIGKILL) else code
     finally:
+        _signal_group(process.pid, signal.SIGKILL)  # whatever is left of the group
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_after(process: subprocess.Popen, seconds: float) -> None:
+    """A graceful stop gets `seconds`; after that the server is killed outright."""
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
 
 
 def print_urls(settings: Settings, base: str, profile: str = "public") -> None:
