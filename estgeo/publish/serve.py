@@ -136,13 +136,16 @@ def serve(
             _signal_group(process.pid, signal.SIGKILL)
             return
         stopping.set()
-        _signal_group(process.pid, signal.SIGTERM)
+        # To the master only: it stops its workers in order. Signalling the workers too
+        # makes the master see them fail and respawn them.
+        process.send_signal(signal.SIGINT)
         threading.Thread(target=_kill_after, args=(process, grace), daemon=True).start()
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = process.wait()
-        return 0 if stopping.is_set() and code in (0, -signal.SIGTERM, -signal.SIGKILL) else code
+        stopped = code in (0, -signal.SIGINT, -signal.SIGTERM, -signal.SIGKILL)
+        return 0 if stopping.is_set() and stopped else code
     finally:
         _signal_group(process.pid, signal.SIGKILL)  # whatever is left of the group
         for signum, handler in previous.items():
