@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 SQL_TYPES = {
     "id": "TEXT PRIMARY KEY",
@@ -96,28 +97,57 @@ class Store:
             stored = con.execute(f'SELECT max(rowid) FROM "{kind}"').fetchone()[0] or 0
             if stored == 0:
                 return pd.Series(dtype="int64", index=pd.Index([], dtype="string", name="id"), name="_hash")
-            if len(ids) * 4 >= stored:
-                # Ids not in the batch are harmless here: callers look up by id.
-                found = pd.read_sql_query(f'SELECT id, _hash FROM "{kind}"', con, dtype={"id": object})
-            else:
+            if len(ids) * 4 < stored:
                 con.execute("CREATE TEMP TABLE wanted (id TEXT PRIMARY KEY)")
                 con.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((i,) for i in ids.unique()))
                 found = pd.read_sql_query(f'SELECT t.id, t._hash FROM "{kind}" t JOIN wanted USING (id)', con,
                                           dtype={"id": object})
-        return found.set_index("id")["_hash"]
+                return found.set_index("id")["_hash"]
+        # Ids not in the batch are harmless here: callers look up by id. Arrow fetches the
+        # two columns in C, about five times faster than building rows in Python.
+        with closing(self._bulk_connect()) as con, closing(con.cursor()) as cur:
+            cur.execute(f'SELECT id, _hash FROM "{kind}"')
+            table = cur.fetch_arrow_table()
+        return pd.Series(table.column("_hash").to_numpy(), name="_hash",
+                         index=pd.Index(table.column("id").to_numpy(zero_copy_only=False), dtype=object, name="id"))
+
+    def _bulk_connect(self):
+        """An ADBC connection for bulk reads and writes: it binds Arrow columns in C,
+        where `executemany` builds and binds a Python tuple per row (~3 s a million).
+
+        ADBC links its own copy of SQLite. Two copies in one process must never have the
+        same file open at once (a close in one drops the other's POSIX locks), so bulk
+        connections, like all of this class's connections, live only for one call.
+        """
+        import adbc_driver_sqlite.dbapi as adbc
+
+        con = adbc.connect(str(self.path), autocommit=True)
+        with closing(con.cursor()) as cur:
+            cur.execute("PRAGMA busy_timeout=120000")
+            cur.execute("PRAGMA journal_mode=DELETE")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        return con
 
     def upsert(self, kind: str, new: pd.DataFrame, changed: pd.DataFrame) -> None:
         """Insert new records and replace changed ones, in one transaction (all or nothing)."""
         cols = self.columns(kind)
-        placeholders = ", ".join("?" * len(cols))
         names = ", ".join(f'"{c}"' for c in cols)
-        with closing(self._connect()) as con, con:
-            if not new.empty:
-                con.executemany(f'INSERT INTO "{kind}" ({names}) VALUES ({placeholders})',
-                                _to_sql_values(new[cols], self.fields(kind)))
-            if not changed.empty:
-                con.executemany(f'INSERT OR REPLACE INTO "{kind}" ({names}) VALUES ({placeholders})',
-                                _to_sql_values(changed[cols], self.fields(kind)))
+        if new.empty and changed.empty:
+            return
+        with closing(self._bulk_connect()) as con, closing(con.cursor()) as cur:
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                if not new.empty:
+                    cur.adbc_ingest(kind, _to_arrow(new[cols], self.fields(kind)), mode="append")
+                if not changed.empty:
+                    cur.execute("DROP TABLE IF EXISTS temp.changed_records")
+                    cur.adbc_ingest("changed_records", _to_arrow(changed[cols], self.fields(kind)), mode="create",
+                                    temporary=True)
+                    cur.execute(f'INSERT OR REPLACE INTO "{kind}" ({names}) SELECT {names} FROM temp.changed_records')
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
 
     def save(self, kind: str, record: pd.DataFrame, *, create: bool, user: str, at: str) -> None:
         """Write one record edited over the API, durably, in one transaction with its edit log.
@@ -212,6 +242,27 @@ class Store:
     def read_runs(self) -> pd.DataFrame:
         with closing(self._connect()) as con:
             return pd.read_sql_query("SELECT * FROM ingest_runs ORDER BY rowid", con)
+
+
+def _to_arrow(records: pd.DataFrame, fields: dict[str, dict[str, Any]]) -> pa.Table:
+    """Records as an Arrow table in the store's encoding (datetimes as UTC seconds, booleans as 0/1)."""
+    arrays = {}
+    for name in records.columns:
+        col = records[name]
+        kind = fields.get(name, {}).get("type")
+        sql = SQL_TYPES[kind] if kind else META[name]
+        missing = pd.isna(col).to_numpy(dtype=bool)
+        if kind == "datetime":
+            values = col.dt.tz_convert("UTC").to_numpy(dtype="datetime64[s]").astype(np.int64)
+        elif sql == "INTEGER":
+            values = col.astype("Int64").fillna(0).to_numpy(dtype=np.int64)
+        elif sql == "REAL":
+            values = col.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            arrays[name] = pa.array(col.astype("string[pyarrow]").array, type=pa.string())
+            continue
+        arrays[name] = pa.array(values, mask=missing)
+    return pa.table(arrays)
 
 
 def _to_sql_values(records: pd.DataFrame, fields: dict[str, dict[str, Any]]):

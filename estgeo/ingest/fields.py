@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from estgeo.config import CodeList, normalise_label
 from estgeo.ingest.problems import Problems
@@ -113,20 +114,30 @@ def resolve_codes(values: pd.Series, codes: CodeList) -> tuple[pd.Series, pd.Ser
     Works on distinct values only — a million rows of a category column hold a few
     dozen distinct spellings.
     """
-    distinct = pd.Series(values.dropna().unique())
-    known: dict[str, str] = {}
-    suggest: dict[str, str] = {}
+    position, distinct = pd.factorize(values, use_na_sentinel=True)
+    known: list[str | None] = []
+    suggest: list[str | None] = []
     lookup = codes.lookup
     for value in distinct:
         folded = normalise_label(value)
         if folded in lookup:
-            known[value] = lookup[folded]
+            known.append(lookup[folded])
+            suggest.append(None)
         elif len(folded) <= 100:  # a label is short; comparing a huge cell would only cost time
             near = difflib.get_close_matches(folded, list(lookup), n=1, cutoff=0.5)
-            suggest[value] = lookup[near[0]] if near else ""
+            known.append(None)
+            suggest.append(lookup[near[0]] if near else "")
         else:
-            suggest[value] = ""
-    return values.map(known).astype("string"), values.map(suggest).astype("string")
+            known.append(None)
+            suggest.append("")
+
+    def spread(per_distinct: list[str | None]) -> pd.Series:
+        # One Arrow take over the row positions instead of a dict look-up per row.
+        table = pa.array([*per_distinct, None], type=pa.string())
+        return pd.Series(pd.arrays.ArrowStringArray(table.take(pa.array(np.where(position < 0, len(distinct), position)))),
+                         index=values.index)
+
+    return spread(known), spread(suggest)
 
 
 def parse_code(raw: pd.Series, name: str, problems: Problems, codes: CodeList) -> pd.Series:
@@ -175,6 +186,47 @@ def _normalise_time_text(text: pd.Series) -> pd.Series:
     return text
 
 
+#: The shapes nearly every export writes: a date, optionally a time of day to the minute
+#: or second, no offset. Those are parsed by slicing fixed positions (in Arrow, no
+#: regex per form); everything else takes the general ISO 8601 path.
+_PLAIN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?$"  # ASCII digits only
+
+
+def _parse_plain(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Naive local datetimes (datetime64[s], NaT where the text is not plain or not a
+    real date and time) and which of them are date-only.
+
+    Only calendar-valid values with a year in 1900–2100 count as plain; an impossible
+    date ("2025-02-30") or a typo'd year is left to the general path, which words the
+    problem for the quarantine.
+    """
+    n = len(text)
+    parsed = np.full(n, np.datetime64("NaT", "s"), dtype="datetime64[s]")
+    date_only = np.zeros(n, dtype=bool)
+    shaped = text.str.match(_PLAIN, na=False).to_numpy(dtype=bool)
+    if not shaped.any():
+        return parsed, date_only
+    values = pa.array(text[shaped].array)
+    # "2025-03-14" → "2025-03-140000000000": the missing time reads as 00:00:00.
+    padded = pc.utf8_rpad(values, width=19, padding="0")
+
+    def number(start: int, stop: int) -> np.ndarray:
+        return pc.cast(pc.utf8_slice_codeunits(padded, start, stop), pa.int64()).to_numpy()
+
+    year, month, day = number(0, 4), number(5, 7), number(8, 10)
+    hour, minute, second = number(11, 13), number(14, 16), number(17, 19)
+    ok = ((year >= 1900) & (year <= 2100) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+          & (hour <= 23) & (minute <= 59) & (second <= 59))
+    month_start = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+    days = month_start.astype("datetime64[D]") + (np.clip(day, 1, 31) - 1)
+    ok &= days.astype("datetime64[M]") == month_start  # no 30 February
+    moments = days.astype("datetime64[s]") + (hour * 3600 + minute * 60 + second)
+    where = np.flatnonzero(shaped)[ok]
+    parsed[where] = moments[ok]
+    date_only[where] = pc.utf8_length(values).to_numpy()[ok] == 10
+    return parsed, date_only
+
+
 def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Moments:
     """Moments with or without offset; local `tz` time where the input has none.
 
@@ -182,47 +234,72 @@ def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Mo
     the autumn overlap happened twice: the earlier instant is the start and the later
     one is returned as `latest`, so the incident's window covers both.
     """
-    text = _normalise_time_text(parse_text(raw))
-    index = raw.index
-    # Years far outside what an EST report can mean are typos ("0025", "20255") and do
-    # not fit pandas' timestamps either: refused before parsing.
-    year = pd.to_numeric(text.str.extract(r"^\s*(\d{4,})", expand=False), errors="coerce")
-    implausible = ((year < 1900) | (year > 2100)).fillna(False).to_numpy(dtype=bool)
-    problems.add(implausible, name, raw, "not a plausible date/time (the year must be 1900–2100)")
-    # Every accepted form starts with the year; anything else ("-0", "igår") is not a
-    # date/time, and pandas would read some of it as the year 0.
-    unshaped = text.notna().to_numpy(dtype=bool) & ~text.str.contains(r"^\d{4}", regex=True, na=False).to_numpy(dtype=bool)
-    text = text.mask(implausible | unshaped)
-    has_offset = (text.str.contains(_OFFSET, regex=True, na=False)
-                  & text.str.contains(_TIME_OF_DAY, regex=True, na=False)).to_numpy(dtype=bool)
-    date_only = text.str.contains(_DATE_ONLY, regex=True, na=False).to_numpy(dtype=bool)
+    full = _normalise_time_text(parse_text(raw))
+    n = len(raw)
+    naive = np.full(n, np.datetime64("NaT", "s"), dtype="datetime64[ns]")
+    aware = np.full(n, np.datetime64("NaT", "s"), dtype="datetime64[ns]")
+    plain_moment, date_only = _parse_plain(full)
+    plain = ~np.isnat(plain_moment)
+    naive[plain] = plain_moment[plain]
+    # Rows not in a plain shape (an offset, a fraction of a second, a typo) take the
+    # general path; in a typical export there are none, so it costs nothing.
+    odd = full.notna().to_numpy(dtype=bool) & ~plain
+    unparsed = np.zeros(n, dtype=bool)
+    if odd.any():
+        where = np.flatnonzero(odd)
+        text = full[odd]
+        # Years far outside what an EST report can mean are typos ("0025", "20255") and do
+        # not fit pandas' timestamps either: refused before parsing.
+        year = pd.to_numeric(text.str.extract(r"^\s*(\d{4,})", expand=False), errors="coerce")
+        implausible = ((year < 1900) | (year > 2100)).fillna(False).to_numpy(dtype=bool)
+        problems.add(_scatter(implausible, where, n), name, raw, "not a plausible date/time (the year must be 1900–2100)")
+        # Every accepted form starts with the year; anything else ("-0", "igår") is not a
+        # date/time, and pandas would read some of it as the year 0.
+        unshaped = ~text.str.contains(r"^\d{4}", regex=True, na=False).to_numpy(dtype=bool)
+        text = text.mask(implausible | unshaped)
+        has_offset = (text.str.contains(_OFFSET, regex=True, na=False)
+                      & text.str.contains(_TIME_OF_DAY, regex=True, na=False)).to_numpy(dtype=bool)
+        date_only[where] = text.str.contains(_DATE_ONLY, regex=True, na=False).to_numpy(dtype=bool)
+        if has_offset.any():
+            parsed = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
+            aware[where[has_offset]] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        local = ~has_offset & text.notna().to_numpy(dtype=bool)
+        if local.any():
+            parsed = pd.to_datetime(text[local], format="ISO8601", errors="coerce")
+            if getattr(parsed.dt, "tz", None) is not None:  # pragma: no cover - guarded by regex
+                parsed = parsed.dt.tz_localize(None)
+            naive[where[local]] = parsed.to_numpy(dtype="datetime64[ns]")
+        unparsed[where] = (text.notna().to_numpy(dtype=bool) | unshaped)
 
-    start = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
-    if has_offset.any():
-        start[has_offset] = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
-    naive_mask = ~has_offset & text.notna().to_numpy(dtype=bool)
-    latest = start.copy()
-    gap = np.zeros(len(index), dtype=bool)
-    ambiguous = np.zeros(len(index), dtype=bool)
-    if naive_mask.any():
-        naive = pd.to_datetime(text[naive_mask], format="ISO8601", errors="coerce")
-        if getattr(naive.dt, "tz", None) is not None:  # pragma: no cover - guarded by regex
-            naive = naive.dt.tz_localize(None)
-        early = naive.dt.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="NaT")
-        late = naive.dt.tz_localize(tz, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="NaT")
-        start[naive_mask] = early.dt.tz_convert("UTC")
-        latest[naive_mask] = late.dt.tz_convert("UTC")
-        gap[np.flatnonzero(naive_mask)] = (naive.notna() & early.isna()).to_numpy(dtype=bool)
-        ambiguous[np.flatnonzero(naive_mask)] = (early.notna() & (early != late)).to_numpy(dtype=bool)
+    start, latest = aware.copy(), aware.copy()
+    gap = np.zeros(n, dtype=bool)
+    ambiguous = np.zeros(n, dtype=bool)
+    local = ~np.isnat(naive)
+    if local.any():
+        moments = pd.Series(naive[local])
+        early = moments.dt.tz_localize(tz, ambiguous=np.ones(len(moments), dtype=bool), nonexistent="NaT")
+        late = moments.dt.tz_localize(tz, ambiguous=np.zeros(len(moments), dtype=bool), nonexistent="NaT")
+        start[local] = early.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        latest[local] = late.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        gap[local] = early.isna().to_numpy(dtype=bool)
+        ambiguous[local] = (early.notna() & (early != late)).to_numpy(dtype=bool)
+    start_utc = pd.Series(start, index=raw.index).dt.tz_localize("UTC")
+    latest_utc = pd.Series(latest, index=raw.index).dt.tz_localize("UTC")
 
-    unparsed = (text.notna().to_numpy(dtype=bool) | unshaped) & start.isna().to_numpy(dtype=bool) & ~gap
-    problems.add(unparsed, name, raw, "not a date/time (expected e.g. 2025-03-14 21:30 or ISO 8601)")
+    problems.add(unparsed & np.isnat(start) & ~gap, name, raw, "not a date/time (expected e.g. 2025-03-14 21:30 or ISO 8601)")
     problems.add(gap, name, raw, f"this local time does not exist in {tz} (daylight-saving gap)")
     # A whole day: its latest instant is the start of the next local day.
     if date_only.any():
-        day_end = (start[date_only].dt.tz_convert(tz) + pd.DateOffset(days=1)).dt.tz_convert("UTC")
-        latest[date_only] = day_end
-    return Moments(start=start, latest=latest, date_only=date_only, ambiguous=ambiguous & ~date_only)
+        day_end = (start_utc[date_only].dt.tz_convert(tz) + pd.DateOffset(days=1)).dt.tz_convert("UTC")
+        latest_utc[date_only] = day_end
+    return Moments(start=start_utc, latest=latest_utc, date_only=date_only, ambiguous=ambiguous & ~date_only)
+
+
+def _scatter(values: np.ndarray, where: np.ndarray, n: int) -> np.ndarray:
+    """A mask over a subset of rows, spread back over all `n` rows."""
+    out = np.zeros(n, dtype=bool)
+    out[where] = values
+    return out
 
 
 def parse_date(raw: pd.Series, name: str, problems: Problems) -> pd.Series:

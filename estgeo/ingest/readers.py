@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 
@@ -102,9 +104,10 @@ def read_csv(path: Path) -> RawTable:
     header = text.split("\n", 1)[0]
     delimiter = sniff_delimiter(header)
     try:
-        names = [name.strip() for name in next(csv.reader([header.rstrip("\r")], delimiter=delimiter), [])]
+        raw_names = next(csv.reader([header.rstrip("\r")], delimiter=delimiter), [])
     except csv.Error as exc:
         raise UnreadableFile(f"the header row cannot be read as CSV ({exc})") from exc
+    names = [name.strip() for name in raw_names]
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
         raise UnreadableFile(f"duplicate column names: {', '.join(duplicated)} (estgeo cannot tell which one is meant)")
@@ -114,14 +117,8 @@ def read_csv(path: Path) -> RawTable:
     try:
         if not balanced:
             raise ValueError("unbalanced quotes")
-        frame = pd.read_csv(
-            io.StringIO(text) if encoding != "utf-8" else io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            engine="pyarrow",
-        )
+        utf8 = data.removeprefix(b"\xef\xbb\xbf") if encoding == "utf-8" else text.encode("utf-8")
+        frame = _read_csv_arrow(utf8, delimiter, raw_names)
         broken: list[tuple[int, str, str]] = []
         rows = np.arange(2, len(frame) + 2)
     except Exception:
@@ -133,6 +130,23 @@ def read_csv(path: Path) -> RawTable:
     if frame.columns.duplicated().any():
         raise UnreadableFile(f"duplicate column names: {', '.join(frame.columns[frame.columns.duplicated()])}")
     return RawTable(path=path, frame=frame.reset_index(drop=True), row=rows, broken=broken, encoding=encoding)
+
+
+def _read_csv_arrow(utf8: bytes, delimiter: str, names: list[str]) -> pd.DataFrame:
+    """Every column as Arrow-backed text, empty cells as <NA>, in one pass of Arrow's
+    multithreaded C++ reader. Arrow-backed columns go straight into the pyarrow string
+    kernels validation uses, without a million Python str objects in between."""
+    table = pacsv.read_csv(
+        io.BytesIO(utf8),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                             strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                             null_values=[""]),
+    )
+    if any(t != pa.string() for t in table.schema.types):
+        table = table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))
+    string = pd.StringDtype("pyarrow")
+    return table.to_pandas(types_mapper=lambda t: string if t in (pa.string(), pa.large_string()) else None)
 
 
 def _field_count_reason(found: int, expected: int, delimiter: str) -> str:
