@@ -9,8 +9,11 @@ re-ingest can tell new, changed and unchanged records apart without comparing co
 
 from __future__ import annotations
 
+import queue
 import sqlite3
-from contextlib import closing
+import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +111,9 @@ class Store:
         with closing(self._bulk_connect()) as con, closing(con.cursor()) as cur:
             cur.execute(f'SELECT id, _hash FROM "{kind}"')
             table = cur.fetch_arrow_table()
+        ids = table.column("id").cast(pa.string())
         return pd.Series(table.column("_hash").to_numpy(), name="_hash",
-                         index=pd.Index(table.column("id").to_numpy(zero_copy_only=False), dtype=object, name="id"))
+                         index=pd.Index(pd.arrays.ArrowStringArray(ids), name="id"))
 
     def _bulk_connect(self):
         """An ADBC connection for bulk reads and writes: it binds Arrow columns in C,
@@ -130,24 +134,25 @@ class Store:
 
     def upsert(self, kind: str, new: pd.DataFrame, changed: pd.DataFrame) -> None:
         """Insert new records and replace changed ones, in one transaction (all or nothing)."""
-        cols = self.columns(kind)
-        names = ", ".join(f'"{c}"' for c in cols)
-        if new.empty and changed.empty:
-            return
-        with closing(self._bulk_connect()) as con, closing(con.cursor()) as cur:
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                if not new.empty:
-                    cur.adbc_ingest(kind, _to_arrow(new[cols], self.fields(kind)), mode="append")
-                if not changed.empty:
-                    cur.execute("DROP TABLE IF EXISTS temp.changed_records")
-                    cur.adbc_ingest("changed_records", _to_arrow(changed[cols], self.fields(kind)), mode="create",
-                                    temporary=True)
-                    cur.execute(f'INSERT OR REPLACE INTO "{kind}" ({names}) SELECT {names} FROM temp.changed_records')
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self.bulk_writer(kind) as writer:
+            writer.write(new, changed)
+
+    @contextmanager
+    def bulk_writer(self, kind: str) -> Iterator[BulkWriter]:
+        """One transaction that takes batches of new and changed records and writes them
+        in a background thread while the caller prepares the next batch.
+
+        SQLite's B-tree work runs in C without the GIL, so on two cores validating a
+        file and writing it overlap. Committed when the block ends, rolled back if it
+        raises: a file is in the store entirely or not at all.
+        """
+        writer = BulkWriter(self, kind)
+        try:
+            yield writer
+        except BaseException:
+            writer.close(commit=False)
+            raise
+        writer.close(commit=True)
 
     def save(self, kind: str, record: pd.DataFrame, *, create: bool, user: str, at: str) -> None:
         """Write one record edited over the API, durably, in one transaction with its edit log.
@@ -242,6 +247,56 @@ class Store:
     def read_runs(self) -> pd.DataFrame:
         with closing(self._connect()) as con:
             return pd.read_sql_query("SELECT * FROM ingest_runs ORDER BY rowid", con)
+
+
+class BulkWriter:
+    """Writes batches of records on one ADBC connection from its own thread (see `Store.bulk_writer`)."""
+
+    def __init__(self, store: Store, kind: str):
+        self.kind = kind
+        self.fields = store.fields(kind)
+        self.cols = store.columns(kind)
+        self.batches: queue.Queue[tuple[pd.DataFrame, pd.DataFrame] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.con = store._bulk_connect()
+        self.cur = self.con.cursor()
+        self.cur.execute("BEGIN IMMEDIATE")
+        self.thread = threading.Thread(target=self._run, name=f"estgeo-writer-{kind}", daemon=True)
+        self.thread.start()
+
+    def write(self, new: pd.DataFrame, changed: pd.DataFrame) -> None:
+        """Queue a batch; raises at once if an earlier batch failed."""
+        if self.error is not None:
+            raise self.error
+        if not (new.empty and changed.empty):
+            self.batches.put((new[self.cols], changed[self.cols]))
+
+    def _run(self) -> None:
+        names = ", ".join(f'"{c}"' for c in self.cols)
+        while (batch := self.batches.get()) is not None:
+            if self.error is not None:
+                continue  # drain; the transaction is rolled back at close
+            new, changed = batch
+            try:
+                if not new.empty:
+                    self.cur.adbc_ingest(self.kind, _to_arrow(new, self.fields), mode="append")
+                if not changed.empty:
+                    self.cur.execute("DROP TABLE IF EXISTS temp.changed_records")
+                    self.cur.adbc_ingest("changed_records", _to_arrow(changed, self.fields), mode="create", temporary=True)
+                    self.cur.execute(f'INSERT OR REPLACE INTO "{self.kind}" ({names}) SELECT {names} FROM temp.changed_records')
+            except BaseException as exc:  # handed to the caller's thread
+                self.error = exc
+
+    def close(self, commit: bool) -> None:
+        self.batches.put(None)
+        self.thread.join()
+        try:
+            self.cur.execute("COMMIT" if commit and self.error is None else "ROLLBACK")
+        finally:
+            self.cur.close()
+            self.con.close()
+        if commit and self.error is not None:
+            raise self.error
 
 
 def _to_arrow(records: pd.DataFrame, fields: dict[str, dict[str, Any]]) -> pa.Table:

@@ -201,3 +201,50 @@ def test_quarantine_csv_neutralises_formulas(settings, store, tmp_path):
     assert summary.quarantined == 1
     written = next(settings.quarantine_dir.glob("*_formel.csv")).read_text(encoding="utf-8-sig")
     assert ";'=cmd|" in written and ";=cmd" not in written
+
+
+def _ingest_everything(settings, store, files):
+    summaries = [ingest_file(settings, store, path, kind="incidents") for path in files]
+    records = store.read("incidents").sort_values("id").reset_index(drop=True)
+    quarantine = store.read_quarantine()[["file", "row", "field", "value", "reason", "suggestion"]]
+    quarantine = quarantine.sort_values(["file", "row", "field"]).reset_index(drop=True)
+    counts = [(s.read, s.ingested, s.updated, s.unchanged, s.quarantined, s.notes) for s in summaries]
+    return counts, records, quarantine
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3])
+def test_chunked_ingest_decides_exactly_like_whole_file(settings, tmp_path, monkeypatch, chunk_rows):
+    """Rows are validated and written chunk by chunk; copies of one id that fall in
+    different chunks, bad rows and a later re-ingest with one change must come out as
+    if the file had been validated whole."""
+    from estgeo import store as store_module
+    from estgeo.config import load_settings
+    from estgeo.ingest import pipeline
+
+    first = tmp_path / "utdrag.csv"
+    first.write_text(
+        "id,source_org,category,occurred_from,x,y\n"
+        "D-1,kommun,klotter,2025-05-01 12:00,395936,6634672\n"
+        "D-2,kommun,klotter,2025-05-02 12:00,395936,6634672\n"
+        "D-3,kommun,okänd,2025-05-03 12:00,395936,6634672\n"
+        "D-1,kommun,klotter,2025-05-01 12:00,395936,6634672\n"
+        "D-4,kommun,larm,2025-10-26 02:30,395936,6634672\n"
+        "D-2,kommun,brand,2025-05-02 12:00,395936,6634672\n"
+        "D-5,kommun,larm,2025-05-05 12:00,395936,6634672\n", encoding="utf-8")
+    second = tmp_path / "utdrag2.csv"
+    second.write_text(
+        "id,source_org,category,occurred_from,x,y\n"
+        "D-1,kommun,klotter,2025-05-01 12:00,395936,6634672\n"
+        "D-5,kommun,brand,2025-05-05 12:00,395936,6634672\n"
+        "D-6,kommun,larm,2025-05-06 12:00,395936,6634672\n", encoding="utf-8")
+
+    whole = _ingest_everything(settings, store_module.Store(settings.store_path, settings.model), [first, second])
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", chunk_rows)
+    other = load_settings(workspace=tmp_path / "chunked")
+    other.ensure_workspace()
+    chunked = _ingest_everything(other, store_module.Store(other.store_path, other.model), [first, second])
+
+    assert whole[0] == [(7, 3, 0, 1, 3, 1), (3, 1, 1, 1, 0, 0)]
+    assert chunked[0] == whole[0]
+    pd.testing.assert_frame_equal(chunked[1], whole[1])
+    pd.testing.assert_frame_equal(chunked[2], whole[2])

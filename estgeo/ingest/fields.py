@@ -234,20 +234,25 @@ def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Mo
     the autumn overlap happened twice: the earlier instant is the start and the later
     one is returned as `latest`, so the incident's window covers both.
     """
-    full = _normalise_time_text(parse_text(raw))
+    full = parse_text(raw)
     n = len(raw)
     naive = np.full(n, np.datetime64("NaT", "s"), dtype="datetime64[ns]")
     aware = np.full(n, np.datetime64("NaT", "s"), dtype="datetime64[ns]")
     plain_moment, date_only = _parse_plain(full)
     plain = ~np.isnat(plain_moment)
     naive[plain] = plain_moment[plain]
-    # Rows not in a plain shape (an offset, a fraction of a second, a typo) take the
-    # general path; in a typical export there are none, so it costs nothing.
+    # Rows not in a plain shape (an offset, a fraction of a second, a 14.30 clock, a
+    # typo) take the general path; in a typical export there are none, so it costs nothing.
     odd = full.notna().to_numpy(dtype=bool) & ~plain
     unparsed = np.zeros(n, dtype=bool)
     if odd.any():
         where = np.flatnonzero(odd)
-        text = full[odd]
+        text = _normalise_time_text(full[odd])
+        dotted, dotted_date_only = _parse_plain(text)
+        naive[where] = dotted
+        date_only[where] = dotted_date_only
+        still = np.isnat(dotted)
+        where, text = where[still], text[still]
         # Years far outside what an EST report can mean are typos ("0025", "20255") and do
         # not fit pandas' timestamps either: refused before parsing.
         year = pd.to_numeric(text.str.extract(r"^\s*(\d{4,})", expand=False), errors="coerce")

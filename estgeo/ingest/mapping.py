@@ -50,17 +50,18 @@ def _find_column(frame: pd.DataFrame, name: str) -> str | None:
     return frame.columns[frame.columns.get_loc(name)] if name in frame.columns else folded.get(normalise_label(name))
 
 
-def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, pd.Series], list[tuple[str, str]]]:
+def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, Any],
+                only: list[str] | None = None) -> tuple[dict[str, pd.Series], list[tuple[str, str]]]:
     """Raw text column per canonical field (and 'x'/'y' for coordinates).
 
     A mapping entry is a column name, or a list of columns joined with a space (a date
     and a time in two columns). Returns the columns found and the mapped columns the
-    file lacks, as (field, description) pairs.
+    file lacks, as (field, description) pairs. `only` limits the work to some fields.
     """
     mapping: dict[str, Any] = dict(source.get("columns") or {})
     found: dict[str, pd.Series] = {}
     missing: list[tuple[str, str]] = []
-    for name in [*fields, "x", "y"]:
+    for name in only or [*fields, "x", "y"]:
         wanted = mapping.get(name)
         if wanted is None:
             column = _find_column(frame, name)
@@ -77,7 +78,7 @@ def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, A
             if extra is not None:
                 series = (series.fillna("") + " " + frame[extra].astype("string").fillna("")).str.strip()
         found[name] = series.mask(series == "")
-    if "x" not in found or "y" not in found:
+    if only is None and ("x" not in found or "y" not in found):
         for a, b in COORDINATE_NAMES:
             ca, cb = _find_column(frame, a), _find_column(frame, b)
             if ca is not None and cb is not None:

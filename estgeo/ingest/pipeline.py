@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from estgeo.config import Settings
 from estgeo.ingest import fields as parse
@@ -23,7 +25,7 @@ from estgeo.ingest.coords import check_extent, to_storage_crs
 from estgeo.ingest.mapping import MappingError, choose_source, map_columns
 from estgeo.ingest.problems import Problems
 from estgeo.ingest.readers import READERS, RawTable, UnreadableFile, read_table
-from estgeo.store import Store
+from estgeo.store import BulkWriter, Store
 
 #: File name endings that `estgeo ingest FOLDER` picks up.
 READABLE_SUFFIXES = frozenset(READERS)
@@ -77,23 +79,38 @@ def ingest_file(
         return _reject_file(settings, store, path, kind, source["name"], f"{path.name}: {exc}", run_id, rows=0)
 
     summary = IngestSummary(file=str(path), kind=kind, source=source["name"], read=len(table.frame) + len(table.broken))
-    records, problems = validate(settings, table, source, kind, crs)
-    repeats = _duplicate_ids(records, problems)
+    n = len(table.frame)
+    fields = settings.model[kind]["fields"]
+    ids = _file_ids(table, source, fields)
+    # Rows that share an id with another row are decided only once the whole file is
+    # validated (all copies may have to be quarantined); every other row is decided by
+    # its own content, so it can be written while the next chunk is validated.
+    repeated = _repeated(ids)
+    stored_hash = _stored_hashes(store.existing_hashes(kind, ids.dropna()), ids)
+    problems = Problems()
+    records_parts: list[pd.DataFrame] = []
+    geometry_present = table.gx is not None and not np.isnan(table.gx).all()
+    counts = np.zeros(3, dtype=np.int64)  # new, changed, unchanged
+    extra = {"_source": source["name"], "_file": path.name, "_ingested_at": run_id}
+    with store.bulk_writer(kind) as writer:
+        for start in range(0, max(n, 1), CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, n)
+            records, found = validate(settings, _rows(table, start, stop), source, kind, crs, geometry_present)
+            problems.absorb(found, start)
+            records_parts.append(records.loc[repeated[start:stop]])
+            decided = ~found.bad_rows(stop - start) & ~repeated[start:stop]
+            counts += _write_classified(writer, records.loc[decided], stored_hash.iloc[start:stop][decided], extra)
+        records = pd.concat(records_parts) if len(records_parts) > 1 else records_parts[0]
+        decided_bad = problems.bad_rows(n)
+        repeats = _duplicate_ids(records, problems, n)
+        bad = problems.bad_rows(n)
+        if ((bad & ~decided_bad) | repeats)[~repeated].any():  # pragma: no cover - a broken invariant, not bad input
+            raise RuntimeError(f"{path.name}: rows written before the duplicate check turned out to be duplicates")
+        last = repeated & ~bad & ~repeats
+        counts += _write_classified(writer, records.loc[last[records.index.to_numpy()]], stored_hash[last], extra)
 
-    bad = problems.bad_rows(len(table.frame))
-    good = records.loc[~bad & ~repeats]
-    existing = store.existing_hashes(kind, good["id"])
-    # Object-dtype hashing: far faster than Arrow-string look-ups for a million ids.
-    position = pd.Index(existing.index.astype(object)).get_indexer(good["id"].astype(object))
-    is_new = position < 0
-    stored_hash = existing.to_numpy()[position] if len(existing) else np.zeros(len(good), dtype=np.int64)
-    is_changed = ~is_new & (stored_hash != good["_hash"].to_numpy())
-    good = good.assign(_source=source["name"], _file=path.name, _ingested_at=run_id)
-    store.upsert(kind, good.loc[is_new], good.loc[is_changed])
-
-    summary.ingested = int(is_new.sum())
-    summary.updated = int(is_changed.sum())
-    summary.unchanged = int((~is_new & ~is_changed).sum()) + int(repeats.sum())
+    summary.ingested, summary.updated = int(counts[0]), int(counts[1])
+    summary.unchanged = int(counts[2]) + int(repeats.sum())
     summary.quarantined = int(bad.sum()) + len(table.broken)
     _quarantine_rows(settings, store, table, problems, kind, run_id)
     summary.notes = _record_notes(store, table, problems, ~bad, kind, run_id)
@@ -101,8 +118,72 @@ def ingest_file(
     return summary
 
 
-def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: str, crs: str | None) -> tuple[pd.DataFrame, Problems]:
-    """Typed canonical records for every row (bad values as nulls) and the problems found."""
+#: Rows validated at a time: large enough that Arrow's kernels outweigh pandas' per-call
+#: overhead, small enough that writing one chunk overlaps validating the next.
+CHUNK_ROWS = 200_000
+
+
+def _rows(table: RawTable, start: int, stop: int) -> RawTable:
+    """Rows start:stop of a table (validation is row by row, so a slice validates alike)."""
+    def cut(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[start:stop]
+
+    if start == 0 and stop == len(table.frame):
+        return replace(table, broken=[])
+    return replace(table, frame=table.frame.iloc[start:stop], row=table.row[start:stop], gx=cut(table.gx),
+                   gy=cut(table.gy), geometry_problem=cut(table.geometry_problem), broken=[])
+
+
+def _file_ids(table: RawTable, source: dict[str, Any], fields: dict[str, dict[str, Any]]) -> pd.Series:
+    """The id of every row as validation will read it (nulls where there is none)."""
+    name = next(name for name, field in fields.items() if field["type"] == "id")
+    columns, _ = map_columns(table.frame, source, fields, only=[name])
+    raw = columns.get(name, pd.Series(pd.NA, index=table.frame.index, dtype="string"))
+    defaults = {**{k: v["default"] for k, v in fields.items() if "default" in v}, **(source.get("defaults") or {})}
+    if name in defaults:
+        raw = raw.astype("string").mask(parse.blank(raw), str(defaults[name]))
+    ids = parse.parse_text(raw)
+    return source["id_prefix"] + ids if source.get("id_prefix") else ids
+
+
+def _repeated(ids: pd.Series) -> np.ndarray:
+    """Rows whose id occurs more than once in the file."""
+    codes, _ = pd.factorize(ids, use_na_sentinel=True)
+    counts = np.bincount(codes[codes >= 0], minlength=1)
+    return (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
+
+
+def _stored_hashes(existing: pd.Series, ids: pd.Series) -> pd.Series:
+    """The stored content hash for each row's id (<NA> where the id is new).
+
+    Arrow's hash look-up, in C: no Python string is made for a million ids.
+    """
+    hashes = pd.Series(pd.NA, index=ids.index, dtype="Int64")
+    if existing.empty:
+        return hashes
+    position = pc.index_in(pa.array(ids.astype("string[pyarrow]").array, type=pa.string()),
+                           value_set=pa.array(existing.index.astype("string[pyarrow]").array, type=pa.string()))
+    found = position.is_valid().to_numpy(zero_copy_only=False)
+    hashes[found] = existing.to_numpy(dtype=np.int64)[position.drop_null().to_numpy()]
+    return hashes
+
+
+def _write_classified(writer: BulkWriter, good: pd.DataFrame, stored_hash: pd.Series, extra: dict[str, str]) -> np.ndarray:
+    """Queue new and changed records for writing; returns the counts (new, changed, unchanged)."""
+    is_new = stored_hash.isna().to_numpy(dtype=bool)
+    is_changed = ~is_new & (stored_hash.to_numpy(dtype=np.int64, na_value=0) != good["_hash"].to_numpy())
+    good = good.assign(**extra)
+    writer.write(good.loc[is_new], good.loc[is_changed])
+    return np.array([is_new.sum(), is_changed.sum(), (~is_new & ~is_changed).sum()], dtype=np.int64)
+
+
+def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: str, crs: str | None,
+             geometry_present: bool | None = None) -> tuple[pd.DataFrame, Problems]:
+    """Typed canonical records for every row (bad values as nulls) and the problems found.
+
+    `geometry_present` says whether the file (not just these rows) has point geometries
+    to use rather than x/y columns; by default it is judged from these rows.
+    """
     spec = settings.model[kind]
     fields: dict[str, dict[str, Any]] = spec["fields"]
     frame = table.frame
@@ -174,7 +255,9 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
             problems.add(before, name, columns.get(name, empty), f"{name} is before {start_name}")
             out[name] = end
 
-    x, y = _coordinates(settings, table, columns, crs or source.get("crs"), problems, spec)
+    if geometry_present is None:
+        geometry_present = table.gx is not None and not np.isnan(table.gx).all()
+    x, y = _coordinates(settings, table, columns, crs or source.get("crs"), problems, spec, geometry_present)
     out["x"], out["y"] = x, y
     records = pd.DataFrame(out, index=frame.index)
     content = [*fields, "x", "y"]
@@ -202,9 +285,9 @@ def validate_one(settings: Settings, kind: str, values: dict[str, str | None], p
 
 
 def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Series], crs: str | None,
-                 problems: Problems, spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+                 problems: Problems, spec: dict[str, Any], geometry_present: bool) -> tuple[np.ndarray, np.ndarray]:
     n = len(table.frame)
-    if table.gx is not None and ("x" not in columns or not np.isnan(table.gx).all()):
+    if table.gx is not None and ("x" not in columns or geometry_present):
         a, b = pd.Series(table.gx), pd.Series(table.gy)
         declared = crs or table.geometry_crs
         if table.geometry_problem is not None:
@@ -234,22 +317,43 @@ def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Seri
     return x, y
 
 
-def _duplicate_ids(records: pd.DataFrame, problems: Problems) -> np.ndarray:
+def _duplicate_ids(records: pd.DataFrame, problems: Problems, n: int) -> np.ndarray:
     """Same id twice in one file: differing copies are all quarantined, since nothing
-    tells which is right; identical copies after the first are returned as a mask, to
-    be counted as unchanged rather than written twice."""
-    valid = ~problems.bad_rows(len(records)) & records["id"].notna().to_numpy()
+    tells which is right; identical copies after the first are returned as a mask (over
+    all `n` rows), to be counted as unchanged rather than written twice.
+
+    `records` holds only the rows whose id occurs more than once, indexed by position.
+    """
+    repeats = np.zeros(n, dtype=bool)
+    if records.empty:
+        return repeats
+    pos = records.index.to_numpy()
+    valid = ~problems.bad_rows(n)[pos] & records["id"].notna().to_numpy()
     ids = records["id"].where(valid)
     dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
     if not dup.any():
-        return np.zeros(len(records), dtype=bool)
+        return repeats
     groups = records.loc[dup, ["id", "_hash", "_row"]]
     distinct = groups.groupby("id")["_hash"].nunique()
     conflict = dup & records["id"].isin(distinct[distinct > 1].index).to_numpy()
     rows_per_id = groups.groupby("id")["_row"].agg(lambda r: ", ".join(map(str, r)))
-    problems.add(conflict, "id", records["id"],
-                 "duplicate id with different content (rows " + records["id"].map(rows_per_id).fillna("") + ")")
-    return dup & ~conflict & ids.duplicated(keep="first").to_numpy()
+
+    def over_all_rows(values: pd.Series) -> pd.Series:
+        out = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype="string")
+        out.iloc[pos] = values.astype("string").to_numpy()
+        return out
+
+    problems.add(_spread(conflict, pos, n), "id", lambda: over_all_rows(records["id"]),
+                 lambda: over_all_rows("duplicate id with different content (rows "
+                                       + records["id"].map(rows_per_id).fillna("") + ")"))
+    repeats[pos] = dup & ~conflict & ids.duplicated(keep="first").to_numpy()
+    return repeats
+
+
+def _spread(values: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    out[pos] = values
+    return out
 
 
 def _quarantine_rows(settings: Settings, store: Store, table: RawTable, problems: Problems, kind: str, run_id: str) -> None:

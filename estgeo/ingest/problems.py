@@ -78,6 +78,14 @@ class Problems:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
         return pd.concat(self.parts, ignore_index=True).sort_values(["pos", "field"], kind="stable")
 
+    def absorb(self, other: Problems, offset: int) -> None:
+        """Take over the problems and notes of a slice of rows that starts at row `offset`."""
+        self.parts.extend(part.assign(pos=part["pos"] + offset) for part in other.parts)
+        if other.notes is not None:
+            if self.notes is None:
+                self.notes = Problems()
+            self.notes.absorb(other.notes, offset)
+
     def bad_rows(self, n: int) -> np.ndarray:
         mask = np.zeros(n, dtype=bool)
         for part in self.parts:

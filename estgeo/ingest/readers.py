@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,7 +255,7 @@ def read_geojson(path: Path) -> RawTable:
         elif not (isinstance(coords, list) and len(coords) >= 2
                   and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords[:2])):
             problem[i] = "Point has no valid coordinates (expected two numbers)"
-        elif not all(np.isfinite(c) for c in coords[:2]):
+        elif not all(_finite(c) for c in coords[:2]):
             problem[i] = "Point coordinates must be finite numbers (not NaN or Infinity)"
         else:
             gx[i], gy[i] = float(coords[0]), float(coords[1])
@@ -273,6 +274,14 @@ def read_geojson(path: Path) -> RawTable:
         geometry_problem=problem,
         encoding=encoding,
     )
+
+
+def _finite(number: int | float) -> bool:
+    """A JSON number that fits a float and is not NaN or infinite (JSON integers have no size limit)."""
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:
+        return False
 
 
 def read_gpkg(path: Path) -> RawTable:
