@@ -7,8 +7,8 @@ the rest of the code can take a `Settings` object and never open a YAML file its
 from __future__ import annotations
 
 import os
-import unicodedata
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path

@@ -338,4 +338,4 @@ def _to_sql_values(records: pd.DataFrame, fields: dict[str, dict[str, Any]]):
             if kind == "bool":
                 arr = np.where(pd.isna(col).to_numpy(), None, col.fillna(False).astype(int).astype(object))
             out[name] = arr
-    return zip(*(out[c] for c in records.columns))
+    return zip(*(out[c] for c in records.columns), strict=True)

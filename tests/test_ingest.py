@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from estgeo.ingest.pipeline import ingest_file
+
 DATA = Path(__file__).parent / "data"
 
 

@@ -11,7 +11,7 @@ whether it is overdue.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
@@ -31,7 +31,7 @@ _TO_3006 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
 def reference_time(params: dict[str, Any]) -> pd.Timestamp:
     """'Now' for ages and windows: configurable so a build can be reproduced."""
     fixed = params.get("reference_date")
-    return pd.Timestamp(fixed, tz="UTC") if fixed else pd.Timestamp(datetime.now(timezone.utc))
+    return pd.Timestamp(fixed, tz="UTC") if fixed else pd.Timestamp(datetime.now(UTC))
 
 
 def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFrame]:
@@ -113,7 +113,7 @@ def unsafe_places(ctx: BuildContext, walks: pd.DataFrame, lights: pd.DataFrame, 
 
     lon, lat = _TO_WGS84.transform(px, py)
     res = int(ctx.settings.project["h3"]["default_resolution"])
-    frame["h3"] = [h3.latlng_to_cell(a, o, res) for a, o in zip(lat, lon)]
+    frame["h3"] = [h3.latlng_to_cell(a, o, res) for a, o in zip(lat, lon, strict=True)]
     # Open items first: that is the order the operative group works in.
     frame["open"] = open_
     geometry = gpd.points_from_xy(px, py, crs=ctx.settings.storage_crs)
@@ -144,7 +144,7 @@ def sample_raster(path: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         inside = (rows >= 0) & (rows < src.height) & (cols >= 0) & (cols < src.width)
         values = np.full(len(x), np.nan)
         if inside.any():
-            sampled = np.array([v[0] for v in src.sample(zip(x[inside], y[inside]))], dtype=np.float64)
+            sampled = np.array([v[0] for v in src.sample(zip(x[inside], y[inside], strict=True))], dtype=np.float64)
             if src.nodata is not None:
                 sampled[sampled == src.nodata] = np.nan
             values[inside] = sampled
@@ -177,9 +177,9 @@ def target_areas(targets: pd.Series, places: gpd.GeoDataFrame, radius_m: float) 
     for target in targets.fillna(""):
         if h3.is_valid_cell(target):
             boundary = h3.cell_to_boundary(target)  # (lat, lng) pairs
-            lon, lat = zip(*[(b, a) for a, b in boundary])
+            lon, lat = zip(*[(b, a) for a, b in boundary], strict=True)
             x, y = _TO_3006.transform(lon, lat)
-            areas.append(shapely.Polygon(zip(x, y)))
+            areas.append(shapely.Polygon(zip(x, y, strict=True)))
         elif target in by_place.index:
             areas.append(by_place.loc[target].buffer(radius_m))
         else:
