@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -59,9 +60,11 @@ def child(path: str, workspace: str) -> None:
     store = Store(settings.store_path, settings.model)
     results = []
     for label in ("first ingest (all new)", "re-ingest (all unchanged)"):
-        t0 = time.perf_counter()
+        load = os.getloadavg()[0]
+        t0, c0 = time.perf_counter(), time.process_time()
         summary = ingest_file(settings, store, Path(path))
-        results.append({"run": label, "seconds": time.perf_counter() - t0, "read": summary.read,
+        results.append({"run": label, "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                        "load": load, "read": summary.read,
                         "ingested": summary.ingested, "unchanged": summary.unchanged, "quarantined": summary.quarantined})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"results": results, "peak_mb": peak_mb}))
@@ -85,11 +88,13 @@ def main() -> None:
         report = json.loads(out.stdout.strip().splitlines()[-1])
     target = 200_000
     print(f"\ncommand: python benchmarks/ingest.py --rows {args.rows}")
-    print(f"{'run':28} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'vs target':>9}")
+    print(f"{'run':28} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'vs target':>9} {'CPU s':>6} {'load':>5}")
     for r in report["results"]:
         rate = r["read"] / r["seconds"]
-        print(f"{r['run']:28} {r['read']:>10,} {r['seconds']:>8.2f} {rate:>10,.0f} {rate / target:>8.2f}x")
+        print(f"{r['run']:28} {r['read']:>10,} {r['seconds']:>8.2f} {rate:>10,.0f} {rate / target:>8.2f}x "
+              f"{r['cpu']:>6.2f} {r['load']:>5.1f}")
         assert r["quarantined"] == 0, r
+    print("CPU s: the ingest's own CPU time (both cores count); load: 1-minute load average of the machine before the run")
     print(f"peak memory (child RSS): {report['peak_mb']:,.0f} MB (target < 2048 MB, ratio {report['peak_mb'] / 2048:.2f})")
 
 
