@@ -58,15 +58,15 @@ from typing import Any
 
 import geopandas as gpd
 import h3.api.basic_int as h3i
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyproj
 import shapely
-from scipy import sparse
 
-from estgeo.layers import hotspots, privacy
+from estgeo.layers import grouping, hotspots, privacy
 from estgeo.layers.context import BuildContext
 from estgeo.layers.periods import PERIOD_KINDS, PeriodScheme, day_to_datetime
 from estgeo.layers.sun import LIGHT_CONDITIONS, light_condition
@@ -80,10 +80,6 @@ DEFAULTS: dict[str, Any] = {
     "collection_prefix": "incident-density",
     "hotspots_collection": "hotspots",
 }
-
-#: Above this many (cell, period) keys the dense counting array gives way to sorting.
-_DENSE_KEY_LIMIT = 300_000_000
-
 
 # H3 helpers ---------------------------------------------------------------------------
 def index_points(lat: np.ndarray, lng: np.ndarray, res: int) -> np.ndarray:
@@ -161,13 +157,25 @@ class Columns:
 
     def count(self, row: np.ndarray, n_rows: int, category: np.ndarray, light: np.ndarray) -> np.ndarray:
         """The count matrix (rows × columns) of incidents with the given row, category and light code."""
-        out = np.empty((n_rows, len(self.names)), dtype=np.int32)
-        for cols, code in ((np.array([0]), np.zeros_like(category)), (self.group_cols, self.category_group[category]),
-                           (self.category_cols, category), (self.light_cols, light)):
-            width = cols.size
-            counts = np.bincount(row * width + code, minlength=n_rows * width).reshape(n_rows, width)
-            out[:, cols[0]: cols[0] + width] = counts  # each kind of column is a contiguous range
-        return out
+        n_groups, n_categories = len(self.groups), len(self.categories)
+        return _count_incidents(np.ascontiguousarray(row, dtype=np.int64), n_rows,
+                                np.ascontiguousarray(category, dtype=np.int64), self.category_group.astype(np.int64),
+                                np.ascontiguousarray(light, dtype=np.int64), len(self.names),
+                                1, 1 + n_groups, 1 + n_groups + n_categories)
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_incidents(row, n_rows, category, category_group, light, width, group0, category0, light0):  # pragma: no cover
+    """One pass over the incidents: each adds 1 to its row's total, group, category and light column."""
+    out = np.zeros((n_rows, width), dtype=np.int32)
+    for i in range(row.size):
+        r = row[i]
+        c = category[i]
+        out[r, 0] += 1
+        out[r, group0 + category_group[c]] += 1
+        out[r, category0 + c] += 1
+        out[r, light0 + light[i]] += 1
+    return out
 
 
 # The table of counts ------------------------------------------------------------------
@@ -182,6 +190,7 @@ class Block:
     counts: np.ndarray  # rows × columns, int32
     n_periods: int = 1
     offset: int = 0  # first row in the whole table
+    parent_row: np.ndarray | None = None  # local row of each row's parent cell in the next coarser block
 
     @property
     def key(self) -> np.ndarray:
@@ -229,50 +238,33 @@ class DensityTable:
         return self.all_counts
 
 
-def _group_rows(key: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique keys and the row of each key: by a dense count over the key space
-    when that is not much larger than the keys, else by sorting."""
-    if key_space <= min(_DENSE_KEY_LIMIT, 4 * key.size):
-        present = np.bincount(key, minlength=key_space) > 0
-        unique = np.flatnonzero(present)
-        row_of_key = np.cumsum(present, dtype=np.int64) - 1
-        return unique, row_of_key[key]
-    unique, inverse = np.unique(key, return_inverse=True)
-    return unique, inverse
-
-
 def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray, day: np.ndarray,
                 as_of_day: int, resolutions: list[int], columns: Columns, scheme: PeriodScheme) -> DensityTable:
     """Aggregate incidents (finest cell, category code, light code, local day) to all blocks."""
     resolutions = sorted(resolutions)
     finest = resolutions[-1]
+    pairs = list(reversed(list(itertools.pairwise(resolutions))))  # (coarse, fine), finest first
     cells = {}
     cells[finest], cell_idx = np.unique(cell_finest, return_inverse=True)
     coarser: dict[int, np.ndarray] = {}
-    for coarse, fine in reversed(list(itertools.pairwise(resolutions))):
+    for coarse, fine in pairs:
         cells[coarse], coarser[fine] = np.unique(h3_parent(cells[fine], coarse), return_inverse=True)
     first_day = int(day.min()) if day.size else as_of_day
     last_day = max(int(day.max()) if day.size else as_of_day, as_of_day)
     periods = {kind: scheme.sequence(kind, first_day, last_day) for kind in PERIOD_KINDS}
     blocks: dict[tuple[int, str], Block] = {}
     for kind in PERIOD_KINDS:
-        seq = periods[kind]
-        n_periods = seq.size
-        period = np.searchsorted(seq, scheme.start(kind, day, first_day)).astype(np.int64)
-        key = cell_idx.astype(np.int64) * n_periods + period
-        unique, incident_row = _group_rows(key, cells[finest].size * n_periods)
-        block = Block(finest, kind, unique // n_periods, unique % n_periods,
-                      columns.count(incident_row, unique.size, category, light), n_periods=n_periods)
-        blocks[(finest, kind)] = block
-        for coarse, fine in reversed(list(itertools.pairwise(resolutions))):
+        n_periods = periods[kind].size
+        period = np.searchsorted(periods[kind], scheme.start(kind, day, first_day))
+        incident_row, row_cell, row_period = grouping.group_by_segment(cell_idx, cells[finest].size, period, n_periods)
+        blocks[(finest, kind)] = Block(finest, kind, row_cell, row_period,
+                                       columns.count(incident_row, row_cell.size, category, light), n_periods=n_periods)
+        for coarse, fine in pairs:
             child = blocks[(fine, kind)]
-            ckey = coarser[fine][child.cell].astype(np.int64) * n_periods + child.period
-            unique, parent_row = _group_rows(ckey, cells[coarse].size * n_periods)
-            summing = sparse.csr_matrix(
-                (np.ones(parent_row.size, dtype=np.int32), (parent_row, np.arange(parent_row.size))),
-                shape=(unique.size, parent_row.size))
-            counts = np.asarray(summing @ child.counts, dtype=np.int32)
-            blocks[(coarse, kind)] = Block(coarse, kind, unique // n_periods, unique % n_periods, counts, n_periods=n_periods)
+            child.parent_row, row_cell, row_period = grouping.group_by_segment(
+                coarser[fine][child.cell], cells[coarse].size, child.period, n_periods)
+            blocks[(coarse, kind)] = Block(coarse, kind, row_cell, row_period,
+                                           grouping.sum_rows(child.counts, child.parent_row, row_cell.size), n_periods=n_periods)
     table = DensityTable(resolutions, columns, scheme, cells, coarser, periods, first_day, last_day, as_of_day, blocks)
     # One matrix for the whole table; the blocks become views into it.
     table.all_counts = np.concatenate([b.counts for b in table.ordered_blocks()])
@@ -308,6 +300,15 @@ def row_relations(table: DensityTable, totals: np.ndarray | None = None, min_cou
     return out
 
 
+def _row_of_cell(whole: Block, cell: np.ndarray) -> np.ndarray:
+    """Row of each cell in a block of the whole range. That block has one row per cell
+    with incidents, in cell order, so the row is the cell index itself when the block
+    covers every cell; otherwise (a hand-made table) it is looked up."""
+    if whole.cell.size and whole.cell[-1] == whole.cell.size - 1:
+        return np.asarray(cell, dtype=np.int64)
+    return whole.find(cell, np.zeros_like(cell))
+
+
 def _row_relations(table: DensityTable, n_rows: int):
     res = table.resolutions
     space = np.full(n_rows, -1, dtype=np.int64)
@@ -315,13 +316,14 @@ def _row_relations(table: DensityTable, n_rows: int):
         for kind in PERIOD_KINDS:
             child, parent = table.blocks[(fine, kind)], table.blocks[(coarse, kind)]
             rows = slice(child.offset, child.offset + child.counts.shape[0])
-            space[rows] = parent.offset + parent.find(table.coarser[fine][child.cell], child.period)
+            space[rows] = parent.offset + (child.parent_row if child.parent_row is not None
+                                           else parent.find(table.coarser[fine][child.cell], child.period))
     yield "cell→parent cell", space
     for kind in ("week", "month", "lagesbild"):
         to_all = np.full(n_rows, -1, dtype=np.int64)
         for r in res:
             block, whole = table.blocks[(r, kind)], table.blocks[(r, "all")]
-            to_all[block.offset: block.offset + block.counts.shape[0]] = whole.offset + whole.find(block.cell, np.zeros_like(block.period))
+            to_all[block.offset: block.offset + block.counts.shape[0]] = whole.offset + _row_of_cell(whole, block.cell)
         yield f"{kind}→all", to_all
     if table.scheme.lagesbild_nests_weeks:
         to_lb = np.full(n_rows, -1, dtype=np.int64)
