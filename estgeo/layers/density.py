@@ -155,19 +155,23 @@ class Columns:
     def light_cols(self) -> np.ndarray:
         return 1 + len(self.groups) + len(self.categories) + np.arange(len(LIGHT_CONDITIONS))
 
-    def count(self, row: np.ndarray, n_rows: int, category: np.ndarray, light: np.ndarray) -> np.ndarray:
-        """The count matrix (rows × columns) of incidents with the given row, category and light code."""
+    def count(self, row: np.ndarray, n_rows: int, category: np.ndarray, light: np.ndarray,
+              out: np.ndarray | None = None) -> np.ndarray:
+        """The count matrix (rows × columns) of incidents with the given row, category and
+        light code; written into `out` (C-contiguous int32) when given."""
         n_groups, n_categories = len(self.groups), len(self.categories)
-        return _count_incidents(np.ascontiguousarray(row, dtype=np.int64), n_rows,
-                                np.ascontiguousarray(category, dtype=np.int64), self.category_group.astype(np.int64),
-                                np.ascontiguousarray(light, dtype=np.int64), len(self.names),
-                                1, 1 + n_groups, 1 + n_groups + n_categories)
+        if out is None:
+            out = np.empty((n_rows, len(self.names)), dtype=np.int32)
+        _count_incidents(np.ascontiguousarray(row, dtype=np.int64), np.ascontiguousarray(category, dtype=np.int64),
+                         self.category_group.astype(np.int64), np.ascontiguousarray(light, dtype=np.int64),
+                         1, 1 + n_groups, 1 + n_groups + n_categories, out)
+        return out
 
 
 @numba.njit(nogil=True, cache=True)
-def _count_incidents(row, n_rows, category, category_group, light, width, group0, category0, light0):  # pragma: no cover
+def _count_incidents(row, category, category_group, light, group0, category0, light0, out):  # pragma: no cover
     """One pass over the incidents: each adds 1 to its row's total, group, category and light column."""
-    out = np.zeros((n_rows, width), dtype=np.int32)
+    out[:] = 0
     for i in range(row.size):
         r = row[i]
         c = category[i]
@@ -175,7 +179,6 @@ def _count_incidents(row, n_rows, category, category_group, light, width, group0
         out[r, group0 + category_group[c]] += 1
         out[r, category0 + c] += 1
         out[r, light0 + light[i]] += 1
-    return out
 
 
 # The table of counts ------------------------------------------------------------------
@@ -238,6 +241,14 @@ class DensityTable:
         return self.all_counts
 
 
+def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique values of a sorted array and the index of each value among them."""
+    new = np.empty(values.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return values[new], np.cumsum(new) - 1
+
+
 def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray, day: np.ndarray,
                 as_of_day: int, resolutions: list[int], columns: Columns, scheme: PeriodScheme) -> DensityTable:
     """Aggregate incidents (finest cell, category code, light code, local day) to all blocks."""
@@ -245,7 +256,10 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     finest = resolutions[-1]
     pairs = list(reversed(list(itertools.pairwise(resolutions))))  # (coarse, fine), finest first
     cells = {}
-    cells[finest], cell_idx = np.unique(cell_finest, return_inverse=True)
+    # Incidents sorted by cell once: every grouping below then reads memory in order.
+    order = np.argsort(cell_finest)
+    cells[finest], cell_idx = _sorted_unique(cell_finest[order])
+    category, light, day = category[order], light[order], day[order]
     coarser: dict[int, np.ndarray] = {}
     for coarse, fine in pairs:
         cells[coarse], coarser[fine] = np.unique(h3_parent(cells[fine], coarse), return_inverse=True)
@@ -253,27 +267,31 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     last_day = max(int(day.max()) if day.size else as_of_day, as_of_day)
     periods = {kind: scheme.sequence(kind, first_day, last_day) for kind in PERIOD_KINDS}
     blocks: dict[tuple[int, str], Block] = {}
+    incident_rows = {}
+    unfilled = np.zeros((0, len(columns.names)), dtype=np.int32)  # counts come once all row counts are known
     for kind in PERIOD_KINDS:
         n_periods = periods[kind].size
         period = np.searchsorted(periods[kind], scheme.start(kind, day, first_day))
-        incident_row, row_cell, row_period = grouping.group_by_segment(cell_idx, cells[finest].size, period, n_periods)
-        blocks[(finest, kind)] = Block(finest, kind, row_cell, row_period,
-                                       columns.count(incident_row, row_cell.size, category, light), n_periods=n_periods)
+        incident_rows[kind], row_cell, row_period = grouping.group_by_segment(cell_idx, period, n_periods)
+        blocks[(finest, kind)] = Block(finest, kind, row_cell, row_period, unfilled, n_periods=n_periods)
         for coarse, fine in pairs:
             child = blocks[(fine, kind)]
-            child.parent_row, row_cell, row_period = grouping.group_by_segment(
-                coarser[fine][child.cell], cells[coarse].size, child.period, n_periods)
-            blocks[(coarse, kind)] = Block(coarse, kind, row_cell, row_period,
-                                           grouping.sum_rows(child.counts, child.parent_row, row_cell.size), n_periods=n_periods)
+            child.parent_row, row_cell, row_period = grouping.group_by_segment(coarser[fine][child.cell], child.period, n_periods)
+            blocks[(coarse, kind)] = Block(coarse, kind, row_cell, row_period, unfilled, n_periods=n_periods)
     table = DensityTable(resolutions, columns, scheme, cells, coarser, periods, first_day, last_day, as_of_day, blocks)
-    # One matrix for the whole table; the blocks become views into it.
-    table.all_counts = np.concatenate([b.counts for b in table.ordered_blocks()])
+    # One matrix for the whole table, filled in place: the blocks are views into it.
     offset = 0
     for block in table.ordered_blocks():
-        n = block.counts.shape[0]
         block.offset = offset
-        block.counts = table.all_counts[offset: offset + n]
-        offset += n
+        offset += block.cell.size
+    table.all_counts = np.empty((offset, len(columns.names)), dtype=np.int32)
+    for block in table.ordered_blocks():
+        block.counts = table.all_counts[block.offset: block.offset + block.cell.size]
+    for kind in PERIOD_KINDS:
+        columns.count(incident_rows[kind], blocks[(finest, kind)].cell.size, category, light, out=blocks[(finest, kind)].counts)
+        for coarse, fine in pairs:
+            child = blocks[(fine, kind)]
+            grouping.sum_rows(child.counts, child.parent_row, out=blocks[(coarse, kind)].counts)
     return table
 
 

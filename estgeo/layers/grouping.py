@@ -2,11 +2,10 @@
 
 The density table's rows are (H3 cell, period) pairs sorted by cell, then period. A
 general group-by (sorting a combined key) costs O(n log n) per resolution and period
-kind; here the segment (the cell) is a small dense integer and the sub-key (the period)
-is a small range, so a counting sort by segment plus a per-segment scratch table of
-periods does the same in O(n), and a coarser resolution's rows come from a finer one's
-in one pass (a parent's children are consecutive, as H3 parents are monotone in the
-index). The kernels are numba-compiled and release the GIL, so a thread can run them
+kind; here the items are sorted by cell once, and the sub-key (the period) is a small
+range, so a per-cell scratch table of periods groups them in O(n). A coarser
+resolution's rows come from a finer one's in one pass the same way: a parent's children
+are consecutive, as H3 parents are monotone in the index. The kernels are numba-compiled and release the GIL, so a thread can run them
 beside Python work.
 """
 
@@ -16,68 +15,84 @@ import numba
 import numpy as np
 
 
-def group_by_segment(segment: np.ndarray, n_segments: int, sub: np.ndarray, n_sub: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def group_by_segment(segment: np.ndarray, sub: np.ndarray, n_sub: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of the distinct (segment, sub) pairs, sorted by segment then sub.
 
     Returns the row of each item and, per row, its segment and sub-key: the same as
-    ``np.unique(segment * n_sub + sub, return_inverse=True)``, without the sort.
+    ``np.unique(segment * n_sub + sub, return_inverse=True)``. Sorted segments (the
+    usual case here) need no sort at all; others are sorted first.
     """
     segment = np.ascontiguousarray(segment, dtype=np.int64)
     sub = np.ascontiguousarray(sub, dtype=np.int64)
-    return _group_by_segment(segment, n_segments, sub, n_sub)
+    if segment.size < 2 or not (segment[1:] < segment[:-1]).any():
+        return _group_sorted(segment, sub, n_sub)
+    order = np.argsort(segment, kind="stable")
+    row_of_sorted, row_segment, row_sub = _group_sorted(segment[order], sub[order], n_sub)
+    row_of_item = np.empty_like(row_of_sorted)
+    row_of_item[order] = row_of_sorted
+    return row_of_item, row_segment, row_sub
 
 
 @numba.njit(nogil=True, cache=True)
-def _group_by_segment(segment, n_segments, sub, n_sub):  # pragma: no cover - compiled
+def _group_sorted(segment, sub, n_sub):  # pragma: no cover - compiled
+    """`group_by_segment` on sorted segments: a scratch table of sub-keys per segment."""
     n = segment.size
-    ptr = np.zeros(n_segments + 1, dtype=np.int64)
-    for i in range(n):
-        ptr[segment[i] + 1] += 1
-    for s in range(n_segments):
-        ptr[s + 1] += ptr[s]
-    order = np.empty(n, dtype=np.int64)
-    fill = ptr[:-1].copy()
-    for i in range(n):
-        order[fill[segment[i]]] = i
-        fill[segment[i]] += 1
     slot = np.full(n_sub, -1, dtype=np.int64)
     seen = np.empty(n_sub, dtype=np.int64)
     row_of_item = np.empty(n, dtype=np.int64)
     row_segment = np.empty(n, dtype=np.int64)
     row_sub = np.empty(n, dtype=np.int64)
     n_rows = 0
-    for s in range(n_segments):
+    lo = 0
+    while lo < n:
+        hi = lo
+        while hi < n and segment[hi] == segment[lo]:
+            hi += 1
         m = 0
-        for j in range(ptr[s], ptr[s + 1]):
-            k = sub[order[j]]
+        for j in range(lo, hi):
+            k = sub[j]
             if slot[k] < 0:
                 slot[k] = 0
                 seen[m] = k
                 m += 1
-        keys = np.sort(seen[:m])
+        _insertion_sort(seen, m)  # a cell has few periods: cheaper than np.sort's new array
         for j in range(m):
-            slot[keys[j]] = n_rows + j
-            row_segment[n_rows + j] = s
-            row_sub[n_rows + j] = keys[j]
-        for j in range(ptr[s], ptr[s + 1]):
-            row_of_item[order[j]] = slot[sub[order[j]]]
+            slot[seen[j]] = n_rows + j
+            row_segment[n_rows + j] = segment[lo]
+            row_sub[n_rows + j] = seen[j]
+        for j in range(lo, hi):
+            row_of_item[j] = slot[sub[j]]
         for j in range(m):
-            slot[keys[j]] = -1
+            slot[seen[j]] = -1
         n_rows += m
+        lo = hi
     return row_of_item, row_segment[:n_rows].copy(), row_sub[:n_rows].copy()
 
 
-def sum_rows(values: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
-    """Sum of the rows of `values` (items × columns, int32) that share a `row`."""
-    return _sum_rows(np.ascontiguousarray(values, dtype=np.int32), np.ascontiguousarray(row, dtype=np.int64), n_rows)
+@numba.njit(nogil=True, cache=True, inline="always")
+def _insertion_sort(a, m):  # pragma: no cover - compiled
+    for i in range(1, m):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+def sum_rows(values: np.ndarray, row: np.ndarray, n_rows: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """Sum of the rows of `values` (items × columns, int32) that share a `row`; written
+    into `out` (C-contiguous int32, rows × columns) when given."""
+    if out is None:
+        out = np.empty((int(n_rows), values.shape[1]), dtype=np.int32)
+    _sum_rows(np.ascontiguousarray(values, dtype=np.int32), np.ascontiguousarray(row, dtype=np.int64), out)
+    return out
 
 
 @numba.njit(nogil=True, cache=True)
-def _sum_rows(values, row, n_rows):  # pragma: no cover - compiled
-    out = np.zeros((n_rows, values.shape[1]), dtype=np.int32)
+def _sum_rows(values, row, out):  # pragma: no cover - compiled
+    out[:] = 0
     for i in range(row.size):
         r = row[i]
         for j in range(values.shape[1]):
             out[r, j] += values[i, j]
-    return out
