@@ -313,9 +313,17 @@ def row_relations(table: DensityTable, totals: np.ndarray | None = None, min_cou
     out = []
     for name, parent in _row_relations(table, table.n_rows):
         if totals is not None:
-            parent[(parent >= 0) & (totals[np.maximum(parent, 0)] < min_count)] = -1
+            _drop_small_parents(parent, totals, min_count)
         out.append(privacy.RowRelation(name, parent))
     return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _drop_small_parents(parent, totals, min_count):  # pragma: no cover - compiled
+    """Cut the link to a parent row whose total is below `min_count`, in place."""
+    for r in range(parent.size):
+        if parent[r] >= 0 and totals[parent[r]] < min_count:
+            parent[r] = -1
 
 
 def _row_of_cell(whole: Block, cell: np.ndarray) -> np.ndarray:

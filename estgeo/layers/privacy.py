@@ -77,18 +77,51 @@ class RowRelation:
     matrix: sparse.csr_matrix = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.parent = np.asarray(self.parent, dtype=np.int64)
-        child = np.flatnonzero(self.parent >= 0)
+        self.parent = np.ascontiguousarray(self.parent, dtype=np.int64)
         n = self.parent.size
-        self.matrix = sparse.csr_matrix(
-            (np.ones(child.size, dtype=np.int32), (self.parent[child], child)), shape=(n, n))
-        self.matrix.sort_indices()
-        self.has_children = np.diff(self.matrix.indptr) > 0
+        indptr, indices = _children_csr(self.parent)
+        self.matrix = sparse.csr_matrix((np.ones(indices.size, dtype=np.int32), indices, indptr), shape=(n, n))
+        self.matrix.has_sorted_indices = True  # children are placed in row order
+        self.indptr, self.children = indptr, indices  # int64, as the compiled checks take them
+        self.has_children = indptr[1:] > indptr[:-1]
+
+
+@numba.njit(nogil=True, cache=True)
+def _children_csr(parent):  # pragma: no cover - compiled
+    """CSR pointers and column indices of the parent → children matrix, children ascending
+    (a counting sort; scipy's COO → CSR conversion does the same with more passes)."""
+    n = parent.size
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n):
+        if parent[r] >= 0:
+            indptr[parent[r] + 1] += 1
+    for p in range(n):
+        indptr[p + 1] += indptr[p]
+    fill = indptr[:-1].copy()
+    indices = np.empty(indptr[n], dtype=np.int64)
+    for r in range(n):
+        p = parent[r]
+        if p >= 0:
+            indices[fill[p]] = r
+            fill[p] += 1
+    return indptr, indices
 
 
 def primary_suppression(values: np.ndarray, min_count: int) -> np.ndarray:
     """Counts from 1 up to `min_count` − 1 (zeros are published)."""
-    return (values > 0) & (values < min_count)
+    values = np.asarray(values)
+    if values.dtype != np.int32 or not values.flags.c_contiguous:
+        return (values > 0) & (values < min_count)
+    # One compiled pass instead of three whole-table temporaries.
+    return _between(values.reshape(-1), 1, min_count).reshape(values.shape)
+
+
+@numba.njit(nogil=True, cache=True)
+def _between(values, low, high):  # pragma: no cover - compiled
+    out = np.empty(values.size, dtype=np.bool_)
+    for i in range(values.size):
+        out[i] = low <= values[i] < high
+    return out
 
 
 class _State:
@@ -118,13 +151,10 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
     large = values[:, total_column] >= min_count if total_column is not None else np.ones(n_rows, dtype=bool)
     # First pass: every relation, whole rows at a time. Later passes: only the relations a
     # new suppression touched, as (parent row, column) pairs, which is far less work.
-    col_work = [np.flatnonzero(large) for _ in column_relations]
     new_rows, new_cols = [], []
-    for f, rel in enumerate(column_relations):
-        r, c = _check_columns(state, rel, col_work[f])
-        _apply(state, r, c)
-        new_rows.append(r)
-        new_cols.append(c)
+    r, c = _check_columns(state, column_relations, np.flatnonzero(large))
+    new_rows.append(r)
+    new_cols.append(c)
     for rel in row_relations:
         r, c = _check_rows(state, rel, np.flatnonzero(rel.has_children & large))
         _apply(state, r, c)
@@ -137,11 +167,9 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
         new_rows, new_cols = [], []
         # Whatever relation holds a new suppression, as child or as parent, is checked again.
         touched_rows = np.unique(rows)
-        for rel in column_relations:
-            r, c = _check_columns(state, rel, touched_rows[large[touched_rows]])
-            _apply(state, r, c)
-            new_rows.append(r)
-            new_cols.append(c)
+        r, c = _check_columns(state, column_relations, touched_rows[large[touched_rows]])
+        new_rows.append(r)
+        new_cols.append(c)
         for rel in row_relations:
             parents = rel.parent[rows]
             as_child = parents >= 0
@@ -225,46 +253,55 @@ def _push(out_r, out_c, n, r, c):  # pragma: no cover - compiled
     return out_r, out_c, n + 1
 
 
-def _check_columns(state: _State, rel: ColumnRelation, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # As for rows: a parent count below the threshold cannot head a broken relation.
-    return _column_checks(state.values, state.sup, np.asarray(rows, dtype=np.int64), rel.parent,
-                          np.asarray(rel.children, dtype=np.int64), state.min_count)
+def _check_columns(state: _State, column_relations: list[ColumnRelation], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Check and repair every column relation, in order, in the given rows; the counts
+    suppressed. A column relation involves one row only, so taking the rows one at a time
+    (each relation seeing the ones before it applied) is the same as taking the relations
+    one at a time over all rows, and reads the table once instead of once per relation."""
+    if not column_relations:
+        return rows[:0], rows[:0]
+    parents, ptr, children = _flatten(column_relations)
+    return _column_checks(state.values, state.sup, np.asarray(rows, dtype=np.int64), parents, ptr, children, state.min_count)
 
 
 @numba.njit(nogil=True, cache=True)
-def _column_checks(values, sup, rows, parent, children, min_count):  # pragma: no cover - compiled
-    """Broken column relations in the given rows, each with the count to suppress next:
-    its smallest published non-zero child (the first, on a tie), else its parent."""
+def _column_checks(values, sup, rows, parents, ptr, children, min_count):  # pragma: no cover - compiled
+    """Per row and relation: when broken, suppress its smallest published non-zero child
+    (the first, on a tie), else its parent."""
     out_r = np.empty(0, dtype=np.int64)
     out_c = np.empty(0, dtype=np.int64)
     n = 0
     for r in rows:
-        if values[r, parent] < min_count:
-            continue
-        n_hidden = 0
-        hidden_sum = 0
-        for ch in children:
-            if sup[r, ch]:
-                n_hidden += 1
-                hidden_sum += values[r, ch]
-        parent_hidden = sup[r, parent]
-        if not _is_broken(n_hidden, hidden_sum, parent_hidden, min_count):
-            continue
-        best = -1
-        for ch in children:
-            if not sup[r, ch] and values[r, ch] > 0 and (best < 0 or values[r, ch] < values[r, best]):
-                best = ch
-        if best >= 0:
-            out_r, out_c, n = _push(out_r, out_c, n, r, best)
-        elif not parent_hidden:
-            out_r, out_c, n = _push(out_r, out_c, n, r, parent)
+        for f in range(parents.size):
+            parent = parents[f]
+            # As for rows: a parent count below the threshold cannot head a broken relation.
+            if values[r, parent] < min_count:
+                continue
+            n_hidden = 0
+            hidden_sum = 0
+            for k in range(ptr[f], ptr[f + 1]):
+                if sup[r, children[k]]:
+                    n_hidden += 1
+                    hidden_sum += values[r, children[k]]
+            parent_hidden = sup[r, parent]
+            if not _is_broken(n_hidden, hidden_sum, parent_hidden, min_count):
+                continue
+            best = -1
+            for k in range(ptr[f], ptr[f + 1]):
+                ch = children[k]
+                if not sup[r, ch] and values[r, ch] > 0 and (best < 0 or values[r, ch] < values[r, best]):
+                    best = ch
+            if best < 0 and parent_hidden:
+                continue
+            pick = best if best >= 0 else parent
+            sup[r, pick] = True
+            out_r, out_c, n = _push(out_r, out_c, n, r, pick)
     return out_r[:n], out_c[:n]
 
 
 def _check_rows(state: _State, rel: RowRelation, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The relations of whole parent rows, every column."""
-    return _row_checks(state.values, state.sup, np.asarray(parents, dtype=np.int64), rel.matrix.indptr.astype(np.int64),
-                       rel.matrix.indices.astype(np.int64), state.min_count)
+    return _row_checks(state.values, state.sup, np.asarray(parents, dtype=np.int64), rel.indptr, rel.children, state.min_count)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -310,7 +347,7 @@ def _pick(values, sup, indptr, indices, p, c, out_r, out_c, n):  # pragma: no co
 def _check_row_pairs(state: _State, rel: RowRelation, parent: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The relations of the given (parent row, column) pairs only."""
     return _row_pair_checks(state.values, state.sup, np.asarray(parent, dtype=np.int64), np.asarray(cols, dtype=np.int64),
-                            rel.matrix.indptr.astype(np.int64), rel.matrix.indices.astype(np.int64), state.min_count)
+                            rel.indptr, rel.children, state.min_count)
 
 
 @numba.njit(nogil=True, cache=True)
