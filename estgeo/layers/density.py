@@ -550,6 +550,27 @@ def _columns_for(table: DensityTable, periods: _PeriodIndex, res: int, cell: np.
     }
 
 
+def _columns_of_rows(counts: np.ndarray, mask: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and mask of the given table rows (−1: a row of zeros, not withheld), column
+    by column (columns × rows), as the frame's columns want them; one compiled pass
+    instead of gathering rows and transposing (a strided copy numpy does slowly)."""
+    return _gather_transposed(np.ascontiguousarray(counts), np.ascontiguousarray(mask), np.ascontiguousarray(source, dtype=np.int64))
+
+
+@numba.njit(nogil=True, cache=True)
+def _gather_transposed(counts, mask, source):  # pragma: no cover - compiled
+    width = counts.shape[1]
+    counts_t = np.zeros((width, source.size), dtype=np.int32)
+    hidden_t = np.zeros((width, source.size), dtype=np.bool_)
+    for i in range(source.size):
+        r = source[i]
+        if r >= 0:
+            for j in range(width):
+                counts_t[j, i] = counts[r, j]
+                hidden_t[j, i] = mask[r, j]
+    return counts_t, hidden_t
+
+
 def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult | None,
                   geometry_cache: dict[int, np.ndarray], gi_decimals: int) -> gpd.GeoDataFrame:
     """All period kinds of one resolution as one GeoDataFrame (EPSG:4326 lon/lat).
@@ -559,19 +580,17 @@ def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult 
     suppressed count such a row would say nothing (its change is withheld) and is left out.
     """
     periods = _PeriodIndex.of(table)
-    cells, pcodes, counts, hidden, prev_counts, prev_unknown = [], [], [], [], [], []
+    cells, pcodes, sources, prev_counts, prev_unknown = [], [], [], [], []
     for kind in PERIOD_KINDS:
         block = table.blocks[(res, kind)]
-        rows = slice(block.offset, block.offset + block.counts.shape[0])
-        cell, period, hid = block.cell, block.period, mask[rows]
-        count_rows = block.counts
+        cell, period = block.cell, block.period
+        source = block.offset + np.arange(cell.size)  # the row's place in the table; −1: a zero row
         if kind != "all":
             following = block.find(cell, period + 1)
-            extra = np.flatnonzero((following < 0) & (period + 1 < block.n_periods) & ~hid[:, 0])
+            extra = np.flatnonzero((following < 0) & (period + 1 < block.n_periods) & ~mask[source, 0])
             cell = np.concatenate([cell, cell[extra]])
             period = np.concatenate([period, period[extra] + 1])
-            count_rows = np.concatenate([count_rows, np.zeros((extra.size, count_rows.shape[1]), dtype=np.int32)])
-            hid = np.concatenate([hid, np.zeros((extra.size, hid.shape[1]), dtype=bool)])
+            source = np.concatenate([source, np.full(extra.size, -1)])
             prev = block.find(cell, period - 1)
             has_prev = prev >= 0
             prev_counts.append(np.where(has_prev, block.counts[np.maximum(prev, 0), 0], 0).astype(np.int32))
@@ -581,11 +600,9 @@ def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult 
             prev_unknown.append(np.ones(cell.size, dtype=bool))
         cells.append(cell)
         pcodes.append(periods.offset[kind] + period)
-        counts.append(count_rows)
-        hidden.append(hid)
+        sources.append(source)
     cell, pcode = np.concatenate(cells), np.concatenate(pcodes)
-    counts_t = np.ascontiguousarray(np.concatenate(counts).T)
-    hidden_t = np.ascontiguousarray(np.concatenate(hidden).T)
+    counts_t, hidden_t = _columns_of_rows(table.counts(), mask, np.concatenate(sources))
     prev_count, unknown_prev = np.concatenate(prev_counts), np.concatenate(prev_unknown)
     data = _columns_for(table, periods, res, cell, pcode)
     for j, name in enumerate(table.columns.names):
