@@ -112,13 +112,12 @@ def to_unix_seconds(moments) -> np.ndarray:
 
 
 def cell_polygons(cells: np.ndarray) -> np.ndarray:
-    """Shapely polygons (lon/lat) of H3 cells."""
-    boundaries = [h3i.cell_to_boundary(int(c)) for c in cells]
-    sizes = np.fromiter((len(b) + 1 for b in boundaries), dtype=np.int64, count=len(boundaries))
-    latlng = np.fromiter(
-        itertools.chain.from_iterable(itertools.chain.from_iterable((*b, b[0]) for b in boundaries)),
-        dtype=np.float64, count=int(sizes.sum()) * 2,
-    ).reshape(-1, 2)
+    """Shapely polygons (lon/lat) of H3 cells (shapely closes each ring with its first vertex)."""
+    to_boundary = h3i.cell_to_boundary
+    boundaries = [to_boundary(c) for c in np.asarray(cells, dtype=np.uint64).tolist()]
+    sizes = np.fromiter(map(len, boundaries), dtype=np.int64, count=len(boundaries))
+    latlng = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(boundaries)),
+                         dtype=np.float64, count=int(sizes.sum()) * 2).reshape(-1, 2)
     rings = shapely.linearrings(latlng[:, ::-1], indices=np.repeat(np.arange(len(boundaries)), sizes))
     return shapely.polygons(rings)
 
@@ -462,8 +461,7 @@ class GiResult:
 
 def gi_for_resolution(table: DensityTable, res: int, k_ring: int, trend_alpha: float, emerging: bool) -> GiResult:
     cells = table.cells[res]
-    area = hotspots.study_area(cells, k_ring)
-    weights = hotspots.kring_weights(area, k_ring)
+    area, weights = hotspots.study_area_weights(cells, k_ring)
     pos_of_cell = np.searchsorted(area, cells)
     result = GiResult(area, {}, {})
     for kind in PERIOD_KINDS:
@@ -630,7 +628,7 @@ def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult 
     if res not in geometry_cache:
         geometry_cache[res] = cell_polygons(table.cells[res])
     frame = pd.DataFrame(data, copy=False)
-    return gpd.GeoDataFrame(frame, geometry=geometry_cache[res][cell], crs="OGC:CRS84")
+    return gpd.GeoDataFrame(frame, geometry=geometry_cache[res][cell], crs="OGC:CRS84", copy=False)
 
 
 def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult, gi_decimals: int) -> gpd.GeoDataFrame:
@@ -676,4 +674,4 @@ def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult,
     data["n_periods"] = np.concatenate([np.full(p[2].size, p[1] + 1, dtype=np.int32) for p in parts])
     data["suppressed"] = hidden
     geometry = cell_polygons(gi.cells[used])[np.searchsorted(used, area_rows)]
-    return gpd.GeoDataFrame(pd.DataFrame(data, copy=False), geometry=geometry, crs="OGC:CRS84")
+    return gpd.GeoDataFrame(pd.DataFrame(data, copy=False), geometry=geometry, crs="OGC:CRS84", copy=False)
