@@ -53,6 +53,7 @@ measures the build against that indexing alone.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +110,14 @@ def to_unix_seconds(moments) -> np.ndarray:
     seconds = index.to_numpy().astype("datetime64[ms]").astype(np.int64) / 1000.0
     seconds[np.asarray(index.isna())] = np.nan
     return seconds
+
+
+def _cell_polygons_of(table: DensityTable, res: int, gi: GiResult | None, area_polygons: np.ndarray | None) -> np.ndarray:
+    """Polygons of the cells with incidents at `res`; taken from the Gi* study area's
+    polygons where there is one (it holds those cells), so no cell is drawn twice."""
+    if gi is None or area_polygons is None:
+        return cell_polygons(table.cells[res])
+    return area_polygons[np.searchsorted(gi.cells, table.cells[res])]
 
 
 def cell_polygons(cells: np.ndarray) -> np.ndarray:
@@ -388,22 +397,25 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     ctx.progress("density: counting per cell and period")
     table = count_table(prepared.cell, prepared.category, prepared.light, prepared.day, prepared.as_of_day,
                         resolutions, columns, scheme)
-    ctx.progress(f"density: suppressing counts below {min_count} ({table.n_rows:,} rows)")
-    mask = suppression_mask(table, min_count)
-    frames: dict[str, gpd.GeoDataFrame] = {}
-    geometry_cache: dict[int, np.ndarray] = {}
     decimals = int(opts["gi_decimals"])
     prefix = opts["collection_prefix"]
-    gi_resolutions = [int(r) for r in (opts.get("gi_resolutions") or [default_res])]
+    gi_resolutions = [r for r in resolutions if r in {int(g) for g in (opts.get("gi_resolutions") or [])} | {default_res}]
+    ctx.progress(f"density: suppressing counts below {min_count} ({table.n_rows:,} rows) beside Gi* and cell polygons")
+    # Suppression is compiled and whole-array numpy work that releases the GIL; Gi* and
+    # the polygons are mostly H3 calls that hold it. Side by side they use two cores.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        suppressing = pool.submit(suppression_mask, table, min_count)
+        gis = {res: gi_for_resolution(table, res, k_ring, trend_alpha=float(opts["trend_alpha"]), emerging=(res == default_res))
+               for res in gi_resolutions}
+        area_polygons = {res: cell_polygons(gi.cells) for res, gi in gis.items()}
+        geometry_cache = {res: _cell_polygons_of(table, res, gis.get(res), area_polygons.get(res)) for res in resolutions}
+        mask = suppressing.result()
+    frames: dict[str, gpd.GeoDataFrame] = {}
     for res in resolutions:
-        gi = None
-        if res in gi_resolutions or res == default_res:
-            ctx.progress(f"density: Gi* at resolution {res}")
-            gi = gi_for_resolution(table, res, k_ring, trend_alpha=float(opts["trend_alpha"]), emerging=(res == default_res))
         ctx.progress(f"density: frame for resolution {res}")
-        frames[f"{prefix}-r{res}"] = density_frame(table, res, mask, gi, geometry_cache, decimals)
+        frames[f"{prefix}-r{res}"] = density_frame(table, res, mask, gis.get(res), geometry_cache, decimals)
         if res == default_res:
-            frames[opts["hotspots_collection"]] = hotspot_frame(table, res, mask, gi, decimals)
+            frames[opts["hotspots_collection"]] = hotspot_frame(table, res, mask, gis[res], decimals, area_polygons[res])
     frames[prefix] = frames[f"{prefix}-r{default_res}"]
     default_cell = h3_parent(prepared.cell, default_res)
     ctx.built.update(frames)
@@ -631,7 +643,8 @@ def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult 
     return gpd.GeoDataFrame(frame, geometry=geometry_cache[res][cell], crs="OGC:CRS84", copy=False)
 
 
-def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult, gi_decimals: int) -> gpd.GeoDataFrame:
+def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult, gi_decimals: int,
+                  area_polygons: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Gi* of the latest complete period of each kind and of the whole range, with the
     emerging hot spot class, for the cells with incidents or a pattern (default resolution)."""
     periods = _PeriodIndex.of(table)
@@ -673,5 +686,6 @@ def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult,
     data["hotspot_class"] = pd.Categorical.from_codes(codes, categories=list(hotspots.EMERGING_CLASSES))
     data["n_periods"] = np.concatenate([np.full(p[2].size, p[1] + 1, dtype=np.int32) for p in parts])
     data["suppressed"] = hidden
-    geometry = cell_polygons(gi.cells[used])[np.searchsorted(used, area_rows)]
+    polygons = area_polygons[used] if area_polygons is not None else cell_polygons(gi.cells[used])
+    geometry = polygons[np.searchsorted(used, area_rows)]
     return gpd.GeoDataFrame(pd.DataFrame(data, copy=False), geometry=geometry, crs="OGC:CRS84", copy=False)
