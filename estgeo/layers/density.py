@@ -250,7 +250,10 @@ class DensityTable:
 
 
 def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique values of a sorted array and the index of each value among them."""
+    """Unique values and the index of each value among them; without sorting when the
+    values are sorted already (the case here)."""
+    if values.size > 1 and (values[1:] < values[:-1]).any():
+        return np.unique(values, return_inverse=True)
     new = np.empty(values.size, dtype=bool)
     new[:1] = True
     np.not_equal(values[1:], values[:-1], out=new[1:])
@@ -270,7 +273,8 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     category, light, day = category[order], light[order], day[order]
     coarser: dict[int, np.ndarray] = {}
     for coarse, fine in pairs:
-        cells[coarse], coarser[fine] = np.unique(h3_parent(cells[fine], coarse), return_inverse=True)
+        # Parents of sorted cells are sorted (an H3 parent is a prefix of the index).
+        cells[coarse], coarser[fine] = _sorted_unique(h3_parent(cells[fine], coarse))
     first_day = int(day.min()) if day.size else as_of_day
     last_day = max(int(day.max()) if day.size else as_of_day, as_of_day)
     periods = {kind: scheme.sequence(kind, first_day, last_day) for kind in PERIOD_KINDS}
@@ -671,7 +675,7 @@ def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult,
                       cls[keep] if classes is not None else None))
     area_rows = np.concatenate([p[2] for p in parts])
     # Rows are cells of the study area, which may have no incident: index them by their own list.
-    used = np.unique(area_rows)
+    used = grouping.unique(area_rows)
     sub_table = DensityTable(table.resolutions, table.columns, table.scheme, {res: gi.cells[used]}, {}, table.periods,
                              table.first_day, table.last_day, table.as_of_day, {})
     pcode = np.concatenate([np.full(p[2].size, periods.offset[p[0]] + p[1]) for p in parts])

@@ -15,6 +15,19 @@ import numba
 import numpy as np
 
 
+def unique(values: np.ndarray) -> np.ndarray:
+    """Sorted unique values, as ``np.unique``: by a sort and a comparison of neighbours.
+    numpy 2's ``np.unique`` goes through a hash table, many times slower on the
+    millions of integer keys here."""
+    ordered = np.sort(np.asarray(values).ravel())
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def group_by_segment(segment: np.ndarray, sub: np.ndarray, n_sub: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of the distinct (segment, sub) pairs, sorted by segment then sub.
 

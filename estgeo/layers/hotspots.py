@@ -55,6 +55,8 @@ import numpy as np
 from scipy import sparse
 from scipy.special import ndtr
 
+from estgeo.layers import grouping
+
 FDR_LEVELS = (0.10, 0.05, 0.01)
 EMERGING_RULES = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating", "historical")
 EMERGING_CLASSES = ("none", *(f"{rule}_{kind}" for kind in ("hot", "cold") for rule in EMERGING_RULES))
@@ -69,10 +71,10 @@ def _disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def study_area(cells: np.ndarray, k: int) -> np.ndarray:
     """Sorted unique H3 cells (uint64) within `k` rings of any of `cells`."""
-    cells = np.unique(np.asarray(cells, dtype=np.uint64))
+    cells = grouping.unique(np.asarray(cells, dtype=np.uint64))
     if k == 0 or cells.size == 0:
         return cells
-    return np.unique(_disks(cells, k)[0])
+    return grouping.unique(_disks(cells, k)[0])
 
 
 def kring_weights(cells: np.ndarray, k: int) -> sparse.csr_matrix:
@@ -84,11 +86,11 @@ def kring_weights(cells: np.ndarray, k: int) -> sparse.csr_matrix:
 def study_area_weights(cells: np.ndarray, k: int) -> tuple[np.ndarray, sparse.csr_matrix]:
     """`study_area` of `cells` and its `kring_weights`, asking H3 for each cell's disk once
     (the two alone ask twice for the cells with incidents, which are most of the area)."""
-    cells = np.unique(np.asarray(cells, dtype=np.uint64))
+    cells = grouping.unique(np.asarray(cells, dtype=np.uint64))
     if k == 0 or cells.size == 0:
         return cells, kring_weights(cells, k)
     disks: list = [h3i.grid_disk(int(c), k) for c in cells]
-    area = np.unique(np.fromiter(itertools.chain.from_iterable(disks), dtype=np.uint64))
+    area = grouping.unique(np.fromiter(itertools.chain.from_iterable(disks), dtype=np.uint64))
     in_area: list = [None] * area.size
     for pos, disk in zip(np.searchsorted(area, cells).tolist(), disks, strict=True):
         in_area[pos] = disk

@@ -58,6 +58,8 @@ import numba
 import numpy as np
 from scipy import sparse
 
+from estgeo.layers import grouping
+
 
 @dataclass
 class ColumnRelation:
@@ -166,7 +168,7 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
             break
         new_rows, new_cols = [], []
         # Whatever relation holds a new suppression, as child or as parent, is checked again.
-        touched_rows = np.unique(rows)
+        touched_rows = grouping.unique(rows)
         r, c = _check_columns(state, column_relations, touched_rows[large[touched_rows]])
         new_rows.append(r)
         new_cols.append(c)
@@ -174,7 +176,7 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
             parents = rel.parent[rows]
             as_child = parents >= 0
             as_parent = rel.has_children[rows]
-            key = np.unique(np.concatenate([parents[as_child] * width + cols[as_child], rows[as_parent] * width + cols[as_parent]]))
+            key = grouping.unique(np.concatenate([parents[as_child] * width + cols[as_child], rows[as_parent] * width + cols[as_parent]]))
             p, c = key // width, key % width
             keep = large[p]
             r, c = _check_row_pairs(state, rel, p[keep], c[keep])
