@@ -52,7 +52,8 @@ a new suppression touched, until none is left.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -76,16 +77,20 @@ class RowRelation:
 
     name: str
     parent: np.ndarray
-    matrix: sparse.csr_matrix = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.parent = np.ascontiguousarray(self.parent, dtype=np.int64)
+        # Children of each row in CSR form (int64, ascending), as the compiled checks take them.
+        self.indptr, self.children = _children_csr(self.parent)
+        self.has_children = self.indptr[1:] > self.indptr[:-1]
+
+    @functools.cached_property
+    def matrix(self) -> sparse.csr_matrix:
+        """Parent × child summing matrix (for audits; the suppression itself does not need it)."""
         n = self.parent.size
-        indptr, indices = _children_csr(self.parent)
-        self.matrix = sparse.csr_matrix((np.ones(indices.size, dtype=np.int32), indices, indptr), shape=(n, n))
-        self.matrix.has_sorted_indices = True  # children are placed in row order
-        self.indptr, self.children = indptr, indices  # int64, as the compiled checks take them
-        self.has_children = indptr[1:] > indptr[:-1]
+        matrix = sparse.csr_matrix((np.ones(self.children.size, dtype=np.int32), self.children, self.indptr), shape=(n, n))
+        matrix.has_sorted_indices = True  # children are placed in row order
+        return matrix
 
 
 @numba.njit(nogil=True, cache=True)
