@@ -44,10 +44,13 @@ only; an installation that wants no such channel at all can publish ``hotspots``
 the Gi* columns to the internal audience only.
 
 Performance: each point is indexed once, at the finest resolution; coarser cells come
-from bit operations on the H3 index (`h3_parent`), counts from integer keys and
-`np.bincount`, coarser rows from a sparse sum of finer rows. No Python loop runs per
-incident except the H3 indexing itself (h3-py has no array API); benchmarks/density.py
-measures the build against that indexing alone.
+from bit operations on the H3 index (`h3_parent`). Incidents are sorted by cell once;
+rows, counts and the coarser resolutions' rows then come from linear compiled passes
+(`estgeo.layers.grouping`) into one count matrix, and the relations between rows from
+that grouping. Suppression (compiled, it releases the GIL) runs in a second thread beside
+the H3 calls for the Gi* neighbourhoods and the cell polygons, each asked once per cell.
+No Python loop runs per incident except the H3 indexing itself (h3-py has no array
+API); benchmarks/density.py measures the build against that indexing alone.
 """
 
 from __future__ import annotations
@@ -112,12 +115,12 @@ def to_unix_seconds(moments) -> np.ndarray:
     return seconds
 
 
-def _cell_polygons_of(table: DensityTable, res: int, gi: GiResult | None, area_polygons: np.ndarray | None) -> np.ndarray:
+def _cell_polygons_of(table: DensityTable, res: int, area: np.ndarray | None, area_polygons: np.ndarray | None) -> np.ndarray:
     """Polygons of the cells with incidents at `res`; taken from the Gi* study area's
     polygons where there is one (it holds those cells), so no cell is drawn twice."""
-    if gi is None or area_polygons is None:
+    if area is None or area_polygons is None:
         return cell_polygons(table.cells[res])
-    return area_polygons[np.searchsorted(gi.cells, table.cells[res])]
+    return area_polygons[np.searchsorted(area, table.cells[res])]
 
 
 def cell_polygons(cells: np.ndarray) -> np.ndarray:
@@ -407,12 +410,16 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     ctx.progress(f"density: suppressing counts below {min_count} ({table.n_rows:,} rows) beside Gi* and cell polygons")
     # Suppression is compiled and whole-array numpy work that releases the GIL; Gi* and
     # the polygons are mostly H3 calls that hold it. Side by side they use two cores.
+    # The H3 calls (disks, polygons) stay in this thread; the whole-array work goes to the other.
     with ThreadPoolExecutor(max_workers=1) as pool:
         suppressing = pool.submit(suppression_mask, table, min_count)
-        gis = {res: gi_for_resolution(table, res, k_ring, trend_alpha=float(opts["trend_alpha"]), emerging=(res == default_res))
-               for res in gi_resolutions}
-        area_polygons = {res: cell_polygons(gi.cells) for res, gi in gis.items()}
-        geometry_cache = {res: _cell_polygons_of(table, res, gis.get(res), area_polygons.get(res)) for res in resolutions}
+        neighbourhoods = {res: hotspots.study_area_weights(table.cells[res], k_ring) for res in gi_resolutions}
+        computing = {res: pool.submit(gi_for_resolution, table, res, k_ring, float(opts["trend_alpha"]), res == default_res,
+                                      neighbourhoods[res]) for res in gi_resolutions}
+        area_polygons = {res: cell_polygons(neighbourhoods[res][0]) for res in gi_resolutions}
+        geometry_cache = {res: _cell_polygons_of(table, res, neighbourhoods.get(res, (None,))[0], area_polygons.get(res))
+                          for res in resolutions}
+        gis = {res: done.result() for res, done in computing.items()}
         mask = suppressing.result()
     frames: dict[str, gpd.GeoDataFrame] = {}
     for res in resolutions:
@@ -475,9 +482,12 @@ class GiResult:
     emerging: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)  # kind → (latest complete period, class)
 
 
-def gi_for_resolution(table: DensityTable, res: int, k_ring: int, trend_alpha: float, emerging: bool) -> GiResult:
+def gi_for_resolution(table: DensityTable, res: int, k_ring: int, trend_alpha: float, emerging: bool,
+                      neighbourhood: tuple[np.ndarray, Any] | None = None) -> GiResult:
+    """Gi* of every period kind at `res`; `neighbourhood` is the study area and its
+    weights when already at hand (`hotspots.study_area_weights`)."""
     cells = table.cells[res]
-    area, weights = hotspots.study_area_weights(cells, k_ring)
+    area, weights = neighbourhood or hotspots.study_area_weights(cells, k_ring)
     pos_of_cell = np.searchsorted(area, cells)
     result = GiResult(area, {}, {})
     for kind in PERIOD_KINDS:
