@@ -452,11 +452,15 @@ def prepare_incidents(incidents: pd.DataFrame, finest_res: int, columns: Columns
     """Per-incident codes: finest H3 cell, category, light condition and local day."""
     to_wgs84 = pyproj.Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
     lon, lat = to_wgs84.transform(incidents["x"].to_numpy(dtype=np.float64), incidents["y"].to_numpy(dtype=np.float64))
-    cell = index_points(lat, lon, finest_res)
     start = to_unix_seconds(incidents["occurred_from"])
     end = to_unix_seconds(incidents["occurred_to"])
     end = np.where(np.isnan(end), start, end)
-    light = light_condition(start, end, lat, lon, max_window_s=light_window_max_s)
+    # The light condition is whole-array numpy, which releases the GIL: a second thread
+    # computes it while this one indexes (h3-py holds the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lighting = pool.submit(light_condition, start, end, lat, lon, max_window_s=light_window_max_s)
+        cell = index_points(lat, lon, finest_res)
+        light = lighting.result()
     middle = pd.to_datetime(((start + end) / 2.0 * 1000.0).astype(np.int64), unit="ms", utc=True)
     day = scheme.local_day(middle)
     category = pd.Categorical(incidents["category"], categories=list(columns.categories)).codes.astype(np.int64)
