@@ -587,15 +587,23 @@ def _columns_of_rows(counts: np.ndarray, mask: np.ndarray, source: np.ndarray) -
 
 @numba.njit(nogil=True, cache=True)
 def _gather_transposed(counts, mask, source):  # pragma: no cover - compiled
+    """In blocks of rows small enough to stay in cache, so that each output column is
+    written in order while the block's table rows are read once from memory."""
     width = counts.shape[1]
-    counts_t = np.zeros((width, source.size), dtype=np.int32)
-    hidden_t = np.zeros((width, source.size), dtype=np.bool_)
-    for i in range(source.size):
-        r = source[i]
-        if r >= 0:
-            for j in range(width):
-                counts_t[j, i] = counts[r, j]
-                hidden_t[j, i] = mask[r, j]
+    n = source.size
+    counts_t = np.empty((width, n), dtype=np.int32)
+    hidden_t = np.empty((width, n), dtype=np.bool_)
+    for lo in range(0, n, 1024):
+        hi = min(lo + 1024, n)
+        for j in range(width):
+            for i in range(lo, hi):
+                r = source[i]
+                if r >= 0:
+                    counts_t[j, i] = counts[r, j]
+                    hidden_t[j, i] = mask[r, j]
+                else:
+                    counts_t[j, i] = 0
+                    hidden_t[j, i] = False
     return counts_t, hidden_t
 
 
