@@ -408,34 +408,25 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     prefix = opts["collection_prefix"]
     gi_resolutions = [r for r in resolutions if r in {int(g) for g in (opts.get("gi_resolutions") or [])} | {default_res}]
     ctx.progress(f"density: suppressing counts below {min_count} ({table.n_rows:,} rows) beside Gi* and cell polygons")
-    # Two threads: this one makes the H3 calls (Gi* neighbourhoods, cell polygons), which
-    # hold the GIL; the other does the whole-array work that releases it (suppression, the
-    # Gi* arithmetic), then the frames of the coarser resolutions. The finest two frames,
-    # the largest, are built here once their polygons are drawn.
-    frames: dict[str, gpd.GeoDataFrame] = {}
+    # Suppression is compiled and whole-array numpy work that releases the GIL; Gi* and
+    # the polygons are mostly H3 calls that hold it. Side by side they use two cores.
+    # The H3 calls (disks, polygons) stay in this thread; the whole-array work goes to the other.
     with ThreadPoolExecutor(max_workers=1) as pool:
         suppressing = pool.submit(suppression_mask, table, min_count)
         neighbourhoods = {res: hotspots.study_area_weights(table.cells[res], k_ring) for res in gi_resolutions}
         computing = {res: pool.submit(gi_for_resolution, table, res, k_ring, float(opts["trend_alpha"]), res == default_res,
                                       neighbourhoods[res]) for res in gi_resolutions}
         area_polygons = {res: cell_polygons(neighbourhoods[res][0]) for res in gi_resolutions}
-        geometry_cache: dict[int, np.ndarray] = {}
-
-        def frame_of(res: int) -> gpd.GeoDataFrame:
-            gi = computing[res].result() if res in computing else None
-            return density_frame(table, res, suppressing.result(), gi, geometry_cache, decimals)
-
-        framing = {}
-        for res in resolutions:
-            geometry_cache[res] = _cell_polygons_of(table, res, neighbourhoods.get(res, (None,))[0], area_polygons.get(res))
-            if res in resolutions[:-2]:
-                framing[res] = pool.submit(frame_of, res)
-        for res in resolutions:
-            ctx.progress(f"density: frame for resolution {res}")
-            frames[f"{prefix}-r{res}"] = framing[res].result() if res in framing else frame_of(res)
-            if res == default_res:
-                frames[opts["hotspots_collection"]] = hotspot_frame(table, res, suppressing.result(), computing[res].result(),
-                                                                    decimals, area_polygons[res])
+        geometry_cache = {res: _cell_polygons_of(table, res, neighbourhoods.get(res, (None,))[0], area_polygons.get(res))
+                          for res in resolutions}
+        gis = {res: done.result() for res, done in computing.items()}
+        mask = suppressing.result()
+    frames: dict[str, gpd.GeoDataFrame] = {}
+    for res in resolutions:
+        ctx.progress(f"density: frame for resolution {res}")
+        frames[f"{prefix}-r{res}"] = density_frame(table, res, mask, gis.get(res), geometry_cache, decimals)
+        if res == default_res:
+            frames[opts["hotspots_collection"]] = hotspot_frame(table, res, mask, gis[res], decimals, area_polygons[res])
     frames[prefix] = frames[f"{prefix}-r{default_res}"]
     default_cell = h3_parent(prepared.cell, default_res)
     ctx.built.update(frames)
