@@ -44,29 +44,33 @@ only; an installation that wants no such channel at all can publish ``hotspots``
 the Gi* columns to the internal audience only.
 
 Performance: each point is indexed once, at the finest resolution; coarser cells come
-from bit operations on the H3 index (`h3_parent`), counts from integer keys and
-`np.bincount`, coarser rows from a sparse sum of finer rows. No Python loop runs per
-incident except the H3 indexing itself (h3-py has no array API); benchmarks/density.py
-measures the build against that indexing alone.
+from bit operations on the H3 index (`h3_parent`). Incidents are sorted by cell once;
+rows, counts and the coarser resolutions' rows then come from linear compiled passes
+(`estgeo.layers.grouping`) into one count matrix, and the relations between rows from
+that grouping. Suppression (compiled, it releases the GIL) runs in a second thread beside
+the H3 calls for the Gi* neighbourhoods and the cell polygons, each asked once per cell.
+No Python loop runs per incident except the H3 indexing itself (h3-py has no array
+API); benchmarks/density.py measures the build against that indexing alone.
 """
 
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
 import h3.api.basic_int as h3i
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyproj
 import shapely
-from scipy import sparse
 
-from estgeo.layers import hotspots, privacy
+from estgeo.layers import grouping, hotspots, privacy
 from estgeo.layers.context import BuildContext
 from estgeo.layers.periods import PERIOD_KINDS, PeriodScheme, day_to_datetime
 from estgeo.layers.sun import LIGHT_CONDITIONS, light_condition
@@ -80,10 +84,6 @@ DEFAULTS: dict[str, Any] = {
     "collection_prefix": "incident-density",
     "hotspots_collection": "hotspots",
 }
-
-#: Above this many (cell, period) keys the dense counting array gives way to sorting.
-_DENSE_KEY_LIMIT = 300_000_000
-
 
 # H3 helpers ---------------------------------------------------------------------------
 def index_points(lat: np.ndarray, lng: np.ndarray, res: int) -> np.ndarray:
@@ -115,14 +115,21 @@ def to_unix_seconds(moments) -> np.ndarray:
     return seconds
 
 
+def _cell_polygons_of(table: DensityTable, res: int, area: np.ndarray | None, area_polygons: np.ndarray | None) -> np.ndarray:
+    """Polygons of the cells with incidents at `res`; taken from the Gi* study area's
+    polygons where there is one (it holds those cells), so no cell is drawn twice."""
+    if area is None or area_polygons is None:
+        return cell_polygons(table.cells[res])
+    return area_polygons[np.searchsorted(area, table.cells[res])]
+
+
 def cell_polygons(cells: np.ndarray) -> np.ndarray:
-    """Shapely polygons (lon/lat) of H3 cells."""
-    boundaries = [h3i.cell_to_boundary(int(c)) for c in cells]
-    sizes = np.fromiter((len(b) + 1 for b in boundaries), dtype=np.int64, count=len(boundaries))
-    latlng = np.fromiter(
-        itertools.chain.from_iterable(itertools.chain.from_iterable((*b, b[0]) for b in boundaries)),
-        dtype=np.float64, count=int(sizes.sum()) * 2,
-    ).reshape(-1, 2)
+    """Shapely polygons (lon/lat) of H3 cells (shapely closes each ring with its first vertex)."""
+    to_boundary = h3i.cell_to_boundary
+    boundaries = [to_boundary(c) for c in np.asarray(cells, dtype=np.uint64).tolist()]
+    sizes = np.fromiter(map(len, boundaries), dtype=np.int64, count=len(boundaries))
+    latlng = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(boundaries)),
+                         dtype=np.float64, count=int(sizes.sum()) * 2).reshape(-1, 2)
     rings = shapely.linearrings(latlng[:, ::-1], indices=np.repeat(np.arange(len(boundaries)), sizes))
     return shapely.polygons(rings)
 
@@ -159,15 +166,30 @@ class Columns:
     def light_cols(self) -> np.ndarray:
         return 1 + len(self.groups) + len(self.categories) + np.arange(len(LIGHT_CONDITIONS))
 
-    def count(self, row: np.ndarray, n_rows: int, category: np.ndarray, light: np.ndarray) -> np.ndarray:
-        """The count matrix (rows × columns) of incidents with the given row, category and light code."""
-        out = np.empty((n_rows, len(self.names)), dtype=np.int32)
-        for cols, code in ((np.array([0]), np.zeros_like(category)), (self.group_cols, self.category_group[category]),
-                           (self.category_cols, category), (self.light_cols, light)):
-            width = cols.size
-            counts = np.bincount(row * width + code, minlength=n_rows * width).reshape(n_rows, width)
-            out[:, cols[0]: cols[0] + width] = counts  # each kind of column is a contiguous range
+    def count(self, row: np.ndarray, n_rows: int, category: np.ndarray, light: np.ndarray,
+              out: np.ndarray | None = None) -> np.ndarray:
+        """The count matrix (rows × columns) of incidents with the given row, category and
+        light code; written into `out` (C-contiguous int32) when given."""
+        n_groups, n_categories = len(self.groups), len(self.categories)
+        if out is None:
+            out = np.empty((n_rows, len(self.names)), dtype=np.int32)
+        _count_incidents(np.ascontiguousarray(row, dtype=np.int64), np.ascontiguousarray(category, dtype=np.int64),
+                         self.category_group.astype(np.int64), np.ascontiguousarray(light, dtype=np.int64),
+                         1, 1 + n_groups, 1 + n_groups + n_categories, out)
         return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_incidents(row, category, category_group, light, group0, category0, light0, out):  # pragma: no cover
+    """One pass over the incidents: each adds 1 to its row's total, group, category and light column."""
+    out[:] = 0
+    for i in range(row.size):
+        r = row[i]
+        c = category[i]
+        out[r, 0] += 1
+        out[r, group0 + category_group[c]] += 1
+        out[r, category0 + c] += 1
+        out[r, light0 + light[i]] += 1
 
 
 # The table of counts ------------------------------------------------------------------
@@ -182,6 +204,7 @@ class Block:
     counts: np.ndarray  # rows × columns, int32
     n_periods: int = 1
     offset: int = 0  # first row in the whole table
+    parent_row: np.ndarray | None = None  # local row of each row's parent cell in the next coarser block
 
     @property
     def key(self) -> np.ndarray:
@@ -229,16 +252,15 @@ class DensityTable:
         return self.all_counts
 
 
-def _group_rows(key: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique keys and the row of each key: by a dense count over the key space
-    when that is not much larger than the keys, else by sorting."""
-    if key_space <= min(_DENSE_KEY_LIMIT, 4 * key.size):
-        present = np.bincount(key, minlength=key_space) > 0
-        unique = np.flatnonzero(present)
-        row_of_key = np.cumsum(present, dtype=np.int64) - 1
-        return unique, row_of_key[key]
-    unique, inverse = np.unique(key, return_inverse=True)
-    return unique, inverse
+def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique values and the index of each value among them; without sorting when the
+    values are sorted already (the case here)."""
+    if values.size > 1 and (values[1:] < values[:-1]).any():
+        return np.unique(values, return_inverse=True)
+    new = np.empty(values.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return values[new], np.cumsum(new) - 1
 
 
 def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray, day: np.ndarray,
@@ -246,42 +268,45 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     """Aggregate incidents (finest cell, category code, light code, local day) to all blocks."""
     resolutions = sorted(resolutions)
     finest = resolutions[-1]
+    pairs = list(reversed(list(itertools.pairwise(resolutions))))  # (coarse, fine), finest first
     cells = {}
-    cells[finest], cell_idx = np.unique(cell_finest, return_inverse=True)
+    # Incidents sorted by cell once: every grouping below then reads memory in order.
+    order = np.argsort(cell_finest)
+    cells[finest], cell_idx = _sorted_unique(cell_finest[order])
+    category, light, day = category[order], light[order], day[order]
     coarser: dict[int, np.ndarray] = {}
-    for coarse, fine in reversed(list(itertools.pairwise(resolutions))):
-        cells[coarse], coarser[fine] = np.unique(h3_parent(cells[fine], coarse), return_inverse=True)
+    for coarse, fine in pairs:
+        # Parents of sorted cells are sorted (an H3 parent is a prefix of the index).
+        cells[coarse], coarser[fine] = _sorted_unique(h3_parent(cells[fine], coarse))
     first_day = int(day.min()) if day.size else as_of_day
     last_day = max(int(day.max()) if day.size else as_of_day, as_of_day)
     periods = {kind: scheme.sequence(kind, first_day, last_day) for kind in PERIOD_KINDS}
     blocks: dict[tuple[int, str], Block] = {}
+    incident_rows = {}
+    unfilled = np.zeros((0, len(columns.names)), dtype=np.int32)  # counts come once all row counts are known
     for kind in PERIOD_KINDS:
-        seq = periods[kind]
-        n_periods = seq.size
-        period = np.searchsorted(seq, scheme.start(kind, day, first_day)).astype(np.int64)
-        key = cell_idx.astype(np.int64) * n_periods + period
-        unique, incident_row = _group_rows(key, cells[finest].size * n_periods)
-        block = Block(finest, kind, unique // n_periods, unique % n_periods,
-                      columns.count(incident_row, unique.size, category, light), n_periods=n_periods)
-        blocks[(finest, kind)] = block
-        for coarse, fine in reversed(list(itertools.pairwise(resolutions))):
+        n_periods = periods[kind].size
+        period = np.searchsorted(periods[kind], scheme.start(kind, day, first_day))
+        incident_rows[kind], row_cell, row_period = grouping.group_by_segment(cell_idx, period, n_periods)
+        blocks[(finest, kind)] = Block(finest, kind, row_cell, row_period, unfilled, n_periods=n_periods)
+        for coarse, fine in pairs:
             child = blocks[(fine, kind)]
-            ckey = coarser[fine][child.cell].astype(np.int64) * n_periods + child.period
-            unique, parent_row = _group_rows(ckey, cells[coarse].size * n_periods)
-            summing = sparse.csr_matrix(
-                (np.ones(parent_row.size, dtype=np.int32), (parent_row, np.arange(parent_row.size))),
-                shape=(unique.size, parent_row.size))
-            counts = np.asarray(summing @ child.counts, dtype=np.int32)
-            blocks[(coarse, kind)] = Block(coarse, kind, unique // n_periods, unique % n_periods, counts, n_periods=n_periods)
+            child.parent_row, row_cell, row_period = grouping.group_by_segment(coarser[fine][child.cell], child.period, n_periods)
+            blocks[(coarse, kind)] = Block(coarse, kind, row_cell, row_period, unfilled, n_periods=n_periods)
     table = DensityTable(resolutions, columns, scheme, cells, coarser, periods, first_day, last_day, as_of_day, blocks)
-    # One matrix for the whole table; the blocks become views into it.
-    table.all_counts = np.concatenate([b.counts for b in table.ordered_blocks()])
+    # One matrix for the whole table, filled in place: the blocks are views into it.
     offset = 0
     for block in table.ordered_blocks():
-        n = block.counts.shape[0]
         block.offset = offset
-        block.counts = table.all_counts[offset: offset + n]
-        offset += n
+        offset += block.cell.size
+    table.all_counts = np.empty((offset, len(columns.names)), dtype=np.int32)
+    for block in table.ordered_blocks():
+        block.counts = table.all_counts[block.offset: block.offset + block.cell.size]
+    for kind in PERIOD_KINDS:
+        columns.count(incident_rows[kind], blocks[(finest, kind)].cell.size, category, light, out=blocks[(finest, kind)].counts)
+        for coarse, fine in pairs:
+            child = blocks[(fine, kind)]
+            grouping.sum_rows(child.counts, child.parent_row, out=blocks[(coarse, kind)].counts)
     return table
 
 
@@ -303,9 +328,26 @@ def row_relations(table: DensityTable, totals: np.ndarray | None = None, min_cou
     out = []
     for name, parent in _row_relations(table, table.n_rows):
         if totals is not None:
-            parent[(parent >= 0) & (totals[np.maximum(parent, 0)] < min_count)] = -1
+            _drop_small_parents(parent, totals, min_count)
         out.append(privacy.RowRelation(name, parent))
     return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _drop_small_parents(parent, totals, min_count):  # pragma: no cover - compiled
+    """Cut the link to a parent row whose total is below `min_count`, in place."""
+    for r in range(parent.size):
+        if parent[r] >= 0 and totals[parent[r]] < min_count:
+            parent[r] = -1
+
+
+def _row_of_cell(whole: Block, cell: np.ndarray) -> np.ndarray:
+    """Row of each cell in a block of the whole range. That block has one row per cell
+    with incidents, in cell order, so the row is the cell index itself when the block
+    covers every cell; otherwise (a hand-made table) it is looked up."""
+    if whole.cell.size and whole.cell[-1] == whole.cell.size - 1:
+        return np.asarray(cell, dtype=np.int64)
+    return whole.find(cell, np.zeros_like(cell))
 
 
 def _row_relations(table: DensityTable, n_rows: int):
@@ -315,13 +357,14 @@ def _row_relations(table: DensityTable, n_rows: int):
         for kind in PERIOD_KINDS:
             child, parent = table.blocks[(fine, kind)], table.blocks[(coarse, kind)]
             rows = slice(child.offset, child.offset + child.counts.shape[0])
-            space[rows] = parent.offset + parent.find(table.coarser[fine][child.cell], child.period)
+            space[rows] = parent.offset + (child.parent_row if child.parent_row is not None
+                                           else parent.find(table.coarser[fine][child.cell], child.period))
     yield "cell→parent cell", space
     for kind in ("week", "month", "lagesbild"):
         to_all = np.full(n_rows, -1, dtype=np.int64)
         for r in res:
             block, whole = table.blocks[(r, kind)], table.blocks[(r, "all")]
-            to_all[block.offset: block.offset + block.counts.shape[0]] = whole.offset + whole.find(block.cell, np.zeros_like(block.period))
+            to_all[block.offset: block.offset + block.counts.shape[0]] = whole.offset + _row_of_cell(whole, block.cell)
         yield f"{kind}→all", to_all
     if table.scheme.lagesbild_nests_weeks:
         to_lb = np.full(n_rows, -1, dtype=np.int64)
@@ -361,22 +404,29 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     ctx.progress("density: counting per cell and period")
     table = count_table(prepared.cell, prepared.category, prepared.light, prepared.day, prepared.as_of_day,
                         resolutions, columns, scheme)
-    ctx.progress(f"density: suppressing counts below {min_count} ({table.n_rows:,} rows)")
-    mask = suppression_mask(table, min_count)
-    frames: dict[str, gpd.GeoDataFrame] = {}
-    geometry_cache: dict[int, np.ndarray] = {}
     decimals = int(opts["gi_decimals"])
     prefix = opts["collection_prefix"]
-    gi_resolutions = [int(r) for r in (opts.get("gi_resolutions") or [default_res])]
+    gi_resolutions = [r for r in resolutions if r in {int(g) for g in (opts.get("gi_resolutions") or [])} | {default_res}]
+    ctx.progress(f"density: suppressing counts below {min_count} ({table.n_rows:,} rows) beside Gi* and cell polygons")
+    # Suppression is compiled and whole-array numpy work that releases the GIL; Gi* and
+    # the polygons are mostly H3 calls that hold it. Side by side they use two cores.
+    # The H3 calls (disks, polygons) stay in this thread; the whole-array work goes to the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        suppressing = pool.submit(suppression_mask, table, min_count)
+        neighbourhoods = {res: hotspots.study_area_weights(table.cells[res], k_ring) for res in gi_resolutions}
+        computing = {res: pool.submit(gi_for_resolution, table, res, k_ring, float(opts["trend_alpha"]), res == default_res,
+                                      neighbourhoods[res]) for res in gi_resolutions}
+        area_polygons = {res: cell_polygons(neighbourhoods[res][0]) for res in gi_resolutions}
+        geometry_cache = {res: _cell_polygons_of(table, res, neighbourhoods.get(res, (None,))[0], area_polygons.get(res))
+                          for res in resolutions}
+        gis = {res: done.result() for res, done in computing.items()}
+        mask = suppressing.result()
+    frames: dict[str, gpd.GeoDataFrame] = {}
     for res in resolutions:
-        gi = None
-        if res in gi_resolutions or res == default_res:
-            ctx.progress(f"density: Gi* at resolution {res}")
-            gi = gi_for_resolution(table, res, k_ring, trend_alpha=float(opts["trend_alpha"]), emerging=(res == default_res))
         ctx.progress(f"density: frame for resolution {res}")
-        frames[f"{prefix}-r{res}"] = density_frame(table, res, mask, gi, geometry_cache, decimals)
+        frames[f"{prefix}-r{res}"] = density_frame(table, res, mask, gis.get(res), geometry_cache, decimals)
         if res == default_res:
-            frames[opts["hotspots_collection"]] = hotspot_frame(table, res, mask, gi, decimals)
+            frames[opts["hotspots_collection"]] = hotspot_frame(table, res, mask, gis[res], decimals, area_polygons[res])
     frames[prefix] = frames[f"{prefix}-r{default_res}"]
     default_cell = h3_parent(prepared.cell, default_res)
     ctx.built.update(frames)
@@ -402,11 +452,15 @@ def prepare_incidents(incidents: pd.DataFrame, finest_res: int, columns: Columns
     """Per-incident codes: finest H3 cell, category, light condition and local day."""
     to_wgs84 = pyproj.Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
     lon, lat = to_wgs84.transform(incidents["x"].to_numpy(dtype=np.float64), incidents["y"].to_numpy(dtype=np.float64))
-    cell = index_points(lat, lon, finest_res)
     start = to_unix_seconds(incidents["occurred_from"])
     end = to_unix_seconds(incidents["occurred_to"])
     end = np.where(np.isnan(end), start, end)
-    light = light_condition(start, end, lat, lon, max_window_s=light_window_max_s)
+    # The light condition is whole-array numpy, which releases the GIL: a second thread
+    # computes it while this one indexes (h3-py holds the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lighting = pool.submit(light_condition, start, end, lat, lon, max_window_s=light_window_max_s)
+        cell = index_points(lat, lon, finest_res)
+        light = lighting.result()
     middle = pd.to_datetime(((start + end) / 2.0 * 1000.0).astype(np.int64), unit="ms", utc=True)
     day = scheme.local_day(middle)
     category = pd.Categorical(incidents["category"], categories=list(columns.categories)).codes.astype(np.int64)
@@ -432,10 +486,12 @@ class GiResult:
     emerging: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)  # kind → (latest complete period, class)
 
 
-def gi_for_resolution(table: DensityTable, res: int, k_ring: int, trend_alpha: float, emerging: bool) -> GiResult:
+def gi_for_resolution(table: DensityTable, res: int, k_ring: int, trend_alpha: float, emerging: bool,
+                      neighbourhood: tuple[np.ndarray, Any] | None = None) -> GiResult:
+    """Gi* of every period kind at `res`; `neighbourhood` is the study area and its
+    weights when already at hand (`hotspots.study_area_weights`)."""
     cells = table.cells[res]
-    area = hotspots.study_area(cells, k_ring)
-    weights = hotspots.kring_weights(area, k_ring)
+    area, weights = neighbourhood or hotspots.study_area_weights(cells, k_ring)
     pos_of_cell = np.searchsorted(area, cells)
     result = GiResult(area, {}, {})
     for kind in PERIOD_KINDS:
@@ -522,6 +578,35 @@ def _columns_for(table: DensityTable, periods: _PeriodIndex, res: int, cell: np.
     }
 
 
+def _columns_of_rows(counts: np.ndarray, mask: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and mask of the given table rows (−1: a row of zeros, not withheld), column
+    by column (columns × rows), as the frame's columns want them; one compiled pass
+    instead of gathering rows and transposing (a strided copy numpy does slowly)."""
+    return _gather_transposed(np.ascontiguousarray(counts), np.ascontiguousarray(mask), np.ascontiguousarray(source, dtype=np.int64))
+
+
+@numba.njit(nogil=True, cache=True)
+def _gather_transposed(counts, mask, source):  # pragma: no cover - compiled
+    """In blocks of rows small enough to stay in cache, so that each output column is
+    written in order while the block's table rows are read once from memory."""
+    width = counts.shape[1]
+    n = source.size
+    counts_t = np.empty((width, n), dtype=np.int32)
+    hidden_t = np.empty((width, n), dtype=np.bool_)
+    for lo in range(0, n, 1024):
+        hi = min(lo + 1024, n)
+        for j in range(width):
+            for i in range(lo, hi):
+                r = source[i]
+                if r >= 0:
+                    counts_t[j, i] = counts[r, j]
+                    hidden_t[j, i] = mask[r, j]
+                else:
+                    counts_t[j, i] = 0
+                    hidden_t[j, i] = False
+    return counts_t, hidden_t
+
+
 def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult | None,
                   geometry_cache: dict[int, np.ndarray], gi_decimals: int) -> gpd.GeoDataFrame:
     """All period kinds of one resolution as one GeoDataFrame (EPSG:4326 lon/lat).
@@ -531,19 +616,17 @@ def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult 
     suppressed count such a row would say nothing (its change is withheld) and is left out.
     """
     periods = _PeriodIndex.of(table)
-    cells, pcodes, counts, hidden, prev_counts, prev_unknown = [], [], [], [], [], []
+    cells, pcodes, sources, prev_counts, prev_unknown = [], [], [], [], []
     for kind in PERIOD_KINDS:
         block = table.blocks[(res, kind)]
-        rows = slice(block.offset, block.offset + block.counts.shape[0])
-        cell, period, hid = block.cell, block.period, mask[rows]
-        count_rows = block.counts
+        cell, period = block.cell, block.period
+        source = block.offset + np.arange(cell.size)  # the row's place in the table; −1: a zero row
         if kind != "all":
             following = block.find(cell, period + 1)
-            extra = np.flatnonzero((following < 0) & (period + 1 < block.n_periods) & ~hid[:, 0])
+            extra = np.flatnonzero((following < 0) & (period + 1 < block.n_periods) & ~mask[source, 0])
             cell = np.concatenate([cell, cell[extra]])
             period = np.concatenate([period, period[extra] + 1])
-            count_rows = np.concatenate([count_rows, np.zeros((extra.size, count_rows.shape[1]), dtype=np.int32)])
-            hid = np.concatenate([hid, np.zeros((extra.size, hid.shape[1]), dtype=bool)])
+            source = np.concatenate([source, np.full(extra.size, -1)])
             prev = block.find(cell, period - 1)
             has_prev = prev >= 0
             prev_counts.append(np.where(has_prev, block.counts[np.maximum(prev, 0), 0], 0).astype(np.int32))
@@ -553,11 +636,9 @@ def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult 
             prev_unknown.append(np.ones(cell.size, dtype=bool))
         cells.append(cell)
         pcodes.append(periods.offset[kind] + period)
-        counts.append(count_rows)
-        hidden.append(hid)
+        sources.append(source)
     cell, pcode = np.concatenate(cells), np.concatenate(pcodes)
-    counts_t = np.ascontiguousarray(np.concatenate(counts).T)
-    hidden_t = np.ascontiguousarray(np.concatenate(hidden).T)
+    counts_t, hidden_t = _columns_of_rows(table.counts(), mask, np.concatenate(sources))
     prev_count, unknown_prev = np.concatenate(prev_counts), np.concatenate(prev_unknown)
     data = _columns_for(table, periods, res, cell, pcode)
     for j, name in enumerate(table.columns.names):
@@ -585,10 +666,11 @@ def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult 
     if res not in geometry_cache:
         geometry_cache[res] = cell_polygons(table.cells[res])
     frame = pd.DataFrame(data, copy=False)
-    return gpd.GeoDataFrame(frame, geometry=geometry_cache[res][cell], crs="OGC:CRS84")
+    return gpd.GeoDataFrame(frame, geometry=geometry_cache[res][cell], crs="OGC:CRS84", copy=False)
 
 
-def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult, gi_decimals: int) -> gpd.GeoDataFrame:
+def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult, gi_decimals: int,
+                  area_polygons: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Gi* of the latest complete period of each kind and of the whole range, with the
     emerging hot spot class, for the cells with incidents or a pattern (default resolution)."""
     periods = _PeriodIndex.of(table)
@@ -615,7 +697,7 @@ def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult,
                       cls[keep] if classes is not None else None))
     area_rows = np.concatenate([p[2] for p in parts])
     # Rows are cells of the study area, which may have no incident: index them by their own list.
-    used = np.unique(area_rows)
+    used = grouping.unique(area_rows)
     sub_table = DensityTable(table.resolutions, table.columns, table.scheme, {res: gi.cells[used]}, {}, table.periods,
                              table.first_day, table.last_day, table.as_of_day, {})
     pcode = np.concatenate([np.full(p[2].size, periods.offset[p[0]] + p[1]) for p in parts])
@@ -630,5 +712,6 @@ def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult,
     data["hotspot_class"] = pd.Categorical.from_codes(codes, categories=list(hotspots.EMERGING_CLASSES))
     data["n_periods"] = np.concatenate([np.full(p[2].size, p[1] + 1, dtype=np.int32) for p in parts])
     data["suppressed"] = hidden
-    geometry = cell_polygons(gi.cells[used])[np.searchsorted(used, area_rows)]
-    return gpd.GeoDataFrame(pd.DataFrame(data, copy=False), geometry=geometry, crs="OGC:CRS84")
+    polygons = area_polygons[used] if area_polygons is not None else cell_polygons(gi.cells[used])
+    geometry = polygons[np.searchsorted(used, area_rows)]
+    return gpd.GeoDataFrame(pd.DataFrame(data, copy=False), geometry=geometry, crs="OGC:CRS84", copy=False)

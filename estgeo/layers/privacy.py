@@ -52,10 +52,14 @@ a new suppression touched, until none is left.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy import sparse
+
+from estgeo.layers import grouping
 
 
 @dataclass
@@ -73,21 +77,58 @@ class RowRelation:
 
     name: str
     parent: np.ndarray
-    matrix: sparse.csr_matrix = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.parent = np.asarray(self.parent, dtype=np.int64)
-        child = np.flatnonzero(self.parent >= 0)
+        self.parent = np.ascontiguousarray(self.parent, dtype=np.int64)
+        # Children of each row in CSR form (int64, ascending), as the compiled checks take them.
+        self.indptr, self.children = _children_csr(self.parent)
+        self.has_children = self.indptr[1:] > self.indptr[:-1]
+
+    @functools.cached_property
+    def matrix(self) -> sparse.csr_matrix:
+        """Parent × child summing matrix (for audits; the suppression itself does not need it)."""
         n = self.parent.size
-        self.matrix = sparse.csr_matrix(
-            (np.ones(child.size, dtype=np.int32), (self.parent[child], child)), shape=(n, n))
-        self.matrix.sort_indices()
-        self.has_children = np.diff(self.matrix.indptr) > 0
+        matrix = sparse.csr_matrix((np.ones(self.children.size, dtype=np.int32), self.children, self.indptr), shape=(n, n))
+        matrix.has_sorted_indices = True  # children are placed in row order
+        return matrix
+
+
+@numba.njit(nogil=True, cache=True)
+def _children_csr(parent):  # pragma: no cover - compiled
+    """CSR pointers and column indices of the parent → children matrix, children ascending
+    (a counting sort; scipy's COO → CSR conversion does the same with more passes)."""
+    n = parent.size
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n):
+        if parent[r] >= 0:
+            indptr[parent[r] + 1] += 1
+    for p in range(n):
+        indptr[p + 1] += indptr[p]
+    fill = indptr[:-1].copy()
+    indices = np.empty(indptr[n], dtype=np.int64)
+    for r in range(n):
+        p = parent[r]
+        if p >= 0:
+            indices[fill[p]] = r
+            fill[p] += 1
+    return indptr, indices
 
 
 def primary_suppression(values: np.ndarray, min_count: int) -> np.ndarray:
     """Counts from 1 up to `min_count` − 1 (zeros are published)."""
-    return (values > 0) & (values < min_count)
+    values = np.asarray(values)
+    if values.dtype != np.int32 or not values.flags.c_contiguous:
+        return (values > 0) & (values < min_count)
+    # One compiled pass instead of three whole-table temporaries.
+    return _between(values.reshape(-1), 1, min_count).reshape(values.shape)
+
+
+@numba.njit(nogil=True, cache=True)
+def _between(values, low, high):  # pragma: no cover - compiled
+    out = np.empty(values.size, dtype=np.bool_)
+    for i in range(values.size):
+        out[i] = low <= values[i] < high
+    return out
 
 
 class _State:
@@ -117,13 +158,10 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
     large = values[:, total_column] >= min_count if total_column is not None else np.ones(n_rows, dtype=bool)
     # First pass: every relation, whole rows at a time. Later passes: only the relations a
     # new suppression touched, as (parent row, column) pairs, which is far less work.
-    col_work = [np.flatnonzero(large) for _ in column_relations]
     new_rows, new_cols = [], []
-    for f, rel in enumerate(column_relations):
-        r, c = _check_columns(state, rel, col_work[f])
-        _apply(state, r, c)
-        new_rows.append(r)
-        new_cols.append(c)
+    r, c = _check_columns(state, column_relations, np.flatnonzero(large))
+    new_rows.append(r)
+    new_cols.append(c)
     for rel in row_relations:
         r, c = _check_rows(state, rel, np.flatnonzero(rel.has_children & large))
         _apply(state, r, c)
@@ -135,17 +173,15 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
             break
         new_rows, new_cols = [], []
         # Whatever relation holds a new suppression, as child or as parent, is checked again.
-        touched_rows = np.unique(rows)
-        for rel in column_relations:
-            r, c = _check_columns(state, rel, touched_rows[large[touched_rows]])
-            _apply(state, r, c)
-            new_rows.append(r)
-            new_cols.append(c)
+        touched_rows = grouping.unique(rows)
+        r, c = _check_columns(state, column_relations, touched_rows[large[touched_rows]])
+        new_rows.append(r)
+        new_cols.append(c)
         for rel in row_relations:
             parents = rel.parent[rows]
             as_child = parents >= 0
             as_parent = rel.has_children[rows]
-            key = np.unique(np.concatenate([parents[as_child] * width + cols[as_child], rows[as_parent] * width + cols[as_parent]]))
+            key = grouping.unique(np.concatenate([parents[as_child] * width + cols[as_child], rows[as_parent] * width + cols[as_parent]]))
             p, c = key // width, key % width
             keep = large[p]
             r, c = _check_row_pairs(state, rel, p[keep], c[keep])
@@ -164,119 +200,181 @@ def _withhold_zeros_beside(state: _State, column_relations: list[ColumnRelation]
     (found by the linear-programming attack in tests/test_privacy.py). Relations are
     taken parent-first, so a withheld zero group also hides its zero categories.
     """
-    rows = np.arange(state.sup.shape[0])
-    if total_column is not None:
-        # A withheld total touches every relation below it: withhold all the row's zeros at once.
-        state.sup |= (state.values == 0) & state.sup[:, total_column: total_column + 1]
-        rows = np.flatnonzero(~state.sup[:, total_column])
-    for rel in column_relations:
-        children = np.asarray(rel.children)
-        touched = rows[state.sup[rows, rel.parent] | state.sup[np.ix_(rows, children)].any(axis=1)]
-        state.sup[np.ix_(touched, children)] |= state.values[np.ix_(touched, children)] == 0
+    parents, ptr, children = _flatten(column_relations)
+    _zeros_beside(state.values, state.sup, -1 if total_column is None else total_column, parents, ptr, children)
+
+
+def _flatten(column_relations: list[ColumnRelation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column relations as arrays a compiled kernel takes: parents, CSR pointers, children."""
+    parents = np.array([rel.parent for rel in column_relations], dtype=np.int64)
+    sizes = [len(rel.children) for rel in column_relations]
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    children = (np.concatenate([np.asarray(rel.children, dtype=np.int64) for rel in column_relations])
+                if column_relations else np.zeros(0, dtype=np.int64))
+    return parents, ptr, children
+
+
+@numba.njit(nogil=True, cache=True)
+def _zeros_beside(values, sup, total, parents, ptr, children):  # pragma: no cover - compiled
+    """Row by row (rows are independent): a withheld total hides all the row's zeros;
+    otherwise each relation, in order, hides its zero children once any term is withheld."""
+    for r in range(values.shape[0]):
+        if total >= 0 and sup[r, total]:
+            for j in range(values.shape[1]):
+                if values[r, j] == 0:
+                    sup[r, j] = True
+            continue
+        for f in range(parents.size):
+            touched = sup[r, parents[f]]
+            for k in range(ptr[f], ptr[f + 1]):
+                touched = touched or sup[r, children[k]]
+            if touched:
+                for k in range(ptr[f], ptr[f + 1]):
+                    if values[r, children[k]] == 0:
+                        sup[r, children[k]] = True
 
 
 def _apply(state: _State, rows: np.ndarray, cols: np.ndarray) -> None:
     state.sup[rows, cols] = True
 
 
-def _broken(state: _State, n_hidden, hidden_sum, parent_hidden) -> np.ndarray:
-    single = (n_hidden + parent_hidden) == 1
-    too_small = ~parent_hidden & (n_hidden >= 1) & (hidden_sum < state.min_count)
-    return single | too_small
+# The checks below read the state as it was before the check and return the counts to
+# suppress next; the caller applies them all at once. Compiled, they visit each relation
+# once, where whole-array numpy needs several passes and temporaries over the table.
+@numba.njit(inline="always")
+def _is_broken(n_hidden, hidden_sum, parent_hidden, min_count):  # pragma: no cover - compiled
+    """Rule 1 (exactly one withheld term) or rule 2 (withheld children of a published parent sum below the threshold)."""
+    return (n_hidden + parent_hidden) == 1 or (not parent_hidden and n_hidden >= 1 and hidden_sum < min_count)
 
 
-def _check_columns(state: _State, rel: ColumnRelation, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # As for rows: a parent count below the threshold cannot head a broken relation.
-    rows = rows[state.values[rows, rel.parent] >= state.min_count]
-    if rows.size == 0:
-        return rows, rows
-    children = np.asarray(rel.children)
-    sup = state.sup[np.ix_(rows, children)]
-    hidden = np.where(sup, state.values[np.ix_(rows, children)], 0)
-    broken = _broken(state, sup.sum(axis=1), hidden.sum(axis=1), state.sup[rows, rel.parent])
-    rows = rows[broken]
-    if rows.size == 0:
-        return rows, rows
-    vals = state.values[np.ix_(rows, children)]
-    candidate = ~sup[broken] & (vals > 0)
-    pick = np.argmin(np.where(candidate, vals, np.iinfo(np.int32).max), axis=1)
-    has = candidate.any(axis=1)
-    no_child = rows[~has]
-    no_child = no_child[~state.sup[no_child, rel.parent]]
-    return (np.concatenate([rows[has], no_child]),
-            np.concatenate([children[pick[has]], np.full(no_child.size, rel.parent, dtype=children.dtype)]))
+@numba.njit(inline="always")
+def _push(out_r, out_c, n, r, c):  # pragma: no cover - compiled
+    if n == out_r.size:
+        grown_r = np.empty(2 * n + 16, dtype=np.int64)
+        grown_c = np.empty(2 * n + 16, dtype=np.int64)
+        grown_r[:n] = out_r
+        grown_c[:n] = out_c
+        out_r, out_c = grown_r, grown_c
+    out_r[n] = r
+    out_c[n] = c
+    return out_r, out_c, n + 1
+
+
+def _check_columns(state: _State, column_relations: list[ColumnRelation], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Check and repair every column relation, in order, in the given rows; the counts
+    suppressed. A column relation involves one row only, so taking the rows one at a time
+    (each relation seeing the ones before it applied) is the same as taking the relations
+    one at a time over all rows, and reads the table once instead of once per relation."""
+    if not column_relations:
+        return rows[:0], rows[:0]
+    parents, ptr, children = _flatten(column_relations)
+    return _column_checks(state.values, state.sup, np.asarray(rows, dtype=np.int64), parents, ptr, children, state.min_count)
+
+
+@numba.njit(nogil=True, cache=True)
+def _column_checks(values, sup, rows, parents, ptr, children, min_count):  # pragma: no cover - compiled
+    """Per row and relation: when broken, suppress its smallest published non-zero child
+    (the first, on a tie), else its parent."""
+    out_r = np.empty(0, dtype=np.int64)
+    out_c = np.empty(0, dtype=np.int64)
+    n = 0
+    for r in rows:
+        for f in range(parents.size):
+            parent = parents[f]
+            # As for rows: a parent count below the threshold cannot head a broken relation.
+            if values[r, parent] < min_count:
+                continue
+            n_hidden = 0
+            hidden_sum = 0
+            for k in range(ptr[f], ptr[f + 1]):
+                if sup[r, children[k]]:
+                    n_hidden += 1
+                    hidden_sum += values[r, children[k]]
+            parent_hidden = sup[r, parent]
+            if not _is_broken(n_hidden, hidden_sum, parent_hidden, min_count):
+                continue
+            best = -1
+            for k in range(ptr[f], ptr[f + 1]):
+                ch = children[k]
+                if not sup[r, ch] and values[r, ch] > 0 and (best < 0 or values[r, ch] < values[r, best]):
+                    best = ch
+            if best < 0 and parent_hidden:
+                continue
+            pick = best if best >= 0 else parent
+            sup[r, pick] = True
+            out_r, out_c, n = _push(out_r, out_c, n, r, pick)
+    return out_r[:n], out_c[:n]
 
 
 def _check_rows(state: _State, rel: RowRelation, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if parents.size == 0:
-        return parents, parents
-    # Whole rows at a time: gathering contiguous rows and summing them with one sparse
-    # product is several times faster than visiting (parent, column) pairs one by one.
-    sub = rel.matrix[parents]
-    sup = state.sup[sub.indices]
-    n_hidden = _segment_sums(sup.astype(np.int32), sub.indptr)
-    hidden_sum = _segment_sums(np.where(sup, state.values[sub.indices], 0), sub.indptr)
-    broken = _broken(state, n_hidden, hidden_sum, state.sup[parents])
-    p_idx, cols = np.nonzero(broken)
-    if p_idx.size == 0:
-        return p_idx, cols
-    # The children of each broken (parent, column): expand the parent's CSR range.
-    start, stop = sub.indptr[p_idx], sub.indptr[p_idx + 1]
-    sizes = stop - start
-    pair = np.repeat(np.arange(p_idx.size), sizes)
-    offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    child = sub.indices[np.repeat(start, sizes) + offsets]
-    col = cols[pair]
-    vals = state.values[child, col]
-    ok = ~state.sup[child, col] & (vals > 0)
-    pair, child, vals = pair[ok], child[ok], vals[ok]
-    order = np.lexsort((child, vals, pair))
-    pair, child = pair[order], child[order]
-    first = np.r_[True, pair[1:] != pair[:-1]] if pair.size else np.zeros(0, dtype=bool)
-    picked_pair = pair[first]
-    without = np.setdiff1d(np.arange(p_idx.size), picked_pair)
-    parent_rows = parents[p_idx[without]]
-    keep = ~state.sup[parent_rows, cols[without]]
-    return (np.concatenate([child[first], parent_rows[keep]]),
-            np.concatenate([cols[picked_pair], cols[without][keep]]))
+    """The relations of whole parent rows, every column."""
+    return _row_checks(state.values, state.sup, np.asarray(parents, dtype=np.int64), rel.indptr, rel.children, state.min_count)
+
+
+@numba.njit(nogil=True, cache=True)
+def _row_checks(values, sup, parents, indptr, indices, min_count):  # pragma: no cover - compiled
+    """As `_column_checks`, for row relations: child rows are summed a whole row at a
+    time (contiguous memory), then each broken column picks its smallest published
+    non-zero child (the lowest row, on a tie), else its parent."""
+    width = values.shape[1]
+    out_r = np.empty(0, dtype=np.int64)
+    out_c = np.empty(0, dtype=np.int64)
+    n = 0
+    n_hidden = np.zeros(width, dtype=np.int64)
+    hidden_sum = np.zeros(width, dtype=np.int64)
+    for p in parents:
+        n_hidden[:] = 0
+        hidden_sum[:] = 0
+        for k in range(indptr[p], indptr[p + 1]):
+            ch = indices[k]
+            for c in range(width):
+                if sup[ch, c]:
+                    n_hidden[c] += 1
+                    hidden_sum[c] += values[ch, c]
+        for c in range(width):
+            if _is_broken(n_hidden[c], hidden_sum[c], sup[p, c], min_count):
+                out_r, out_c, n = _pick(values, sup, indptr, indices, p, c, out_r, out_c, n)
+    return out_r[:n], out_c[:n]
+
+
+@numba.njit(inline="always")
+def _pick(values, sup, indptr, indices, p, c, out_r, out_c, n):  # pragma: no cover - compiled
+    best = -1
+    for k in range(indptr[p], indptr[p + 1]):
+        ch = indices[k]
+        if not sup[ch, c] and values[ch, c] > 0 and (best < 0 or values[ch, c] < values[best, c]):
+            best = ch
+    if best >= 0:
+        return _push(out_r, out_c, n, best, c)
+    if not sup[p, c]:
+        return _push(out_r, out_c, n, p, c)
+    return out_r, out_c, n
 
 
 def _check_row_pairs(state: _State, rel: RowRelation, parent: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The relations of the given (parent row, column) pairs only."""
-    big = state.values[parent, cols] >= state.min_count  # smaller parents cannot break (see above)
-    parent, cols = parent[big], cols[big]
-    if parent.size == 0:
-        return parent, cols
-    start = rel.matrix.indptr[parent]
-    sizes = rel.matrix.indptr[parent + 1] - start
-    pair = np.repeat(np.arange(parent.size), sizes)
-    offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    child = rel.matrix.indices[np.repeat(start, sizes) + offsets]
-    col = cols[pair]
-    child_sup = state.sup[child, col]
-    child_val = state.values[child, col]
-    n_hidden = np.bincount(pair, weights=child_sup, minlength=parent.size)
-    hidden_sum = np.bincount(pair, weights=child_val * child_sup, minlength=parent.size)
-    broken = _broken(state, n_hidden, hidden_sum, state.sup[parent, cols])
-    if not broken.any():
-        return parent[:0], cols[:0]
-    ok = broken[pair] & ~child_sup & (child_val > 0)
-    pair, child, vals = pair[ok], child[ok], child_val[ok]
-    order = np.lexsort((child, vals, pair))
-    pair, child = pair[order], child[order]
-    first = np.r_[True, pair[1:] != pair[:-1]] if pair.size else np.zeros(0, dtype=bool)
-    picked_pair = pair[first]
-    without = np.setdiff1d(np.flatnonzero(broken), picked_pair)
-    without = without[~state.sup[parent[without], cols[without]]]
-    return np.concatenate([child[first], parent[without]]), np.concatenate([cols[picked_pair], cols[without]])
+    return _row_pair_checks(state.values, state.sup, np.asarray(parent, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                            rel.indptr, rel.children, state.min_count)
 
 
-def _segment_sums(rows: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Column sums of consecutive row segments, as one sparse product (numpy's reduceat and
-    cumsum along axis 0 are several times slower on tall, narrow arrays)."""
-    n = rows.shape[0]
-    summing = sparse.csr_matrix((np.ones(n, dtype=rows.dtype), np.arange(n), indptr), shape=(indptr.size - 1, n))
-    return summing @ rows
+@numba.njit(nogil=True, cache=True)
+def _row_pair_checks(values, sup, parent, cols, indptr, indices, min_count):  # pragma: no cover - compiled
+    out_r = np.empty(0, dtype=np.int64)
+    out_c = np.empty(0, dtype=np.int64)
+    n = 0
+    for i in range(parent.size):
+        p, c = parent[i], cols[i]
+        if values[p, c] < min_count:  # smaller parents cannot break (see the module docstring)
+            continue
+        n_hidden = 0
+        hidden_sum = 0
+        for k in range(indptr[p], indptr[p + 1]):
+            if sup[indices[k], c]:
+                n_hidden += 1
+                hidden_sum += values[indices[k], c]
+        if _is_broken(n_hidden, hidden_sum, sup[p, c], min_count):
+            out_r, out_c, n = _pick(values, sup, indptr, indices, p, c, out_r, out_c, n)
+    return out_r[:n], out_c[:n]
 
 
 def relation_violations(values: np.ndarray, suppressed: np.ndarray, row_relations: list[RowRelation] = (),
