@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from estgeo.config import CodeList, normalise_label
 from estgeo.ingest.problems import Problems
@@ -79,8 +78,12 @@ def _to_float(text: pd.Series) -> pd.Series:
 
 def parse_float(raw: pd.Series, name: str, problems: Problems, bounds: list | None = None) -> pd.Series:
     """Numbers as Swedish exports write them too: decimal comma, spaces as thousands."""
-    text = (raw.astype("string").str.strip().str.replace(" ", "", regex=False)
-            .str.replace("\u00a0", "", regex=False).str.replace(",", ".", regex=False))
+    text = raw.astype("string").str.strip()
+    # Most number columns have neither thousands spaces nor decimal commas: each rewrite
+    # runs only where one of them occurs (finding out is cheaper than rewriting).
+    for written, meant in ((" ", ""), ("\u00a0", ""), (",", ".")):
+        if text.str.contains(written, regex=False).any():
+            text = text.str.replace(written, meant, regex=False)
     values = _to_float(text)
     empty = blank(raw)
     problems.add(~empty & values.isna().to_numpy(), name, raw, "not a number (expected e.g. 12.5 or 12,5)")
@@ -144,14 +147,9 @@ def parse_code(raw: pd.Series, name: str, problems: Problems, codes: CodeList) -
     text = parse_text(raw)
     resolved, suggestion = resolve_codes(text, codes)
     unknown = (text.notna() & resolved.isna()).to_numpy(dtype=bool)
-    valid = ", ".join(codes.entries)
-    problems.add(
-        unknown,
-        name,
-        raw,
-        f"unknown {name} (valid codes: {valid})",
-        ("did you mean '" + suggestion + "'?").where(suggestion.fillna("") != "", ""),
-    )
+    if unknown.any():
+        problems.add(unknown, name, raw, f"unknown {name} (valid codes: {', '.join(codes.entries)})",
+                     ("did you mean '" + suggestion + "'?").where(suggestion.fillna("") != "", ""))
     return resolved
 
 
@@ -187,9 +185,57 @@ def _normalise_time_text(text: pd.Series) -> pd.Series:
 
 
 #: The shapes nearly every export writes: a date, optionally a time of day to the minute
-#: or second, no offset. Those are parsed by slicing fixed positions (in Arrow, no
-#: regex per form); everything else takes the general ISO 8601 path.
-_PLAIN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?$"  # ASCII digits only
+#: or second, no offset (YYYY-MM-DD[( |T)HH:MM[:SS]], ASCII digits). Those are parsed by
+#: reading the digits at fixed byte positions; everything else takes the general ISO
+#: 8601 path.
+_PLAIN_LENGTHS = (10, 16, 19)
+_DIGITS = {10: [0, 1, 2, 3, 5, 6, 8, 9], 16: [11, 12, 14, 15], 19: [17, 18]}
+_SEPARATORS = {10: {4: b"-", 7: b"-"}, 16: {10: b" T", 13: b":"}, 19: {16: b":"}}
+
+
+class _ByteColumns:
+    """Byte k of every string of an Arrow string array, as one uint8 column per k,
+    read straight from the Arrow buffers: no Python str per row. `lengths` are byte
+    lengths, -1 for nulls; bytes past a string's end are those of the next one."""
+
+    def __init__(self, values: pa.Array | pa.ChunkedArray):
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        values = values.cast(pa.string())
+        n = len(values)
+        self.lengths = np.full(n, -1, dtype=np.int64)
+        self._starts = np.zeros(n, dtype=np.int64)
+        self._data = np.zeros(32, dtype=np.uint8)
+        if n == 0 or values.null_count == n:
+            return
+        _, offsets_buf, data_buf = values.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=np.int32)[values.offset:values.offset + n + 1]
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
+        self.lengths = np.diff(offsets).astype(np.int64)
+        self.lengths[~values.is_valid().to_numpy(zero_copy_only=False)] = -1
+        self._starts = offsets[:-1]
+        self._data = np.concatenate([data, np.zeros(32, dtype=np.uint8)])  # reading past the last string is safe
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        return self._data[self._starts + k]
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    return _MONTH_DAYS[month] + (leap & (month == 2))
+
+
+def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days from 1970-01-01 of proleptic Gregorian dates, in integer arithmetic (H. Hinnant's
+    days_from_civil): numpy's datetime64[M] → [D] conversions cost several times more."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
 
 
 def _parse_plain(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -202,29 +248,42 @@ def _parse_plain(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """
     n = len(text)
     parsed = np.full(n, np.datetime64("NaT", "s"), dtype="datetime64[s]")
-    date_only = np.zeros(n, dtype=bool)
-    shaped = text.str.match(_PLAIN, na=False).to_numpy(dtype=bool)
+    chars = _ByteColumns(pa.array(text.array, type=pa.string()))
+    lengths = chars.lengths
+    shaped = np.isin(lengths, _PLAIN_LENGTHS)
+    digit: dict[int, np.ndarray] = {}
+    for length in _PLAIN_LENGTHS:
+        long_enough = lengths >= length
+        if not (shaped & long_enough).any():
+            continue
+        checked = np.ones(n, dtype=bool)
+        for position in _DIGITS[length]:
+            digit[position] = chars[position] - np.uint8(ord("0"))  # wraps below '0': > 9 too
+            checked &= digit[position] <= 9
+        for position, allowed in _SEPARATORS[length].items():
+            byte = chars[position]
+            checked &= (byte == allowed[0]) | (byte == allowed[-1])
+        shaped &= ~long_enough | checked
     if not shaped.any():
-        return parsed, date_only
-    values = pa.array(text[shaped].array)
-    # "2025-03-14" → "2025-03-140000000000": the missing time reads as 00:00:00.
-    padded = pc.utf8_rpad(values, width=19, padding="0")
+        return parsed, np.zeros(n, dtype=bool)
 
-    def number(start: int, stop: int) -> np.ndarray:
-        return pc.cast(pc.utf8_slice_codeunits(padded, start, stop), pa.int64()).to_numpy()
+    def number(*positions: int) -> np.ndarray:
+        value = np.zeros(n, dtype=np.int64)
+        for position in positions:
+            value = value * 10 + digit.get(position, np.zeros(n, dtype=np.uint8))
+        return value
 
-    year, month, day = number(0, 4), number(5, 7), number(8, 10)
-    hour, minute, second = number(11, 13), number(14, 16), number(17, 19)
-    ok = ((year >= 1900) & (year <= 2100) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    has_time, has_seconds = lengths >= 16, lengths == 19
+    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
+    hour = np.where(has_time, number(11, 12), 0)
+    minute = np.where(has_time, number(14, 15), 0)
+    second = np.where(has_seconds, number(17, 18), 0)
+    ok = (shaped & (year >= 1900) & (year <= 2100) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
           & (hour <= 23) & (minute <= 59) & (second <= 59))
-    month_start = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
-    days = month_start.astype("datetime64[D]") + (np.clip(day, 1, 31) - 1)
-    ok &= days.astype("datetime64[M]") == month_start  # no 30 February
-    moments = days.astype("datetime64[s]") + (hour * 3600 + minute * 60 + second)
-    where = np.flatnonzero(shaped)[ok]
-    parsed[where] = moments[ok]
-    date_only[where] = pc.utf8_length(values).to_numpy()[ok] == 10
-    return parsed, date_only
+    ok &= day <= _days_in_month(year, np.clip(month, 1, 12))  # no 30 February
+    moments = _days_since_epoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    parsed[ok] = moments[ok].astype("datetime64[s]")
+    return parsed, ok & (lengths == 10)
 
 
 def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Moments:

@@ -148,6 +148,9 @@ def _file_ids(table: RawTable, source: dict[str, Any], fields: dict[str, dict[st
 
 def _repeated(ids: pd.Series) -> np.ndarray:
     """Rows whose id occurs more than once in the file."""
+    values = pa.array(ids.astype("string[pyarrow]").array, type=pa.string())
+    if pc.count_distinct(values, mode="only_valid").as_py() == len(values) - values.null_count:
+        return np.zeros(len(ids), dtype=bool)  # the usual case, found with one hash pass in C
     codes, _ = pd.factorize(ids, use_na_sentinel=True)
     counts = np.bincount(codes[codes >= 0], minlength=1)
     return (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
