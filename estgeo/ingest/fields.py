@@ -85,7 +85,7 @@ def parse_float(raw: pd.Series, name: str, problems: Problems, bounds: list | No
         if text.str.contains(written, regex=False).any():
             text = text.str.replace(written, meant, regex=False)
     values = _to_float(text)
-    empty = blank(raw)
+    empty = (text.isna() | (text == "")).to_numpy(dtype=bool)  # blank(raw), from the stripped text
     problems.add(~empty & values.isna().to_numpy(), name, raw, "not a number (expected e.g. 12.5 or 12,5)")
     if bounds is not None:
         lo, hi = bounds
@@ -103,11 +103,15 @@ def parse_int(raw: pd.Series, name: str, problems: Problems, bounds: list | None
 
 
 def parse_bool(raw: pd.Series, name: str, problems: Problems) -> pd.Series:
-    folded = raw.astype("string").str.strip().str.lower()
-    out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-    out[folded.isin(_TRUE).fillna(False).to_numpy(dtype=bool)] = True
-    out[folded.isin(_FALSE).fillna(False).to_numpy(dtype=bool)] = False
-    problems.add(~blank(raw) & out.isna().to_numpy(), name, raw, "not a yes/no value (expected ja/nej, true/false, 1/0)")
+    # A yes/no column holds a handful of distinct spellings: each is judged once.
+    position, distinct = pd.factorize(raw.astype("string"), use_na_sentinel=True)
+    folded = [str(value).strip().lower() for value in distinct]
+    meaning = np.array([1 if v in _TRUE else 0 if v in _FALSE else -1 for v in folded] + [-1], dtype=np.int8)
+    empty = np.array([v == "" for v in folded] + [True], dtype=bool)
+    which = np.where(position < 0, len(distinct), position)
+    value = meaning[which]
+    out = pd.Series(pd.arrays.BooleanArray(value == 1, value < 0), index=raw.index)
+    problems.add(~empty[which] & (value < 0), name, raw, "not a yes/no value (expected ja/nej, true/false, 1/0)")
     return out
 
 
@@ -341,8 +345,15 @@ def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Mo
     local = ~np.isnat(naive)
     if local.any():
         moments = pd.Series(naive[local])
-        early = moments.dt.tz_localize(tz, ambiguous=np.ones(len(moments), dtype=bool), nonexistent="NaT")
-        late = moments.dt.tz_localize(tz, ambiguous=np.zeros(len(moments), dtype=bool), nonexistent="NaT")
+        # One pass tells most rows; only the few that fall in a daylight-saving change
+        # (NaT here) are localized both ways, to tell the gap from the overlap.
+        early = moments.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        late = early.copy()
+        changing = early.isna().to_numpy(dtype=bool)
+        if changing.any():
+            few = moments[changing]
+            early[changing] = few.dt.tz_localize(tz, ambiguous=np.ones(len(few), dtype=bool), nonexistent="NaT")
+            late[changing] = few.dt.tz_localize(tz, ambiguous=np.zeros(len(few), dtype=bool), nonexistent="NaT")
         start[local] = early.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
         latest[local] = late.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
         gap[local] = early.isna().to_numpy(dtype=bool)

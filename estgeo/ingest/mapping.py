@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from estgeo.config import Settings, normalise_label
 
@@ -74,9 +76,17 @@ def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, A
             missing.append((name, f"'{parts[0]}' (for {name})"))
             continue
         series = frame[columns[0]].astype("string")
-        for extra in columns[1:]:
-            if extra is not None:
-                series = (series.fillna("") + " " + frame[extra].astype("string").fillna("")).str.strip()
+        present = [extra for extra in columns[1:] if extra is not None]
+        if present:
+            # Arrow kernels join the parts (a date and a clock) for all rows at once.
+            def text(column: str) -> pa.Array:
+                values = pa.array(frame[column].astype("string[pyarrow]").array)
+                return values.cast(pa.large_string()).fill_null("")
+
+            joined = text(columns[0])
+            for extra in present:
+                joined = pc.utf8_trim_whitespace(pc.binary_join_element_wise(joined, text(extra), pa.scalar(" ", pa.large_string())))
+            series = pd.Series(pd.arrays.ArrowStringArray(joined), index=frame.index)
         found[name] = series.mask(series == "")
     if only is None and ("x" not in found or "y" not in found):
         for a, b in COORDINATE_NAMES:

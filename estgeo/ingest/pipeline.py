@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,21 +84,24 @@ def ingest_file(
     summary = IngestSummary(file=str(path), kind=kind, source=source["name"], read=len(table.frame) + len(table.broken))
     n = len(table.frame)
     fields = settings.model[kind]["fields"]
-    ids = _file_ids(table, source, fields)
-    # Rows that share an id with another row are decided only once the whole file is
-    # validated (all copies may have to be quarantined); every other row is decided by
-    # its own content, so it can be written while the next chunk is validated.
-    repeated = _repeated(ids)
-    stored_hash = _stored_hashes(store.existing_hashes(kind, ids.dropna()), ids)
     problems = Problems()
     records_parts: list[pd.DataFrame] = []
     geometry_present = table.gx is not None and not np.isnan(table.gx).all()
     counts = np.zeros(3, dtype=np.int64)  # new, changed, unchanged
     extra = {"_source": source["name"], "_file": path.name, "_ingested_at": run_id}
-    with store.bulk_writer(kind) as writer:
-        for start in range(0, max(n, 1), CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, n)
-            records, found = validate(settings, _rows(table, start, stop), source, kind, crs, geometry_present)
+    def validate_chunk(rows: tuple[int, int]) -> tuple[pd.DataFrame, Problems]:
+        return validate(settings, _rows(table, *rows), source, kind, crs, geometry_present)
+
+    with store.bulk_writer(kind) as writer, ThreadPoolExecutor(VALIDATION_THREADS, "estgeo-validate") as pool:
+        validated = InOrder(pool, validate_chunk, _chunks(n), ahead=VALIDATION_THREADS)
+        # While the first chunks are validated: rows that share an id with another row
+        # are decided only once the whole file is validated (all copies may have to be
+        # quarantined); every other row is decided by its own content, so it can be
+        # written while the next chunk is validated.
+        ids = _file_ids(table, source, fields)
+        repeated = _repeated(ids)
+        stored_hash = _stored_hashes(store.existing_hashes(kind, ids.dropna()), ids)
+        for (start, stop), (records, found) in validated:
             problems.absorb(found, start)
             records_parts.append(records.loc[repeated[start:stop]])
             decided = ~found.bad_rows(stop - start) & ~repeated[start:stop]
@@ -121,6 +127,41 @@ def ingest_file(
 #: Rows validated at a time: large enough that Arrow's kernels outweigh pandas' per-call
 #: overhead, small enough that writing one chunk overlaps validating the next.
 CHUNK_ROWS = 200_000
+#: The first chunk is smaller, so that the writer, the slowest stage, starts early.
+FIRST_CHUNK_ROWS = 40_000
+#: Chunks validated at once. Arrow's and numpy's kernels, where validation spends its
+#: time, release the GIL, so two threads keep both cores of a small server busy.
+VALIDATION_THREADS = 2
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """(start, stop) of each chunk of `n` rows; one empty chunk when there are none."""
+    bounds = [0, *range(min(FIRST_CHUNK_ROWS, CHUNK_ROWS), n, CHUNK_ROWS), n] if n else [0, 0]
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a or n == 0]
+
+
+class InOrder[T]:
+    """`work` for each chunk on a thread pool, results in file order; chunks are
+    submitted `ahead` of the one consumed, so memory stays bounded by the threads, not
+    the file. The first ones are submitted at once, before iteration begins."""
+
+    def __init__(self, pool: ThreadPoolExecutor, work: Callable[[tuple[int, int]], T],
+                 chunks: list[tuple[int, int]], ahead: int):
+        self.pool, self.work, self.waiting = pool, work, deque(chunks)
+        self.pending: deque[tuple[tuple[int, int], Future[T]]] = deque()
+        for _ in range(ahead + 1):
+            self._submit()
+
+    def _submit(self) -> None:
+        if self.waiting:
+            chunk = self.waiting.popleft()
+            self.pending.append((chunk, self.pool.submit(self.work, chunk)))
+
+    def __iter__(self) -> Iterator[tuple[tuple[int, int], T]]:
+        while self.pending:
+            chunk, future = self.pending.popleft()
+            self._submit()
+            yield chunk, future.result()
 
 
 def _rows(table: RawTable, start: int, stop: int) -> RawTable:
@@ -211,7 +252,8 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
     for name, field in fields.items():
         raw = columns.get(name, empty)
         if name in defaults:
-            raw = raw.astype("string").mask(parse.blank(raw), str(defaults[name]))
+            raw = (pd.Series(str(defaults[name]), index=frame.index, dtype="string") if name not in columns
+                   else raw.astype("string").mask(parse.blank(raw), str(defaults[name])))
         kind_of = field["type"]
         bounds = field.get("range")
         if kind_of in ("id", "text"):
@@ -263,7 +305,9 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
     x, y = _coordinates(settings, table, columns, crs or source.get("crs"), problems, spec, geometry_present)
     out["x"], out["y"] = x, y
     records = pd.DataFrame(out, index=frame.index)
-    content = [*fields, "x", "y"]
+    # The hash is only ever compared between records of the same id, so the id itself
+    # (a million distinct strings, the costliest column to hash) stays out of it.
+    content = [name for name, field in fields.items() if field["type"] != "id"] + ["x", "y"]
     records["_hash"] = pd.util.hash_pandas_object(records[content], index=False).to_numpy().view(np.int64)
     records["_row"] = table.row
     return records, problems

@@ -6,6 +6,7 @@ file had it, so that validation can quote the original value in the quarantine.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -53,25 +54,45 @@ def decode(data: bytes) -> tuple[str, str]:
     Swedish Excel saves CSV as Windows-1252; other systems write UTF-8; files stitched
     together from both exist. Decoding each line on its own keeps both kinds readable.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    utf8, encoding = to_utf8(data)
+    return utf8.decode("utf-8"), encoding
+
+
+def to_utf8(data: bytes) -> tuple[bytes, str]:
+    """The file's bytes in UTF-8 (BOM removed) and the encoding it was in, as `decode`.
+
+    Arrow's CSV reader wants UTF-8 bytes, and a UTF-8 file is passed on as it is.
+    """
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if _valid_utf8_prefix(data):
+        try:
+            data.decode("utf-8")
+            return data, "utf-8"
+        except UnicodeDecodeError:
+            pass
     if not _has_utf8_multibyte(data):
-        # No UTF-8 sequence anywhere: a plain Windows-1252 file, decoded in one go.
-        return data.decode("cp1252", errors="replace"), "windows-1252"
-    lines = data.split(b"\n")
+        # No UTF-8 sequence anywhere: a plain Windows-1252 file, transcoded in one go.
+        return data.decode("cp1252", errors="replace").encode("utf-8"), "windows-1252"
     out = []
     mixed = False
-    for line in lines:
+    for line in data.split(b"\n"):
         try:
-            out.append(line.decode("utf-8"))
+            line.decode("utf-8")
+            out.append(line)
             mixed = mixed or any(b > 0x7F for b in line)
         except UnicodeDecodeError:
-            out.append(line.decode("cp1252", errors="replace"))
-    return "\n".join(out), ("mixed utf-8/windows-1252" if mixed else "windows-1252")
+            out.append(line.decode("cp1252", errors="replace").encode("utf-8"))
+    return b"\n".join(out), ("mixed utf-8/windows-1252" if mixed else "windows-1252")
+
+
+def _valid_utf8_prefix(data: bytes, size: int = 65536) -> bool:
+    """Whether the first `size` bytes can start a UTF-8 text: a Windows-1252 export
+    shows it in its header already, and is spared a failing decode of the whole file."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data[:size], final=False)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _has_utf8_multibyte(data: bytes) -> bool:
@@ -114,9 +135,9 @@ def read_csv(path: Path) -> RawTable:
                                  "and ingest that file")
     if b"\x00" in data[:65536]:
         raise UnreadableFile("the file contains binary data (NUL bytes), not CSV text; was it saved as UTF-16 or a workbook?")
-    text, encoding = decode(data)
-    end_of_header = text.find("\n")
-    header = text if end_of_header < 0 else text[:end_of_header]
+    utf8, encoding = to_utf8(data)
+    end_of_header = utf8.find(b"\n")
+    header = (utf8 if end_of_header < 0 else utf8[:end_of_header]).decode("utf-8")
     delimiter = sniff_delimiter(header)
     try:
         raw_names = next(csv.reader([header.rstrip("\r")], delimiter=delimiter), [])
@@ -128,11 +149,10 @@ def read_csv(path: Path) -> RawTable:
         raise UnreadableFile(f"duplicate column names: {', '.join(duplicated)} (estgeo cannot tell which one is meant)")
     # An odd number of quote characters: some field opens a quote that never closes and
     # would swallow every row after it; only the line-by-line reader can recover those.
-    balanced = data.count(b'"') % 2 == 0  # '"' is one and the same byte in both encodings
+    balanced = utf8.count(b'"') % 2 == 0
     try:
         if not balanced:
             raise ValueError("unbalanced quotes")
-        utf8 = data.removeprefix(b"\xef\xbb\xbf") if encoding == "utf-8" else text.encode("utf-8")
         frame = _read_csv_arrow(utf8, delimiter, raw_names)
         broken: list[tuple[int, str, str]] = []
         rows = np.arange(2, len(frame) + 2)
@@ -140,7 +160,7 @@ def read_csv(path: Path) -> RawTable:
         # Ragged rows (a truncated export, a stray delimiter, an unclosed quote): read
         # line by line and keep every row that does not split into the header's fields
         # as broken.
-        frame, rows, broken = _read_csv_tolerant(text, delimiter, balanced)
+        frame, rows, broken = _read_csv_tolerant(utf8.decode("utf-8"), delimiter, balanced)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.duplicated().any():
         raise UnreadableFile(f"duplicate column names: {', '.join(frame.columns[frame.columns.duplicated()])}")
