@@ -69,6 +69,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyproj
 import shapely
+from h3ronpy.vector import cells_to_wkb_polygons
 
 from estgeo.layers import grouping, hotspots, privacy
 from estgeo.layers.context import BuildContext
@@ -124,14 +125,16 @@ def _cell_polygons_of(table: DensityTable, res: int, area: np.ndarray | None, ar
 
 
 def cell_polygons(cells: np.ndarray) -> np.ndarray:
-    """Shapely polygons (lon/lat) of H3 cells (shapely closes each ring with its first vertex)."""
-    to_boundary = h3i.cell_to_boundary
-    boundaries = [to_boundary(c) for c in np.asarray(cells, dtype=np.uint64).tolist()]
-    sizes = np.fromiter(map(len, boundaries), dtype=np.int64, count=len(boundaries))
-    latlng = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(boundaries)),
-                         dtype=np.float64, count=int(sizes.sum()) * 2).reshape(-1, 2)
-    rings = shapely.linearrings(latlng[:, ::-1], indices=np.repeat(np.arange(len(boundaries)), sizes))
-    return shapely.polygons(rings)
+    """Shapely polygons (lon/lat, closed rings) of H3 cells.
+
+    h3ronpy draws them as WKB for the whole array in Rust, without the GIL: h3-py would
+    ask for each cell's boundary in Python, the build's costliest call after indexing.
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if cells.size == 0:
+        return np.empty(0, dtype=object)
+    wkb = pa.array(cells_to_wkb_polygons(pa.array(cells, type=pa.uint64())))
+    return shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
 
 
 # Count layout -------------------------------------------------------------------------
@@ -421,12 +424,20 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
                           for res in resolutions}
         gis = {res: done.result() for res, done in computing.items()}
         mask = suppressing.result()
+    ctx.progress(f"density: frames for resolutions {', '.join(map(str, resolutions))}")
+    # A frame is gathers in compiled code and Arrow kernels, which release the GIL: two
+    # at a time, the finest (largest) first.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        making = {f"{prefix}-r{res}": pool.submit(density_frame, table, res, mask, gis.get(res), geometry_cache, decimals)
+                  for res in reversed(resolutions)}
+        making[opts["hotspots_collection"]] = pool.submit(hotspot_frame, table, default_res, mask, gis[default_res],
+                                                          decimals, area_polygons[default_res])
+        made = {name: future.result() for name, future in making.items()}
     frames: dict[str, gpd.GeoDataFrame] = {}
     for res in resolutions:
-        ctx.progress(f"density: frame for resolution {res}")
-        frames[f"{prefix}-r{res}"] = density_frame(table, res, mask, gis.get(res), geometry_cache, decimals)
+        frames[f"{prefix}-r{res}"] = made[f"{prefix}-r{res}"]
         if res == default_res:
-            frames[opts["hotspots_collection"]] = hotspot_frame(table, res, mask, gis[res], decimals, area_polygons[res])
+            frames[opts["hotspots_collection"]] = made[opts["hotspots_collection"]]
     frames[prefix] = frames[f"{prefix}-r{default_res}"]
     default_cell = h3_parent(prepared.cell, default_res)
     ctx.built.update(frames)

@@ -48,10 +48,9 @@ least ten periods; with fewer the classes are still computed but mean little.
 
 from __future__ import annotations
 
-import itertools
-
-import h3.api.basic_int as h3i
+import h3ronpy
 import numpy as np
+import pyarrow as pa
 from scipy import sparse
 from scipy.special import ndtr
 
@@ -63,10 +62,12 @@ EMERGING_CLASSES = ("none", *(f"{rule}_{kind}" for kind in ("hot", "cold") for r
 
 
 def _disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """All cells within `k` rings of each cell, flattened, and how many per cell."""
-    disks = [h3i.grid_disk(int(c), k) for c in cells]
-    sizes = np.fromiter((len(d) for d in disks), dtype=np.int64, count=len(disks))
-    return np.fromiter(itertools.chain.from_iterable(disks), dtype=np.uint64, count=int(sizes.sum())), sizes
+    """All cells within `k` rings of each cell, flattened, and how many per cell; h3ronpy
+    asks H3 for the whole array at once, in Rust (h3-py takes a Python call per cell)."""
+    if cells.size == 0:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    disks = pa.array(h3ronpy.grid_disk(pa.array(np.asarray(cells, dtype=np.uint64), type=pa.uint64()), k, flatten=False))
+    return disks.values.to_numpy().astype(np.uint64, copy=False), np.diff(disks.offsets.to_numpy())
 
 
 def study_area(cells: np.ndarray, k: int) -> np.ndarray:
@@ -84,21 +85,9 @@ def kring_weights(cells: np.ndarray, k: int) -> sparse.csr_matrix:
 
 
 def study_area_weights(cells: np.ndarray, k: int) -> tuple[np.ndarray, sparse.csr_matrix]:
-    """`study_area` of `cells` and its `kring_weights`, asking H3 for each cell's disk once
-    (the two alone ask twice for the cells with incidents, which are most of the area)."""
-    cells = grouping.unique(np.asarray(cells, dtype=np.uint64))
-    if k == 0 or cells.size == 0:
-        return cells, kring_weights(cells, k)
-    disks: list = [h3i.grid_disk(int(c), k) for c in cells]
-    area = grouping.unique(np.fromiter(itertools.chain.from_iterable(disks), dtype=np.uint64))
-    in_area: list = [None] * area.size
-    for pos, disk in zip(np.searchsorted(area, cells).tolist(), disks, strict=True):
-        in_area[pos] = disk
-    for pos in [i for i, disk in enumerate(in_area) if disk is None]:
-        in_area[pos] = h3i.grid_disk(int(area[pos]), k)
-    sizes = np.fromiter(map(len, in_area), dtype=np.int64, count=area.size)
-    neighbours = np.fromiter(itertools.chain.from_iterable(in_area), dtype=np.uint64, count=int(sizes.sum()))
-    return area, _weights_from_disks(area, neighbours, sizes)
+    """`study_area` of `cells` and its `kring_weights`."""
+    area = study_area(cells, k)
+    return area, kring_weights(area, k)
 
 
 def _weights_from_disks(cells: np.ndarray, neighbours: np.ndarray, sizes: np.ndarray) -> sparse.csr_matrix:

@@ -89,6 +89,7 @@ from scipy import ndimage
 
 from estgeo.layers.cog import SparseCogWriter, finish_all
 from estgeo.layers.context import BuildContext
+from estgeo.layers.density import cell_polygons
 from estgeo.layers.illuminance import (
     Grid,
     Lamps,
@@ -634,11 +635,6 @@ def h3_cells(x: np.ndarray, y: np.ndarray, res: int, finest: int | None = None) 
     return parents[inverse]
 
 
-def h3_polygons(cells: np.ndarray) -> list[shapely.Polygon]:
-    """Lon/lat polygons of H3 cells."""
-    return [shapely.Polygon([(lng, lat) for lat, lng in h3i.cell_to_boundary(int(c))]) for c in cells]
-
-
 def _group_percentile(keys: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
     """Percentile `q` (0–100, linear interpolation as numpy's default) of `values` per group 0 … n − 1."""
     out = np.full(n_groups, np.nan)
@@ -777,7 +773,7 @@ def lighting_insecurity(ctx: BuildContext, street_px: pd.DataFrame, lights: pd.D
         "index": np.round(index, 1),
         "rank": rank,
         "suppressed": dark_hidden | known_hidden,
-    }, geometry=h3_polygons(cells), crs="OGC:CRS84")
+    }, geometry=cell_polygons(cells), crs="OGC:CRS84")
     return frame.iloc[order].reset_index(drop=True)
 
 
