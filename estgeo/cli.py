@@ -42,9 +42,12 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 
 
 def _store(settings: Settings):
-    from estgeo.store import Store
+    from estgeo.store import open_store
 
-    return Store(settings.store_path, settings.model)
+    try:
+        return open_store(settings)
+    except Exception as exc:  # a wrong URL or an unreachable database: say so, no traceback
+        raise click.ClickException(f"cannot open the store {settings.store_url!r}: {exc}") from exc
 
 
 @main.command()
@@ -135,10 +138,14 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
     """Build every layer declared in layers/ and publish them atomically."""
     from estgeo.layers.run import BuildBusy, build_layers
 
+    store = _store(settings)
+    if store.count("incidents") == 0:
+        raise click.ClickException(f"the store ({settings.store_url}) holds no incidents yet: "
+                                   "ingest some first (`estgeo ingest FILE`, or `estgeo demo`)")
     with _progress() as progress:
         task = progress.add_task("building layers", total=None)
         try:
-            result = build_layers(settings, _store(settings), lambda m: progress.update(task, description=m), list(only) or None)
+            result = build_layers(settings, store, lambda m: progress.update(task, description=m), list(only) or None)
         except BuildBusy as exc:
             raise click.ClickException(str(exc)) from exc
         progress.update(task, total=1, completed=1, description="layers built")

@@ -6,6 +6,7 @@ the rest of the code can take a `Settings` object and never open a YAML file its
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import unicodedata
@@ -150,6 +151,17 @@ class Settings:
     @property
     def store_path(self) -> Path:
         return self.workspace / "store.sqlite"
+
+    @property
+    def store_url(self) -> str:
+        """Where the records are kept: `embedded` (the workspace's SQLite file, the
+        default) or a PostGIS URL, `postgresql://user@host/db?schema=estgeo`; the
+        environment variable ESTGEO_STORE overrides `store:` of config/estgeo.yml. A
+        `{workspace}` in the URL (`?schema={workspace}`) becomes a schema name of its own
+        for each workspace folder, so several installations can share one database."""
+        url = str(os.environ.get("ESTGEO_STORE") or self.project.get("store") or "embedded")
+        # "{workspace}" in a URL gives every workspace its own schema in one database.
+        return url.replace("{workspace}", "ws_" + hashlib.sha1(str(self.workspace.resolve()).encode()).hexdigest()[:12])
 
     @property
     def quarantine_dir(self) -> Path:

@@ -35,6 +35,18 @@ SQL_TYPES = {
 META = {"x": "REAL", "y": "REAL", "_hash": "INTEGER", "_source": "TEXT", "_file": "TEXT", "_row": "INTEGER", "_ingested_at": "TEXT"}
 
 
+def open_store(settings) -> Store:
+    """The store `settings.store_url` names: the embedded SQLite file, or PostGIS."""
+    from estgeo.store_postgis import PostgisStore, is_postgis_url
+
+    url = settings.store_url
+    if is_postgis_url(url):
+        return PostgisStore(url, settings.model)  # type: ignore[return-value]
+    if url != "embedded":
+        raise ValueError(f"store: {url!r} is neither 'embedded' nor a postgresql:// URL")
+    return Store(settings.store_path, settings.model)
+
+
 class RecordExists(Exception):
     """A record with this id is already stored."""
 
@@ -229,17 +241,7 @@ class Store:
         condition, params = where or ("1", ())
         with closing(self._connect()) as con:
             frame = pd.read_sql_query(f'SELECT {names} FROM "{kind}" WHERE {condition} ORDER BY rowid', con, params=params)
-        for name in wanted:
-            kind_of = fields.get(name, {}).get("type")
-            if kind_of == "datetime":
-                frame[name] = pd.to_datetime(frame[name], unit="s", utc=True)
-            elif kind_of == "int":
-                frame[name] = frame[name].astype("Int64")
-            elif kind_of == "bool":
-                frame[name] = frame[name].astype("boolean")
-            elif kind_of in ("text", "code", "codes", "date", "id"):
-                frame[name] = frame[name].astype("string")
-        return frame
+        return typed_records(frame, fields, wanted)
 
     def read_quarantine(self) -> pd.DataFrame:
         with closing(self._connect()) as con:
@@ -300,6 +302,22 @@ class BulkWriter:
             self.con.close()
         if commit and self.error is not None:
             raise self.error
+
+
+def typed_records(frame: pd.DataFrame, fields: dict[str, dict[str, Any]], wanted: list[str]) -> pd.DataFrame:
+    """Columns in the store's encoding (datetimes as UTC seconds, booleans as 0/1) turned
+    into the types every reader of the store expects, whichever backend held them."""
+    for name in wanted:
+        kind_of = fields.get(name, {}).get("type")
+        if kind_of == "datetime":
+            frame[name] = pd.to_datetime(frame[name], unit="s", utc=True)
+        elif kind_of == "int":
+            frame[name] = frame[name].astype("Int64")
+        elif kind_of == "bool":
+            frame[name] = frame[name].astype("boolean")
+        elif kind_of in ("text", "code", "codes", "date", "id"):
+            frame[name] = frame[name].astype("string")
+    return frame
 
 
 def _to_arrow(records: pd.DataFrame, fields: dict[str, dict[str, Any]]) -> pa.Table:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from estgeo.config import Settings, load_settings
-from estgeo.store import Store
+from estgeo.store import Store, open_store
+from estgeo.store_postgis import PostgisStore, is_postgis_url
 
 DATA = Path(__file__).parent / "data"
+#: The suite runs once per store backend: `./dev test` sets ESTGEO_TEST_STORE to a
+#: throwaway PostGIS cluster for the second run. Each workspace gets its own schema.
+TEST_STORE = os.environ.get("ESTGEO_TEST_STORE", "embedded")
+if is_postgis_url(TEST_STORE):
+    os.environ["ESTGEO_STORE"] = TEST_STORE + ("&" if "?" in TEST_STORE else "?") + "schema={workspace}"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"estgeo store backend: {'postgis' if is_postgis_url(TEST_STORE) else 'embedded'}"
 
 
 @pytest.fixture
@@ -20,8 +31,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Store:
-    return Store(settings.store_path, settings.model)
+def store(settings: Settings) -> Store | PostgisStore:
+    return open_store(settings)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -32,8 +32,11 @@ def free_port() -> int:
 @contextmanager
 def live_server(workspace: Path, *, profile: str = "public", config_dir: Path | None = None,
                 layers_dir: Path | None = None, workers: int = 1, env: dict[str, str] | None = None,
-                headers: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Serve `workspace` with `estgeo.publish.serve.serve`; yield (base URL, process)."""
+                headers: dict[str, str] | None = None, url: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve `workspace` with `estgeo.publish.serve.serve`; yield (base URL, process).
+
+    `url` is the public address the server puts in its links (several servers behind one
+    address share it); by default its own."""
     port = free_port()
     script = (
         "import sys\n"
@@ -41,7 +44,7 @@ def live_server(workspace: Path, *, profile: str = "public", config_dir: Path | 
         "from estgeo.publish.serve import serve\n"
         f"s = load_settings(workspace={str(workspace)!r}, config_dir={str(config_dir) if config_dir else None!r}, "
         f"layers_dir={str(layers_dir) if layers_dir else None!r})\n"
-        f"sys.exit(serve(s, '127.0.0.1', {port}, {workers}, profile={profile!r}))\n"
+        f"sys.exit(serve(s, '127.0.0.1', {port}, {workers}, profile={profile!r}, url={url!r}))\n"
     )
     log = workspace / f"serve-{profile}-{port}.log"
     child_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))

@@ -26,7 +26,7 @@ from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.layers.run import build_layers
 from estgeo.publish.access import AccessConfigError, AccessPolicy, access_middleware, load_api_keys, policy_for
-from estgeo.store import Store
+from estgeo.store import open_store
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
@@ -221,7 +221,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     (config / "estgeo.yml").write_text(yaml.safe_dump(project, allow_unicode=True), encoding="utf-8")
     settings = load_settings(workspace=root / "ws", config_dir=config)
     settings.ensure_workspace()
-    store = Store(settings.store_path, settings.model)
+    store = open_store(settings)
     for name in ("trygghetsvandring_test.csv", "belysning_test.gpkg", "polisen_blandat.csv"):
         ingest_file(settings, store, DATA / name)
     build_layers(settings, store)

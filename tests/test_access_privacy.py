@@ -34,7 +34,7 @@ from live_server import demo_workspace, live_server
 from scipy.spatial import cKDTree
 
 from estgeo.config import Settings, load_settings
-from estgeo.store import Store
+from estgeo.store import open_store
 
 pytestmark = pytest.mark.slow
 #: Properties that would be free text or identify a reporter.
@@ -85,7 +85,7 @@ def published(public: str) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def incidents(demo: Settings) -> pd.DataFrame:
-    return Store(demo.store_path, demo.model).read("incidents")
+    return open_store(demo).read("incidents")
 
 
 def count_columns(frame: pd.DataFrame) -> list[str]:
@@ -140,7 +140,7 @@ def test_no_raw_incident_position_in_any_feature(published: dict[str, dict[str, 
 
 
 def test_no_free_text_or_reporter(published: dict[str, dict[str, Any]], demo: Settings) -> None:
-    store = Store(demo.store_path, demo.model)
+    store = open_store(demo)
     secrets = set(store.read("incidents")["description"].dropna())
     walks = store.read("walks")
     secrets |= set(walks["proposal"].dropna()) | set(walks["responsible"].dropna())
@@ -332,7 +332,7 @@ def test_vector_tiles_hold_nothing_the_features_do_not(public: str, published: d
 
 
 def test_coverages_and_report_hold_no_free_text(public: str, published: dict[str, dict[str, Any]], demo: Settings) -> None:
-    store = Store(demo.store_path, demo.model)
+    store = open_store(demo)
     secrets = {s for s in store.read("incidents")["description"].dropna() if len(s) >= 12}
     walks = store.read("walks")
     secrets |= {s for s in set(walks["proposal"].dropna()) | set(walks["responsible"].dropna()) if len(s) >= 12}

@@ -28,7 +28,7 @@ from live_server import live_server
 from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.layers.run import BuildBusy, build_layers, current_build
-from estgeo.store import Store
+from estgeo.store import Store, open_store
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -53,7 +53,7 @@ def lock_is_free(settings: Settings) -> bool:
 
 
 def small_workspace(settings: Settings) -> Store:
-    store = Store(settings.store_path, settings.model)
+    store = open_store(settings)
     for name in ("trygghetsvandring_test.csv", "belysning_test.gpkg", "polisen_blandat.csv"):
         ingest_file(settings, store, DATA / name)
     return store

@@ -23,7 +23,7 @@ from estgeo.ingest.coords import to_storage_crs
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.ingest.problems import Problems
 from estgeo.ingest.readers import UnreadableFile, read_csv, read_geojson
-from estgeo.store import Store
+from estgeo.store import open_store
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -121,7 +121,7 @@ def test_any_csv_is_ingested_or_refused_and_stays_balanced(rows: list[list[str]]
     with tempfile.TemporaryDirectory() as tmp:
         ws = load_settings(workspace=Path(tmp) / "ws")
         ws.ensure_workspace()
-        store = Store(ws.store_path, ws.model)
+        store = open_store(ws)
         path = Path(tmp) / "fuzz.csv"
         text = "\n".join([HEADER.replace(",", delimiter), *(delimiter.join(r) for r in rows)])
         path.write_bytes(text.encode(encoding, errors="replace"))

@@ -239,11 +239,11 @@ def test_chunked_ingest_decides_exactly_like_whole_file(settings, tmp_path, monk
         "D-5,kommun,brand,2025-05-05 12:00,395936,6634672\n"
         "D-6,kommun,larm,2025-05-06 12:00,395936,6634672\n", encoding="utf-8")
 
-    whole = _ingest_everything(settings, store_module.Store(settings.store_path, settings.model), [first, second])
+    whole = _ingest_everything(settings, store_module.open_store(settings), [first, second])
     monkeypatch.setattr(pipeline, "CHUNK_ROWS", chunk_rows)
     other = load_settings(workspace=tmp_path / "chunked")
     other.ensure_workspace()
-    chunked = _ingest_everything(other, store_module.Store(other.store_path, other.model), [first, second])
+    chunked = _ingest_everything(other, store_module.open_store(other), [first, second])
 
     assert whole[0] == [(7, 3, 0, 1, 3, 1), (3, 1, 1, 1, 0, 0)]
     assert chunked[0] == whole[0]

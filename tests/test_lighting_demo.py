@@ -19,7 +19,7 @@ from estgeo.config import Settings, load_settings
 from estgeo.demo import generate_demo
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.layers.run import build_layers
-from estgeo.store import Store
+from estgeo.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict
     settings = load_settings(workspace=tmp_path_factory.mktemp("demo"))
     settings.ensure_workspace()
     result = generate_demo(settings, n_incidents=20_000, seed=7)
-    store = Store(settings.store_path, settings.model)
+    store = open_store(settings)
     for path in result.files:
         ingest_file(settings, store, path)
     build_layers(settings, store, only=["incident-density", "lighting"])

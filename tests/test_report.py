@@ -31,7 +31,7 @@ from estgeo.demo import generate_demo
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.layers.run import build_layers
 from estgeo.report import make_report
-from estgeo.store import Store
+from estgeo.store import open_store
 
 N_INCIDENTS = 10_000
 
@@ -42,7 +42,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = load_settings(workspace=tmp_path_factory.mktemp("report") / "ws")
     settings.ensure_workspace()
     result = generate_demo(settings, n_incidents=N_INCIDENTS, seed=7)
-    store = Store(settings.store_path, settings.model)
+    store = open_store(settings)
     for path in result.files:
         ingest_file(settings, store, Path(path))
     build_layers(settings, store)
@@ -63,7 +63,7 @@ def public(demo: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 @pytest.fixture(scope="module")
 def internal(demo: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return make_report(demo, profile="internal", out_dir=tmp_path_factory.mktemp("internal"),
-                       store=Store(demo.store_path, demo.model))
+                       store=open_store(demo))
 
 
 def report_data(path: Path) -> dict[str, Any]:
@@ -262,7 +262,7 @@ def test_unsafe_places_lamps_and_interventions_match_their_layers(demo: Settings
 
 
 def test_sources_match_the_ingest_log(demo: Settings, public: dict[str, Path]) -> None:
-    runs = Store(demo.store_path, demo.model).read_runs()
+    runs = open_store(demo).read_runs()
     data = report_data(public["html"])
     ingest = {(r["source"], r["kind"]): r for r in data["sources"]["ingest"]}
     for (source, kind), rows in runs.groupby(["source", "kind"]):

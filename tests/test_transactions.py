@@ -25,7 +25,7 @@ from live_server import live_server
 from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.layers.run import build_layers
-from estgeo.store import Store
+from estgeo.store import open_store
 
 DATA = Path(__file__).parent / "data"
 KEY = "walk-test-key-0123456789abcdefghij"
@@ -50,7 +50,7 @@ def observation(**properties: Any) -> dict[str, Any]:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = load_settings(workspace=tmp_path_factory.mktemp("tx") / "ws")
     settings.ensure_workspace()
-    store = Store(settings.store_path, settings.model)
+    store = open_store(settings)
     for name in ("trygghetsvandring_test.csv", "belysning_test.gpkg", "polisen_blandat.csv"):
         assert ingest_file(settings, store, DATA / name).balanced()
     build_layers(settings, store)
@@ -85,20 +85,20 @@ def post(base: str, feature: Any, headers: dict[str, str] | None = None, **extra
 
 def stored(settings: Settings, identifier: str) -> dict[str, Any] | None:
     """The record as the store holds it now, read by this process (not the server)."""
-    found = Store(settings.store_path, settings.model).read_one("walks", identifier)
+    found = open_store(settings).read_one("walks", identifier)
     return None if found.empty else found.iloc[0].to_dict()
 
 
 # Authentication -----------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
 def test_without_credentials_everything_is_401(internal: str, workspace: Settings, method: str) -> None:
-    before = Store(workspace.store_path, workspace.model).count("walks")
+    before = open_store(workspace).count("walks")
     url = f"{internal}/collections/{COLLECTION}/items" + ("" if method in ("GET", "POST") else "/tv-1")
     response = requests.request(method, url, data=json.dumps(observation()), timeout=30,
                                 headers={"Content-Type": "application/geo+json"})
     assert response.status_code == 401
     assert "Bearer" in response.headers["WWW-Authenticate"]
-    assert Store(workspace.store_path, workspace.model).count("walks") == before
+    assert open_store(workspace).count("walks") == before
     for path in ("/", "/collections", "/openapi", "/collections/unsafe-places-internal/items"):
         assert requests.get(internal + path, timeout=30).status_code == 401
 
@@ -167,7 +167,7 @@ def test_create_update_replace_delete_with_credentials(internal: str, workspace:
     again = requests.delete(f"{internal}/collections/{COLLECTION}/items/{identifier}", headers=auth(), timeout=30)
     assert again.status_code == 404
 
-    edits = Store(workspace.store_path, workspace.model).read_edits()
+    edits = open_store(workspace).read_edits()
     mine = edits[edits["id"] == identifier]
     assert mine["action"].tolist() == ["create", "replace", "replace", "delete"]
     assert set(mine["user"]) == {"faltgrupp"}  # who did it, by key name
@@ -200,12 +200,12 @@ def test_create_with_an_id_and_in_sweref(internal: str, workspace: Settings) -> 
 ])
 def test_bad_observation_is_400_with_field_and_reason(internal: str, workspace: Settings, change: dict[str, Any],
                                                        field: str, reason: str) -> None:
-    before = Store(workspace.store_path, workspace.model).count("walks")
+    before = open_store(workspace).count("walks")
     response = post(internal, observation(**change), auth())
     assert response.status_code == 400, response.text
     description = response.json()["description"]
     assert f"{field}:" in description and reason in description
-    assert Store(workspace.store_path, workspace.model).count("walks") == before
+    assert open_store(workspace).count("walks") == before
 
 
 @pytest.mark.parametrize(("geometry", "reason"), [
@@ -273,7 +273,7 @@ def test_observation_is_in_the_built_layers_after_the_next_build(internal: str, 
     feature = observation(walk_id="V-BUILD", proposal="Beskär häcken", responsible="Parkförvaltningen")
     feature["id"] = "falt-build"
     assert post(internal, feature, auth()).status_code == 201
-    build_layers(workspace, Store(workspace.store_path, workspace.model))
+    build_layers(workspace, open_store(workspace))
     current = workspace.published_dir / "current"
     internal_layer = pyogrio.read_dataframe(current / "unsafe-places-internal.gpkg").set_index("id")
     assert internal_layer.loc["falt-build", "proposal"] == "Beskär häcken"

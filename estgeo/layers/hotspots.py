@@ -102,7 +102,7 @@ def gi_star(x: np.ndarray, weights: sparse.spmatrix) -> np.ndarray:
     """Gi* z-scores; `x` is (n,) or (n, periods). A period without variation gives z = 0."""
     x = np.asarray(x, dtype=np.float64)
     column = x.ndim == 1
-    x = x.reshape(x.shape[0], -1)
+    x = x[:, None] if column else x
     n = x.shape[0]
     w = sparse.csr_matrix(weights)
     w_sum = np.asarray(w.sum(axis=1)).ravel()[:, None]

@@ -120,6 +120,11 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
         _fsync_tree(partial)
         partial.rename(result.folder)
         _fsync_dir(builds)
+        if getattr(store, "backend", "embedded") == "postgis":
+            from estgeo.publish.postgis_layers import publish_build
+
+            progress("publishing the collections in PostGIS")
+            publish_build(store, result.folder, list(result.collections), build_id)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -224,7 +224,10 @@ def _density_summary(signature: tuple[tuple[str, str, str, int], ...], min_count
 
 def _data_path(resource: dict[str, Any]) -> str | None:
     feature = next((p for p in resource.get("providers", []) if p.get("type") == "feature"), None)
-    return None if feature is None else str(feature.get("data"))
+    if feature is None:
+        return None
+    # A collection served from PostGIS names its build file beside the connection.
+    return str(feature.get("estgeo_file") or feature.get("data"))
 
 
 def density_periods(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:

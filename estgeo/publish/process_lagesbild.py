@@ -149,7 +149,7 @@ class LagesbildProcessor(BaseProcessor):
         from estgeo.report.data import MissingLayerError
         from estgeo.report.periods import PeriodError
         from estgeo.report.render import render_html, render_pdf
-        from estgeo.store import Store
+        from estgeo.store import open_store
 
         data = data or {}
         language = str(data.get("language") or "sv")
@@ -157,7 +157,7 @@ class LagesbildProcessor(BaseProcessor):
             raise LagesbildInputError(user_msg=f"language {language!r}: expected 'sv' or 'en'")
         fmt = _requested_format(data, outputs)
         settings = load_settings(self.workspace, self.config_dir, self.layers_dir)
-        store = Store(settings.store_path, settings.model) if settings.store_path.exists() else None
+        store = open_store(settings) if settings.store_url != "embedded" or settings.store_path.exists() else None
         options = ReportOptions(period=str(data.get("period") or "latest"), area=data.get("area") or None,
                                 profile=self.profile, lang=language)
         try:

@@ -33,8 +33,10 @@ from pygeoapi.openapi import get_oas  # unlike pygeoapi.flask_app, reads no env 
 from estgeo.config import Settings
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 from estgeo.publish.openapi_bundle import self_contained
+from estgeo.publish.postgis_layers import GEOMETRY_COLUMN, connection_data, published_tables, table_name
 from estgeo.publish.process_lagesbild import process_manager, processes
 from estgeo.publish.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET
+from estgeo.store_postgis import is_postgis_url
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -44,6 +46,7 @@ EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 #: SWEREF 99 TM for municipal GIS, WGS 84 lat/lon and Web Mercator for generic clients.
 SUPPORTED_CRS = [CRS84, EPSG_3006, EPSG_4326, EPSG_3857]
 PROVIDER = "estgeo.publish.provider.GeoPackageProvider"
+POSTGIS_PROVIDER = "estgeo.publish.postgis_provider.PostgisProvider"
 TILE_PROVIDER = "estgeo.publish.tile_provider.TileProvider"
 COVERAGE_PROVIDER = "estgeo.publish.coverage_provider.CoverageProvider"
 LANGUAGES = ["sv", "en"]
@@ -94,13 +97,14 @@ def pygeoapi_config(settings: Settings, url: str | None = None, profile: str = "
     `profile="internal"` (estgeo.publish.access: authenticated, its own server) adds the
     built internal collections and the editable store collections.
     """
-    resources = {c["id"]: _resource(settings, c, url) for c in public_collections(settings)}
+    in_postgis = published_tables(settings.store_url) if is_postgis_url(settings.store_url) else None
+    resources = {c["id"]: _resource(settings, c, url, in_postgis) for c in public_collections(settings)}
     if profile == "internal":
         from estgeo.publish.transactions import editable_resources
 
         built_internal = [c for c in settings.collections
                           if c.get("audience") == "internal" and layer_file(settings, c["id"]).exists()]
-        resources.update({c["id"]: _resource(settings, c, url) for c in built_internal})
+        resources.update({c["id"]: _resource(settings, c, url, in_postgis) for c in built_internal})
         resources.update(editable_resources(settings, municipality_bbox(settings)))
     # The lägesbild report as an OGC API process (once there are layers to report on),
     # with a job manager for async execution.
@@ -247,7 +251,10 @@ def _is_language_map(value: dict[str, Any]) -> bool:
     return bool(value) and set(value) <= {"sv", "en"}
 
 
-def _resource(settings: Settings, collection: dict[str, Any], url: str | None = None) -> dict[str, Any]:
+def _resource(settings: Settings, collection: dict[str, Any], url: str | None = None,
+              in_postgis: set[str] | None = None) -> dict[str, Any]:
+    """The pygeoapi resource of one collection; `in_postgis` are the tables published in
+    PostGIS (None with the embedded store), served by pygeoapi's PostgreSQL provider."""
     if is_coverage(collection):
         return _coverage_resource(settings, collection, url)
     cid = collection["id"]
@@ -260,6 +267,13 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
         "storage_crs": CRS84,
         "options": {"layer": cid, "time_zone": settings.time_zone},
     }
+    if in_postgis is not None and table_name(cid) in in_postgis:
+        # The build loaded the collection into PostGIS: pygeoapi's own provider queries
+        # it there (bbox, CQL2 filter, sorting in SQL), for any number of workers.
+        # The build's file stays named: the embed's colour classes are read from it.
+        provider.update({"name": POSTGIS_PROVIDER, "data": connection_data(settings.store_url), "table": table_name(cid),
+                         "geom_field": GEOMETRY_COLUMN, "estgeo_file": provider["data"]})
+        del provider["options"]
     if collection.get("time_field"):
         provider["time_field"] = collection["time_field"]
     providers = [provider]

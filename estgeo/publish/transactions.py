@@ -50,7 +50,7 @@ from estgeo.publish.layer_cache import Layer
 from estgeo.publish.provider import GeoPackageProvider
 from estgeo.publish.pygeoapi_config import CRS84, SUPPORTED_CRS
 from estgeo.publish.temporal import parse_time_column
-from estgeo.store import RecordExists, RecordMissing, Store
+from estgeo.store import RecordExists, RecordMissing, open_store
 
 LOGGER = logging.getLogger(__name__)
 PROVIDER = "estgeo.publish.transactions.StoreProvider"
@@ -117,7 +117,7 @@ class StoreProvider(GeoPackageProvider):
         self.id_field = "id"
         self.time_zone = self.settings.time_zone
         self.layer_name = self.kind
-        self.store = Store(self.settings.store_path, self.settings.model)
+        self.store = open_store(self.settings)
         self.fields_spec: dict[str, dict[str, Any]] = self.settings.model[self.kind]["fields"]
         self.layer: Layer = self._layer()
         self._fields = self.get_fields()
