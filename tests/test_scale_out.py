@@ -8,6 +8,7 @@ bbox, a CQL2 filter, one item, a vector tile. The suite runs once per store back
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -27,6 +28,15 @@ def _requests(base: str) -> list[str]:
         "/collections/unsafe-places/items?f=json&limit=3&sortby=-days_open",
         "/collections/hotspots/tiles/WebMercatorQuad/13/{1}/{0}?f=mvt".format(*_tile(13.14, 59.84, 13)),
     ]
+
+
+def _without_timestamp(response: requests.Response) -> bytes:
+    """The body, less the moment of the answer that pygeoapi puts in item collections."""
+    if "json" not in response.headers.get("Content-Type", ""):
+        return response.content
+    data = response.json()
+    data.pop("timeStamp", None)
+    return json.dumps(data, sort_keys=True).encode()
 
 
 def _tile(lon: float, lat: float, zoom: int) -> tuple[int, int]:
@@ -49,7 +59,7 @@ def test_servers_on_different_ports_answer_identically() -> None:
             answers = [requests.get(base + path, timeout=60) for base in (first, second, first, second)]
             assert all(a.status_code == answers[0].status_code for a in answers), path
             assert answers[0].status_code in (200, 204), (path, answers[0].text[:300])
-            bodies = {a.content for a in answers}
+            bodies = {_without_timestamp(a) for a in answers}
             assert len(bodies) == 1, f"{path}: the servers answered differently"
         matched = requests.get(first + paths[2], timeout=60).json()
         assert matched["numberMatched"] > 0

@@ -14,13 +14,17 @@ from typing import Any
 
 from pygeoapi.provider.base import ProviderInvalidQueryError
 from pygeoapi.provider.sql import PostgreSQLProvider
-from sqlalchemy.exc import DataError, ProgrammingError, StatementError
+from sqlalchemy.exc import ArgumentError, DataError, ProgrammingError, StatementError
 
 
 class PostgisProvider(PostgreSQLProvider):
     """OGC API Features over one published PostGIS table (see estgeo.publish.postgis_layers)."""
 
     def query(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        filterq = kwargs.get("filterq")
+        if isinstance(filterq, str | int | float | bytes | list | dict) and not isinstance(filterq, bool):
+            # A filter that parsed to a bare value ("AAA", 3) is no condition at all.
+            raise ProviderInvalidQueryError(user_msg=f"filter: {kwargs['filterq']!r} is not a condition")
         known = set(self.fields) | {self.id_field}
         for name in [s["property"] for s in kwargs.get("sortby") or []] + [p for p, _ in kwargs.get("properties") or []]:
             if name not in known:
@@ -29,6 +33,6 @@ class PostgisProvider(PostgreSQLProvider):
             return super().query(*args, **kwargs)
         except (KeyError, AttributeError) as exc:
             raise ProviderInvalidQueryError(user_msg=f"filter: unknown property {exc}") from exc
-        except (DataError, ProgrammingError, StatementError, ValueError, TypeError) as exc:
+        except (ArgumentError, DataError, ProgrammingError, StatementError, ValueError, TypeError) as exc:
             message = str(getattr(exc, "orig", exc)).splitlines()[0]
             raise ProviderInvalidQueryError(user_msg=f"the query cannot be answered: {message}") from exc
