@@ -69,7 +69,15 @@ def _paths(rng: random.Random) -> dict[str, callable]:
     return {"items+bbox": bbox, "items+CQL2": cql, "tiles": tile}
 
 
-def _load(base: str, make_path, clients: int, seconds: float) -> tuple[float, float, int]:
+def _load(base: str, make_path, clients: int, seconds: float, answered: tuple[int, ...] = (200, 204)) -> tuple[float, float, int]:
+    """Requests per second, median latency (ms) and wrong answers of `clients` clients
+    asking for `seconds`, after as long again unmeasured, so that every worker has
+    loaded what it caches (the file provider keeps each layer in memory)."""
+    _run_load(base, make_path, clients, seconds, answered)
+    return _run_load(base, make_path, clients, seconds, answered)
+
+
+def _run_load(base: str, make_path, clients: int, seconds: float, answered: tuple[int, ...]) -> tuple[float, float, int]:
     latencies: list[float] = []
     errors = [0]
     stop = time.monotonic() + seconds
@@ -83,7 +91,7 @@ def _load(base: str, make_path, clients: int, seconds: float) -> tuple[float, fl
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
-                if response.status_code not in (200, 204):
+                if response.status_code not in answered:
                     errors[0] += 1
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -141,7 +149,9 @@ def main() -> None:
                 base, process = _serve(env, workers)
                 try:
                     for name, make_path in _paths(random.Random(1)).items():
-                        rate, p50, errors = _load(base, make_path, args.clients, args.seconds)
+                        # A tile outside the data is 404 by design (the client asks for none there).
+                        ok = (200, 204, 404) if name == "tiles" else (200,)
+                        rate, p50, errors = _load(base, make_path, args.clients, args.seconds, ok)
                         rows.append((backend, steps["ingest"], steps["build"], workers, name, rate, p50, errors))
                         print(f"  {workers} worker(s) {name:11} {rate:8.1f} req/s  p50 {p50:7.1f} ms  errors {errors}",
                               flush=True)
