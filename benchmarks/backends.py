@@ -8,8 +8,11 @@ written, ingested and built with the CLI, timed step by step. Then for 1, 2 and 
 workers, `estgeo serve` is started and `--clients` concurrent clients ask, for
 `--seconds` each, for pages of density items inside a bbox, pages matching a CQL2
 filter, and vector tiles; the table gives requests per second and the median latency.
-The clients run on the same machine as the server (two cores here), so the figures
-compare the backends with each other, not with a production server.
+With PostGIS the tiles are measured twice: the pre-generated files (the default) and
+cut per request in the database (`postgis.tiles: database` in a copy of config/, the
+`tiles (db)` rows), which decides the default. The clients run on the same machine as
+the server (two cores here), so the figures compare the backends with each other, not
+with a production server.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import time
 from pathlib import Path
 
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ESTGEO = [sys.executable, "-m", "estgeo.cli"]
@@ -66,7 +70,17 @@ def _paths(rng: random.Random) -> dict[str, callable]:
         x, y = _tile(13.14 + rng.uniform(-0.06, 0.06), 59.84 + rng.uniform(-0.03, 0.03), z)
         return f"/collections/incident-density/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt"
 
-    return {"items+bbox": bbox, "items+CQL2": cql, "tiles": tile}
+    return {"items+bbox": bbox, "items+CQL2": cql, "tiles": tile, "tiles (db)": tile}
+
+
+def _database_tiles_config() -> Path:
+    """A copy of config/ whose PostGIS store cuts the vector tiles in the database."""
+    folder = Path(tempfile.mkdtemp(prefix="estgeo-bench-config-")) / "config"
+    shutil.copytree(ROOT / "config", folder)
+    project = yaml.safe_load((folder / "estgeo.yml").read_text(encoding="utf-8"))
+    project["postgis"] = {**(project.get("postgis") or {}), "tiles": "database"}
+    (folder / "estgeo.yml").write_text(yaml.safe_dump(project, allow_unicode=True), encoding="utf-8")
+    return folder
 
 
 def _load(base: str, make_path, clients: int, seconds: float, answered: tuple[int, ...] = (200, 204)) -> tuple[float, float, int]:
@@ -146,18 +160,23 @@ def main() -> None:
                      "build": _run(["build"], env)}
             print(f"{backend}: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()), flush=True)
             for workers in args.workers:
-                base, process = _serve(env, workers)
-                try:
-                    for name, make_path in _paths(random.Random(1)).items():
-                        # A tile outside the data is 404 by design (the client asks for none there).
-                        ok = (200, 204, 404) if name == "tiles" else (200,)
-                        rate, p50, errors = _load(base, make_path, args.clients, args.seconds, ok)
-                        rows.append((backend, steps["ingest"], steps["build"], workers, name, rate, p50, errors))
-                        print(f"  {workers} worker(s) {name:11} {rate:8.1f} req/s  p50 {p50:7.1f} ms  errors {errors}",
-                              flush=True)
-                finally:
-                    os.killpg(process.pid, 2)
-                    process.wait(timeout=60)
+                paths = _paths(random.Random(1))
+                runs = [(env, [n for n in paths if n != "tiles (db)"])]
+                if backend == "postgis":
+                    runs.append(({**env, "ESTGEO_CONFIG": str(_database_tiles_config())}, ["tiles (db)"]))
+                for run_env, names in runs:
+                    base, process = _serve(run_env, workers)
+                    try:
+                        for name in names:
+                            # A tile outside the data is 404 (204 from the database) by design.
+                            ok = (200, 204, 404) if name.startswith("tiles") else (200,)
+                            rate, p50, errors = _load(base, paths[name], args.clients, args.seconds, ok)
+                            rows.append((backend, steps["ingest"], steps["build"], workers, name, rate, p50, errors))
+                            print(f"  {workers} worker(s) {name:11} {rate:8.1f} req/s  p50 {p50:7.1f} ms  errors {errors}",
+                                  flush=True)
+                    finally:
+                        os.killpg(process.pid, 2)
+                        process.wait(timeout=60)
             shutil.rmtree(workspace, ignore_errors=True)
     finally:
         if cluster:
@@ -168,7 +187,8 @@ def main() -> None:
           f"{'errors':>6} {'vs embedded':>11}")
     embedded = {(w, n): r for b, _, _, w, n, r, _, _ in rows if b == "embedded"}
     for backend, ingest, build, workers, name, rate, p50, errors in rows:
-        ratio = rate / embedded[(workers, name)] if embedded.get((workers, name)) else float("nan")
+        reference = embedded.get((workers, "tiles" if name == "tiles (db)" else name))
+        ratio = rate / reference if reference else float("nan")
         print(f"{backend:9} {ingest:9.1f} {build:8.1f} {workers:7} {name:11} {rate:8.1f} {p50:8.1f} {errors:6} {ratio:10.2f}x")
 
 

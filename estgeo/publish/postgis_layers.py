@@ -55,15 +55,17 @@ def connection_data(store_url: str) -> dict[str, Any]:
     }
 
 
-def published_tables(store_url: str) -> set[str]:
-    """The tables of the published schema (empty when nothing is published in PostGIS yet)."""
+def published_tables(store_url: str) -> dict[str, int]:
+    """The tables of the published schema with their planner's row estimate (from the
+    ANALYZE of the load: no scan); empty when nothing is published in PostGIS yet."""
     import psycopg
 
     url, schema = split_url(store_url)
     with psycopg.connect(url) as con:
-        rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+        rows = con.execute("SELECT c.relname, greatest(c.reltuples, 0)::bigint FROM pg_class c "
+                           "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
                            (published_schema(schema),)).fetchall()
-    return {name for (name,) in rows}
+    return {name: int(estimate) for name, estimate in rows}
 
 
 def publish_build(store: PostgisStore, folder: Path, collections: list[str], build_id: str) -> None:
@@ -80,6 +82,8 @@ def publish_build(store: PostgisStore, folder: Path, collections: list[str], bui
             if path.exists():
                 with store._connect() as con:
                     load_collection(con, staging, table_name(collection_id), path, collection_id)
+                    if (folder / "tiles" / collection_id).is_dir():
+                        load_tile_features(con, staging, table_name(collection_id))
         with store._connect() as con:
             old = f"{store.schema}_retired"
             con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
@@ -91,6 +95,32 @@ def publish_build(store: PostgisStore, folder: Path, collections: list[str], bui
         with store._connect() as con:
             con.execute(f"DROP SCHEMA IF EXISTS {_q(staging)} CASCADE")
         raise
+
+
+def tile_table(table: str) -> str:
+    """The table of a collection's tile features (`postgis.tiles: database`)."""
+    return f"{table}__tiles"
+
+
+def load_tile_features(con, schema: str, table: str) -> None:
+    """The features the collection's vector tiles show, as their own indexed table: the
+    latest complete period of each period kind, as `estgeo.publish.tiles.latest_periods`
+    picks them for the pre-generated tiles (a kind with no complete period keeps its
+    latest one); the whole collection when it has no periods."""
+    source, target = f"{_q(schema)}.{_q(table)}", f"{_q(schema)}.{_q(tile_table(table))}"
+    columns = {name for (name,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (schema, table)).fetchall()}
+    if {"period_kind", "period_start"} <= columns:
+        complete = "coalesce(complete, false)" if "complete" in columns else "true"
+        con.execute(f"CREATE TABLE {target} AS SELECT t.* FROM {source} t JOIN ("
+                    f"SELECT period_kind, coalesce(max(period_start) FILTER (WHERE {complete}), max(period_start)) AS latest "
+                    f"FROM {source} GROUP BY period_kind) k "
+                    "ON t.period_kind IS NOT DISTINCT FROM k.period_kind AND t.period_start = k.latest")
+    else:
+        con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source}")
+    con.execute(f"CREATE INDEX ON {target} USING gist ({_q(GEOMETRY_COLUMN)})")
+    con.execute(f"ANALYZE {target}")
 
 
 def _pg_type(dtype: pa.DataType) -> str:

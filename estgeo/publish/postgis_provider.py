@@ -12,9 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pygeoapi.provider.base import ProviderInvalidQueryError
+from pygeoapi.provider.base import ProviderConnectionError, ProviderInvalidQueryError
+from pygeoapi.provider.base_mvt import BaseMVTProvider
+from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.sql import PostgreSQLProvider
+from pygeoapi.provider.tile import ProviderTileNotFoundError
+from sqlalchemy import text
 from sqlalchemy.exc import ArgumentError, DataError, ProgrammingError, StatementError
+
+from estgeo.publish.tiles import BUFFER, EXTENT
 
 
 class PostgisProvider(PostgreSQLProvider):
@@ -36,3 +42,61 @@ class PostgisProvider(PostgreSQLProvider):
         except (ArgumentError, DataError, ProgrammingError, StatementError, ValueError, TypeError) as exc:
             message = str(getattr(exc, "orig", exc)).splitlines()[0]
             raise ProviderInvalidQueryError(user_msg=f"the query cannot be answered: {message}") from exc
+
+
+class PostgisTileProvider(MVTPostgreSQLProvider):
+    """Vector tiles cut per request in PostGIS by ST_AsMVT (config/estgeo.yml
+    `postgis.tiles: database`), from the same features as the pre-generated tiles.
+
+    pygeoapi's MVT-postgresql provider reads one table for every zoom; the pre-generated
+    tiles take, per zoom, the H3 resolution whose hexagons are legible there, and only
+    the latest period (`estgeo.publish.tiles`). So the tile query here picks the table of
+    the zoom (`sources`, the `__tiles` tables of `postgis_layers.load_tile_features`)
+    and is otherwise the provider's own: ST_TileEnvelope, ST_AsMVTGeom, ST_AsMVT, with
+    the layer named after the collection. The tile options (zoom, schemes) are kept out
+    of the connection options, where pygeoapi 0.24 hands them to its cached engine
+    factory (a list there is unhashable)."""
+
+    def __init__(self, provider_def: dict[str, Any]) -> None:
+        PostgreSQLProvider.__init__(self, {k: v for k, v in provider_def.items() if k != "options"})
+        BaseMVTProvider.__init__(self, provider_def)
+        self.layer_name = provider_def.get("layer") or self.table
+        self.sources = {int(z): table for z, table in (provider_def.get("sources") or {}).items()}
+        self._queries: dict[str, Any] = {}
+
+    def get_layer(self) -> str:
+        return self.layer_name
+
+    def get_tiles(self, layer: str = "default", tileset: str | None = None, z: Any = None, y: Any = None,
+                  x: Any = None, format_: str | None = None) -> bytes | None:
+        z, y, x = int(z), int(y), int(x)
+        schemes = [s for s in self.get_tiling_schemes() if s.tileMatrixSet == tileset]
+        if not schemes or not self.is_in_limits(schemes[0], z, x, y) or z not in self.sources:
+            raise ProviderTileNotFoundError
+        with self._engine.connect() as con:
+            data = con.execute(self._query(con, self.sources[z]), {"z": z, "x": x, "y": y, "layer": self.layer_name}).scalar()
+        return bytes(data) or None
+
+    def _query(self, con: Any, table: str) -> Any:
+        """The tile query of one table, made once: features within the tile and its
+        buffer (points only in their own tile), times written as the pre-generated tiles
+        write them (ISO, a date without its midnight)."""
+        if table not in self._queries:
+            qualified = f'"{self.db_search_path[0]}"."{table}"'  # the published schema
+            found = con.execute(text(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass(:t) "
+                "AND attnum > 0 AND NOT attisdropped AND attname <> :g ORDER BY attnum"), {"t": qualified, "g": self.geom})
+            columns = [(f"regexp_replace(to_char(t.\"{n}\", 'YYYY-MM-DD\"T\"HH24:MI:SS'), 'T00:00:00$', '') AS \"{n}\""
+                        if kind.startswith(("timestamp", "date")) else f't."{n}"') for n, kind in found]
+            if not columns:
+                raise ProviderConnectionError(f"the published tile table {table} is missing or has no columns")
+            geom = f't."{self.geom}"'
+            self._queries[table] = text(
+                f"WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS tile, "
+                f"ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}) AS padded), rows AS ("
+                f"SELECT ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.tile, {EXTENT}, {BUFFER}) AS mvtgeom, "
+                f"{', '.join(columns)} FROM {qualified} t, bounds "
+                f"WHERE {geom} && ST_Transform(bounds.padded, 4326) "
+                f"AND (GeometryType({geom}) <> 'POINT' OR {geom} && ST_Transform(bounds.tile, 4326))) "
+                f"SELECT ST_AsMVT(rows, :layer, {EXTENT}, 'mvtgeom') FROM rows")
+        return self._queries[table]

@@ -33,9 +33,9 @@ from pygeoapi.openapi import get_oas  # unlike pygeoapi.flask_app, reads no env 
 from estgeo.config import Settings
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 from estgeo.publish.openapi_bundle import self_contained
-from estgeo.publish.postgis_layers import GEOMETRY_COLUMN, connection_data, published_tables, table_name
+from estgeo.publish.postgis_layers import GEOMETRY_COLUMN, connection_data, published_tables, table_name, tile_table
 from estgeo.publish.process_lagesbild import process_manager, processes
-from estgeo.publish.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET
+from estgeo.publish.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET, tile_sets
 from estgeo.store_postgis import is_postgis_url
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -47,6 +47,7 @@ EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 SUPPORTED_CRS = [CRS84, EPSG_3006, EPSG_4326, EPSG_3857]
 PROVIDER = "estgeo.publish.provider.GeoPackageProvider"
 POSTGIS_PROVIDER = "estgeo.publish.postgis_provider.PostgisProvider"
+POSTGIS_TILE_PROVIDER = "estgeo.publish.postgis_provider.PostgisTileProvider"
 TILE_PROVIDER = "estgeo.publish.tile_provider.TileProvider"
 COVERAGE_PROVIDER = "estgeo.publish.coverage_provider.CoverageProvider"
 LANGUAGES = ["sv", "en"]
@@ -252,9 +253,10 @@ def _is_language_map(value: dict[str, Any]) -> bool:
 
 
 def _resource(settings: Settings, collection: dict[str, Any], url: str | None = None,
-              in_postgis: set[str] | None = None) -> dict[str, Any]:
+              in_postgis: dict[str, int] | None = None) -> dict[str, Any]:
     """The pygeoapi resource of one collection; `in_postgis` are the tables published in
-    PostGIS (None with the embedded store), served by pygeoapi's PostgreSQL provider."""
+    PostGIS with their estimated rows (None with the embedded store), served by pygeoapi's
+    PostgreSQL provider."""
     if is_coverage(collection):
         return _coverage_resource(settings, collection, url)
     cid = collection["id"]
@@ -274,10 +276,18 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
         provider.update({"name": POSTGIS_PROVIDER, "data": connection_data(settings.store_url), "table": table_name(cid),
                          "geom_field": GEOMETRY_COLUMN, "estgeo_file": provider["data"]})
         del provider["options"]
+        if in_postgis[table_name(cid)] > int(_postgis_settings(settings)["exact_count_max_rows"]):
+            provider["count"] = False
     if collection.get("time_field"):
         provider["time_field"] = collection["time_field"]
     providers = [provider]
     tiles = _tile_provider(settings, cid)
+    if tiles and provider["name"] == POSTGIS_PROVIDER and _postgis_settings(settings)["tiles"] == "database":
+        sources = _database_tile_sources(settings, cid, in_postgis)
+        if sources:
+            tiles = {**tiles, "name": POSTGIS_TILE_PROVIDER, "data": provider["data"], "table": provider["table"],
+                     "geom_field": GEOMETRY_COLUMN, "id_field": "id", "storage_crs": EPSG_4326, "layer": cid,
+                     "sources": sources}
     if tiles:
         providers.append(tiles)
     return {
@@ -288,6 +298,24 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
         "extents": _extents(settings, collection),
         "providers": providers,
     }
+
+
+def _database_tile_sources(settings: Settings, collection_id: str, in_postgis: dict[str, int]) -> dict[int, str]:
+    """Zoom → published tile-feature table, as the pre-generated tiles choose their source
+    collection per zoom (`estgeo.publish.tiles.tile_sets`); empty when a table is missing."""
+    found = [t for t in tile_sets(settings) if t.collection == collection_id]
+    if not found:
+        return {}
+    sources = {int(z): tile_table(table_name(source)) for z, source in found[0].sources.items()}
+    return sources if all(t in in_postgis for t in sources.values()) else {}
+
+
+def _postgis_settings(settings: Settings) -> dict[str, Any]:
+    """config/estgeo.yml's `postgis:` section, checked: a typo must not pass unnoticed."""
+    section = {"exact_count_max_rows": 1_000_000, "tiles": "files", **(settings.project.get("postgis") or {})}
+    if section["tiles"] not in ("files", "database"):
+        raise ValueError(f"config/estgeo.yml: postgis.tiles is {section['tiles']!r}; use 'files' or 'database'")
+    return section
 
 
 def _tile_provider(settings: Settings, collection_id: str) -> dict[str, Any] | None:
