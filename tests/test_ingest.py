@@ -249,3 +249,53 @@ def test_chunked_ingest_decides_exactly_like_whole_file(settings, tmp_path, monk
     assert chunked[0] == whole[0]
     pd.testing.assert_frame_equal(chunked[1], whole[1])
     pd.testing.assert_frame_equal(chunked[2], whole[2])
+
+
+def test_embedded_first_load_builds_the_id_index_after_the_rows(settings, tmp_path):
+    """The SQLite store loads an empty table without its id index and builds it at the
+    commit: afterwards ids are unique exactly as before, and a load that fails leaves the
+    index (and no rows) behind. A unit test of estgeo.store.Store, whatever the backend."""
+    import sqlite3
+
+    from estgeo.store import Store, id_index
+
+    store = Store(tmp_path / "first-load.sqlite", settings.model)
+    summary = ingest_file(settings, store, DATA / "polisen_blandat.csv")
+    assert summary.ingested > 0
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (id_index("incidents"),)).fetchone()[0].startswith(
+            "CREATE UNIQUE INDEX")
+        taken = con.execute('SELECT id FROM "incidents" LIMIT 1').fetchone()[0]
+        with pytest.raises(sqlite3.IntegrityError):
+            con.execute('INSERT INTO "incidents" (id) VALUES (?)', (taken,))
+
+    empty = Store(tmp_path / "failed-load.sqlite", settings.model)
+    records = store.read("incidents", columns=store.columns("incidents"))
+    with pytest.raises(Exception, match="UNIQUE constraint failed"), empty.bulk_writer("incidents") as writer:
+        writer.write(pd.concat([records, records.iloc[:1]]), records.iloc[:0])  # one id twice: the index refuses it
+    with sqlite3.connect(empty.path) as con:
+        assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (id_index("incidents"),)).fetchone()[0] == 1
+        assert con.execute('SELECT count(*) FROM "incidents"').fetchone()[0] == 0
+    assert ingest_file(settings, empty, DATA / "polisen_blandat.csv").ingested == summary.ingested
+
+
+@pytest.mark.parametrize("values", [
+    ["12", "13,5", None, "x"],
+    [" 12", "13", None],
+    ["12\t", "13"],
+    ["\u00a012", "13"],
+    ["12\u3000", "13"],
+    ["", None, "a b", "ö"],
+    ["åäö ", "Ö"],
+])
+def test_byte_shortcuts_agree_with_pandas(values):
+    """`stripped` and `contains_any` read the Arrow buffers instead of every string; on
+    whole and sliced columns they must answer as pandas' strip and contains do."""
+    from estgeo.ingest.fields import contains_any, stripped
+
+    column = pd.Series(values * 3, dtype="string[pyarrow]")
+    for part in (column, column.iloc[2:], column.iloc[1:-1]):
+        expected = part.str.strip()
+        assert stripped(part).equals(expected), (list(part), list(stripped(part)))
+        for needle in (" ", "\u00a0", ",", "ö"):
+            assert contains_any(part, needle) == bool(part.str.contains(needle, regex=False).fillna(False).any()), needle

@@ -8,6 +8,7 @@ the few *distinct* values of a code column.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,12 +40,70 @@ class Moments:
     ambiguous: np.ndarray | None = None
 
 
+def _string_chunks(text: pd.Series) -> list[pa.Array] | None:
+    """The Arrow chunks under an Arrow-backed string column (None for any other)."""
+    array = getattr(text.array, "_pa_array", None)
+    if array is None or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    return array.chunks
+
+
+def _edges_and_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first byte, last byte, non-empty) of every value, and the chunk's bytes, read
+    from the Arrow buffers: no string is made."""
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
+    data = chunk.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    filled = offsets[1:] > offsets[:-1]
+    return data[offsets[:-1][filled]], data[offsets[1:][filled] - 1], data[offsets[0]:offsets[-1]]
+
+
+#: ASCII whitespace as str.strip() removes it; a non-ASCII byte at either end of a value
+#: may be Unicode whitespace (no-break space), and is left to strip() to judge.
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = True
+_ASCII_SPACE[0x80:] = True
+
+
+def stripped(raw: pd.Series) -> pd.Series:
+    """`raw` as text without surrounding whitespace. Most exports have none: that is
+    checked on the first and last byte of each value, much cheaper than stripping a
+    million values that stay as they are."""
+    text = raw.astype("string")
+    chunks = _string_chunks(text)
+    if chunks is not None and not any(
+            _ASCII_SPACE[first].any() or _ASCII_SPACE[last].any()
+            for first, last, _ in map(_edges_and_bytes, chunks)):
+        return text
+    return text.str.strip()
+
+
+def contains_any(text: pd.Series, needles: str) -> bool:
+    """Whether any value holds one of the (ASCII or UTF-8) characters of `needles`; a
+    byte scan of the Arrow buffer where it has one."""
+    chunks = _string_chunks(text)
+    if chunks is None:
+        return bool(text.str.contains("|".join(map(re.escape, needles)), regex=True).any())
+    for chunk in chunks:
+        data = _edges_and_bytes(chunk)[2]
+        for needle in needles:
+            encoded = needle.encode("utf-8")
+            hits = np.flatnonzero(data == encoded[0])
+            if len(encoded) > 1:
+                hits = hits[hits + len(encoded) <= len(data)]
+                hits = hits[np.all([data[hits + i] == b for i, b in enumerate(encoded)], axis=0)] if hits.size else hits
+            if hits.size:
+                return True
+    return False
+
+
 def blank(raw: pd.Series) -> np.ndarray:
-    return (raw.isna() | (raw.astype("string").str.strip() == "")).to_numpy(dtype=bool)
+    return (raw.isna() | (stripped(raw) == "")).to_numpy(dtype=bool)
 
 
 def parse_text(raw: pd.Series) -> pd.Series:
-    text = raw.astype("string").str.strip()
+    text = stripped(raw)
     return text.mask(text == "")
 
 
@@ -78,11 +137,11 @@ def _to_float(text: pd.Series) -> pd.Series:
 
 def parse_float(raw: pd.Series, name: str, problems: Problems, bounds: list | None = None) -> pd.Series:
     """Numbers as Swedish exports write them too: decimal comma, spaces as thousands."""
-    text = raw.astype("string").str.strip()
+    text = stripped(raw)
     # Most number columns have neither thousands spaces nor decimal commas: each rewrite
     # runs only where one of them occurs (finding out is cheaper than rewriting).
     for written, meant in ((" ", ""), ("\u00a0", ""), (",", ".")):
-        if text.str.contains(written, regex=False).any():
+        if contains_any(text, written):
             text = text.str.replace(written, meant, regex=False)
     values = _to_float(text)
     empty = (text.isna() | (text == "")).to_numpy(dtype=bool)  # blank(raw), from the stripped text
