@@ -36,6 +36,11 @@ def published_schema(store: PostgisStore | str) -> str:
     return f"{store if isinstance(store, str) else store.schema}_published"
 
 
+def staging_prefix(store: PostgisStore | str) -> str:
+    """The start of the name of every schema a build loads into before the switch."""
+    return f"{store if isinstance(store, str) else store.schema}_build_"
+
+
 def table_name(collection_id: str) -> str:
     """A collection's table: its id with '-' as '_' (no quoting needed in any client)."""
     return re.sub(r"[^a-z0-9_]", "_", collection_id.lower())
@@ -71,9 +76,13 @@ def published_tables(store_url: str) -> dict[str, int]:
 def publish_build(store: PostgisStore, folder: Path, collections: list[str], build_id: str) -> None:
     """Load the feature collections of a finished build folder into PostGIS and switch to them."""
     target = published_schema(store)
-    staging = f"{store.schema}_build_{re.sub(r'[^0-9a-z]', '_', build_id.lower())}"[:63]
+    staging = f"{staging_prefix(store)}{re.sub(r'[^0-9a-z]', '_', build_id.lower())}"[:63]
     with store._connect() as con:
-        con.execute(f"DROP SCHEMA IF EXISTS {_q(staging)} CASCADE")
+        # A killed build leaves its staging schema; builds of one workspace run one at a
+        # time (estgeo.layers.run holds the build lock), so any found now is such a leftover.
+        for (leftover,) in con.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)",
+                                       (staging_prefix(store),)).fetchall():
+            con.execute(f"DROP SCHEMA {_q(leftover)} CASCADE")
         con.execute(f"CREATE SCHEMA {_q(staging)}")
         con.commit()
     try:
