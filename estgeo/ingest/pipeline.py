@@ -8,9 +8,7 @@ the file, row, field, value and reason.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,8 +92,7 @@ def ingest_file(
     def validate_chunk(rows: tuple[int, int]) -> tuple[pd.DataFrame, Problems]:
         return validate(settings, _rows(table, *rows), source, kind, crs, geometry_present)
 
-    with store.bulk_writer(kind) as writer, ThreadPoolExecutor(VALIDATION_THREADS, "estgeo-validate",
-                                                               initializer=_yield_to_writer) as pool:
+    with store.bulk_writer(kind) as writer, ThreadPoolExecutor(VALIDATION_THREADS, "estgeo-validate") as pool:
         validated = InOrder(pool, validate_chunk, _chunks(n), ahead=VALIDATION_THREADS)
         # While the first chunks are validated: rows that share an id with another row
         # are decided only once the whole file is validated (all copies may have to be
@@ -135,20 +132,6 @@ FIRST_CHUNK_ROWS = 40_000
 #: Chunks validated at once. Arrow's and numpy's kernels, where validation spends its
 #: time, release the GIL, so two threads keep both cores of a small server busy.
 VALIDATION_THREADS = 2
-
-
-#: How much lower the validation threads run than the writer (Linux thread nice levels).
-VALIDATION_NICENESS = int(os.environ.get("ESTGEO_VALIDATION_NICENESS", "5"))
-
-
-def _yield_to_writer() -> None:
-    """Validation threads step back for the writer: writing is the slowest stage, and
-    with two validation threads and the writer on two cores, a fair share would leave
-    the writer, the critical path, waiting for a core."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), VALIDATION_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not allowed: only slower
-        pass
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
@@ -207,8 +190,11 @@ def _file_ids(table: RawTable, source: dict[str, Any], fields: dict[str, dict[st
 def _repeated(ids: pd.Series) -> np.ndarray:
     """Rows whose id occurs more than once in the file."""
     values = pa.array(ids.astype("string[pyarrow]").array, type=pa.string())
-    if pc.count_distinct(values, mode="only_valid").as_py() == len(values) - values.null_count:
-        return np.zeros(len(ids), dtype=bool)  # the usual case, found with one hash pass in C
+    present = values.drop_null() if values.null_count else values
+    # The usual case, found with one hash pass in C (Arrow's unique: faster here than its
+    # count_distinct, which also hashes every value).
+    if len(pc.unique(present)) == len(present):
+        return np.zeros(len(ids), dtype=bool)
     codes, _ = pd.factorize(ids, use_na_sentinel=True)
     counts = np.bincount(codes[codes >= 0], minlength=1)
     return (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
