@@ -136,6 +136,7 @@ def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: 
 @click.pass_obj
 def build(settings: Settings, only: tuple[str, ...]) -> None:
     """Build every layer declared in layers/ and publish them atomically."""
+    from estgeo.audit.public import PrivacyLeak
     from estgeo.layers.run import BuildBusy, build_layers
 
     store = _store(settings)
@@ -146,7 +147,7 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
         task = progress.add_task("building layers", total=None)
         try:
             result = build_layers(settings, store, lambda m: progress.update(task, description=m), list(only) or None)
-        except BuildBusy as exc:
+        except (BuildBusy, PrivacyLeak) as exc:
             raise click.ClickException(str(exc)) from exc
         progress.update(task, total=1, completed=1, description="layers built")
     table = Table(title=f"Build {result.build_id} ({result.seconds:.1f} s)")
@@ -155,10 +156,62 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
     for cid, n in result.collections.items():
         table.add_row(cid, f"{n:,}")
     out.print(table)
+    if result.audit is not None:
+        if result.audit.ok:
+            console.print(f"Privacy audit: no withheld count exposed ({result.audit.seconds:.1f} s).")
+        else:
+            console.print(f"[yellow]Privacy audit: {result.audit.exposed:,} withheld counts an attacker can narrow to ±1 "
+                          f"— {result.audit.first_leak()}. Report: {result.audit_file}; see `estgeo privacy audit` "
+                          f"and privacy.rows / privacy.enforce in config/estgeo.yml.[/yellow]")
     from estgeo.publish.serve import reload
 
     if reload(settings):
         console.print("[green]Running server reloaded with the new layers.[/green]")
+
+
+@main.group()
+def privacy() -> None:
+    """What the public layers give away: the attacker's audit."""
+
+
+@privacy.command("audit")
+@click.option("--build", "build_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Build folder to audit (default: published/current).")
+@click.option("--no-truth", is_flag=True, help="Do not read the store: judge every withheld value that could be small.")
+@click.option("--lp-max-vars", type=int, default=60, show_default=True,
+              help="Solve pieces of up to this many withheld values exactly (LP/ILP); 0: bound propagation only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.pass_obj
+def privacy_audit(settings: Settings, build_dir: Path | None, no_truth: bool, lp_max_vars: int, as_json: bool) -> None:
+    """Play the attacker with every public collection; exit 1 when a withheld count is exposed."""
+    from estgeo.audit.public import audit_folder, format_report
+    from estgeo.layers.run import current_build
+
+    folder = build_dir or current_build(settings)
+    if folder is None:
+        raise click.ClickException(f"nothing is published in {settings.published_dir} yet: run `estgeo build` first")
+    report = audit_folder(settings, folder, truth_store=None if no_truth else _store(settings), lp_max_vars=lp_max_vars)
+    if as_json:
+        out.print_json(report.to_json())
+    else:
+        table = Table(title=f"Privacy audit of build {report.build} (threshold {report.min_count}, {report.seconds:.1f} s)")
+        for name in ("collection", "withheld", f"sensitive (1–{report.min_count - 1})", "exposed (±1)", "exact",
+                     "interval widths of sensitive counts"):
+            table.add_column(name, justify="left" if name.startswith(("collection", "interval")) else "right")
+        for row in format_report(report):
+            table.add_row(*row)
+        out.print(table)
+        for c in report.collections:
+            for note in c.notes:
+                out.print(f"{c.collection}: {note}")
+            for case in c.tightest[:5]:
+                out.print(f"  {c.collection}: " + ", ".join(f"{k} {v}" for k, v in case.items()))
+        if report.not_modelled:
+            out.print("Not modelled yet (counts over circles, gaps and lamp reaches against the density cells): "
+                      + ", ".join(report.not_modelled))
+        out.print("[green]No withheld count is exposed.[/green]" if report.ok
+                  else f"[red]{report.exposed:,} withheld counts are exposed.[/red]")
+    sys.exit(0 if report.ok else 1)
 
 
 @main.command()

@@ -236,6 +236,14 @@ class DensityTable:
     as_of_day: int
     blocks: dict[tuple[int, str], Block]
     all_counts: np.ndarray | None = None
+    #: Per resolution, which of `cells` hold at least one incident (all of them in a sparse table).
+    occupied: dict[int, np.ndarray] = field(default_factory=dict)
+    #: True when every cell of `cells` has a row for every period (see `count_table`).
+    grid: bool = False
+
+    def occupied_cells(self, res: int) -> np.ndarray:
+        occ = self.occupied.get(res)
+        return self.cells[res] if occ is None else self.cells[res][occ]
 
     @property
     def all_end(self) -> int:
@@ -267,9 +275,21 @@ def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray, day: np.ndarray,
-                as_of_day: int, resolutions: list[int], columns: Columns, scheme: PeriodScheme) -> DensityTable:
-    """Aggregate incidents (finest cell, category code, light code, local day) to all blocks."""
+                as_of_day: int, resolutions: list[int], columns: Columns, scheme: PeriodScheme,
+                grid: bool = False) -> DensityTable:
+    """Aggregate incidents (finest cell, category code, light code, local day) to all blocks.
+
+    Sparse (the default): a row per (cell, period) with at least one incident. With
+    `grid`, the rows a reader sees tell nothing by their existence: at the coarsest
+    resolution the cells with incidents, at each finer one every child of a coarser cell
+    with incidents, and each of these cells with a row for every period of every kind
+    (count 0 where it had none). Otherwise a published row says "at least 1", and that
+    bound, chained through the sums the layers publish, pins withheld counts (the
+    privacy audit found 32,135 withheld counts known exactly on the demo that way).
+    """
     resolutions = sorted(resolutions)
+    if grid:
+        return _grid_table(cell_finest, category, light, day, as_of_day, resolutions, columns, scheme)
     finest = resolutions[-1]
     pairs = list(reversed(list(itertools.pairwise(resolutions))))  # (coarse, fine), finest first
     cells = {}
@@ -311,6 +331,104 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
             child = blocks[(fine, kind)]
             grouping.sum_rows(child.counts, child.parent_row, out=blocks[(coarse, kind)].counts)
     return table
+
+
+def _grid_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray, day: np.ndarray,
+                as_of_day: int, resolutions: list[int], columns: Columns, scheme: PeriodScheme) -> DensityTable:
+    """`count_table` with `grid`: rows for every period of every cell of the support."""
+    finest = resolutions[-1]
+    occupied_cells = {finest: grouping.unique(np.asarray(cell_finest, dtype=np.uint64))}
+    for res in reversed(resolutions[:-1]):
+        occupied_cells[res] = grouping.unique(h3_parent(occupied_cells[finest], res))
+    cells = {resolutions[0]: occupied_cells[resolutions[0]]}
+    for coarse, fine in itertools.pairwise(resolutions):
+        children = h3_children(occupied_cells[coarse], fine)
+        cells[fine] = grouping.unique(np.concatenate([children, occupied_cells[fine]]))
+    occupied = {res: np.isin(cells[res], occupied_cells[res]) for res in resolutions}
+    coarser = {fine: np.searchsorted(cells[coarse], h3_parent(cells[fine], coarse))
+               for coarse, fine in itertools.pairwise(resolutions)}
+    first_day = int(day.min()) if day.size else as_of_day
+    last_day = max(int(day.max()) if day.size else as_of_day, as_of_day)
+    periods = {kind: scheme.sequence(kind, first_day, last_day) for kind in PERIOD_KINDS}
+    blocks: dict[tuple[int, str], Block] = {}
+    unfilled = np.zeros((0, len(columns.names)), dtype=np.int32)
+    for res in resolutions:
+        n_cells = cells[res].size
+        for kind in PERIOD_KINDS:
+            n_periods = periods[kind].size
+            blocks[(res, kind)] = Block(res, kind, np.repeat(np.arange(n_cells, dtype=np.int64), n_periods),
+                                        np.tile(np.arange(n_periods, dtype=np.int64), n_cells), unfilled, n_periods=n_periods)
+    table = DensityTable(resolutions, columns, scheme, cells, coarser, periods, first_day, last_day, as_of_day, blocks,
+                         occupied=occupied, grid=True)
+    offset = 0
+    for block in table.ordered_blocks():
+        block.offset = offset
+        offset += block.cell.size
+    table.all_counts = np.empty((offset, len(columns.names)), dtype=np.int32)
+    for block in table.ordered_blocks():
+        block.counts = table.all_counts[block.offset: block.offset + block.cell.size]
+    cell_idx = np.searchsorted(cells[finest], cell_finest)
+    pairs = list(reversed(list(itertools.pairwise(resolutions))))
+    for kind in PERIOD_KINDS:
+        n_periods = periods[kind].size
+        period = np.searchsorted(periods[kind], scheme.start(kind, day, first_day))
+        fine_block = blocks[(finest, kind)]
+        columns.count(cell_idx * n_periods + period, fine_block.cell.size, category, light, out=fine_block.counts)
+        for coarse, fine in pairs:
+            child = blocks[(fine, kind)]
+            child.parent_row = coarser[fine][child.cell] * n_periods + child.period
+            grouping.sum_rows(child.counts, child.parent_row, out=blocks[(coarse, kind)].counts)
+    return table
+
+
+def gi_cells(table: DensityTable, res: int) -> np.ndarray:
+    """The cells the Gi* study area is built around: those with incidents where a reader
+    can see which they are (a grid's cells with child rows), else every cell with a row."""
+    if table.grid and res == table.resolutions[-1]:
+        return table.cells[res]
+    return table.occupied_cells(res)
+
+
+def h3_children(cells: np.ndarray, res: int) -> np.ndarray:
+    """Every child at `res` of each H3 cell (7 per hexagon, 6 per pentagon), sorted unique."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    if cells.size == 0:
+        return cells
+    out = np.fromiter(itertools.chain.from_iterable(h3i.cell_to_children(int(c), res) for c in cells.tolist()), dtype=np.uint64)
+    return grouping.unique(out)
+
+
+def lower_bounds(table: DensityTable) -> np.ndarray:
+    """Per table row, what its existence tells a reader about its total (0 or 1).
+
+    In a grid table (`count_table`) every period row may be 0, and so may a cell's
+    whole-range row at the finest resolution; a whole-range row at a coarser resolution
+    has child rows only when it holds an incident, and the coarsest cells are the ones
+    with incidents, so those are at least 1. In a sparse table every row is at least 1.
+    """
+    lower = np.ones(table.n_rows, dtype=np.int8)
+    if not table.grid:
+        return lower
+    finest = table.resolutions[-1]
+    for block in table.ordered_blocks():
+        rows = slice(block.offset, block.offset + block.cell.size)
+        if block.kind != "all" or block.res == finest:
+            lower[rows] = 0
+        else:
+            lower[rows] = table.occupied[block.res][block.cell]
+    return lower
+
+
+def known_zero_rows(table: DensityTable) -> np.ndarray:
+    """Rows a reader knows to be 0: in a grid, a cell without incidents at a resolution
+    finer ones are published for has no child rows, so its counts are sums of nothing."""
+    known = np.zeros(table.n_rows, dtype=bool)
+    if not table.grid:
+        return known
+    for block in table.ordered_blocks():
+        if block.res != table.resolutions[-1]:
+            known[block.offset: block.offset + block.cell.size] = ~table.occupied[block.res][block.cell]
+    return known
 
 
 def column_relations(columns: Columns) -> list[privacy.ColumnRelation]:
@@ -379,11 +497,36 @@ def _row_relations(table: DensityTable, n_rows: int):
         yield "week→lagesbild", to_lb
 
 
-def suppression_mask(table: DensityTable, min_count: int) -> np.ndarray:
-    """Rows × columns mask of the counts to withhold (primary and secondary)."""
+def suppression_mask(table: DensityTable, min_count: int, audit: bool | None = None,
+                     stats: dict[str, Any] | None = None) -> np.ndarray:
+    """Rows × columns mask of the counts to withhold: primary and secondary suppression by
+    the rules of `estgeo.layers.privacy`, then, with `audit`, the complements the attacker's
+    audit asks for (`estgeo.audit.density.protect`) until no withheld count is exposed."""
     counts = table.counts()
-    return privacy.suppress_small_counts(counts, row_relations(table, counts[:, 0], min_count),
-                                         column_relations(table.columns), min_count, total_column=0)
+    rows = row_relations(table, counts[:, 0], min_count)
+    cols = column_relations(table.columns)
+    lower = lower_bounds(table)
+
+    def rules(initial: np.ndarray | None = None) -> np.ndarray:
+        return privacy.suppress_small_counts(counts, rows, cols, min_count, total_column=0, initial=initial, lower=lower)
+
+    start = None
+    if table.grid:
+        # In a grid every row may be 0, so a zero is withheld like a small count: a
+        # published 0 would tell that the withheld rows beside it hold at least 1.
+        start = np.zeros(counts.shape, dtype=bool)
+        start[:, 0] = counts[:, 0] == 0
+    mask = rules(start)
+    if audit is None:
+        audit = table.grid
+    if audit and min_count > 1:
+        from estgeo.audit.density import protect
+
+        mask, result = protect(counts, mask, list(_row_relations(table, table.n_rows)), cols, min_count, rules,
+                               lower=lower, known_zero=known_zero_rows(table))
+        if stats is not None:
+            stats["protect"] = result
+    return mask
 
 
 # Build ---------------------------------------------------------------------------------
@@ -405,8 +548,12 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     ctx.progress(f"density: {len(incidents):,} incidents")
     prepared = prepare_incidents(incidents, resolutions[-1], columns, scheme, float(opts["light_window_max_hours"]) * 3600.0)
     ctx.progress("density: counting per cell and period")
+    # privacy.rows: "grid" publishes rows whose existence tells nothing (see count_table)
+    # and audits the suppression until no withheld count is exposed; "sparse" (default)
+    # publishes rows with incidents only.
+    grid = str((settings.project.get("privacy") or {}).get("rows", "sparse")) == "grid" and min_count > 1
     table = count_table(prepared.cell, prepared.category, prepared.light, prepared.day, prepared.as_of_day,
-                        resolutions, columns, scheme)
+                        resolutions, columns, scheme, grid=grid)
     decimals = int(opts["gi_decimals"])
     prefix = opts["collection_prefix"]
     gi_resolutions = [r for r in resolutions if r in {int(g) for g in (opts.get("gi_resolutions") or [])} | {default_res}]
@@ -416,14 +563,17 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     # The H3 calls (disks, polygons) stay in this thread; the whole-array work goes to the other.
     with ThreadPoolExecutor(max_workers=1) as pool:
         suppressing = pool.submit(suppression_mask, table, min_count)
-        neighbourhoods = {res: hotspots.study_area_weights(table.cells[res], k_ring) for res in gi_resolutions}
-        computing = {res: pool.submit(gi_for_resolution, table, res, k_ring, float(opts["trend_alpha"]), res == default_res,
-                                      neighbourhoods[res]) for res in gi_resolutions}
+        neighbourhoods = {res: hotspots.study_area_weights(gi_cells(table, res), k_ring) for res in gi_resolutions}
         area_polygons = {res: cell_polygons(neighbourhoods[res][0]) for res in gi_resolutions}
         geometry_cache = {res: _cell_polygons_of(table, res, neighbourhoods.get(res, (None,))[0], area_polygons.get(res))
                           for res in resolutions}
-        gis = {res: done.result() for res, done in computing.items()}
         mask = suppressing.result()
+        # Gi* from the published counts only (a withheld count counts as min_count / 2):
+        # from the true counts, the published z-scores of a period are a linear system
+        # that gave 13,512 of 14,547 withheld r9 totals of the demo back exactly.
+        computing = {res: pool.submit(gi_for_resolution, table, res, k_ring, float(opts["trend_alpha"]), res == default_res,
+                                      neighbourhoods[res], mask, min_count / 2.0) for res in gi_resolutions}
+        gis = {res: done.result() for res, done in computing.items()}
     ctx.progress(f"density: frames for resolutions {', '.join(map(str, resolutions))}")
     # A frame is gathers in compiled code and Arrow kernels, which release the GIL: two
     # at a time, the finest (largest) first.
@@ -498,17 +648,25 @@ class GiResult:
 
 
 def gi_for_resolution(table: DensityTable, res: int, k_ring: int, trend_alpha: float, emerging: bool,
-                      neighbourhood: tuple[np.ndarray, Any] | None = None) -> GiResult:
+                      neighbourhood: tuple[np.ndarray, Any] | None = None, mask: np.ndarray | None = None,
+                      withheld_value: float = 0.0) -> GiResult:
     """Gi* of every period kind at `res`; `neighbourhood` is the study area and its
-    weights when already at hand (`hotspots.study_area_weights`)."""
+    weights when already at hand (`hotspots.study_area_weights`). With `mask`, a count
+    withheld there enters as `withheld_value`, so the z-scores tell nothing a reader
+    could not compute from the published counts."""
     cells = table.cells[res]
-    area, weights = neighbourhood or hotspots.study_area_weights(cells, k_ring)
-    pos_of_cell = np.searchsorted(area, cells)
+    area, weights = neighbourhood or hotspots.study_area_weights(gi_cells(table, res), k_ring)
+    pos_of_cell = np.minimum(np.searchsorted(area, cells), max(area.size - 1, 0))
+    in_area = (area[pos_of_cell] == cells) if area.size else np.zeros(cells.size, dtype=bool)
     result = GiResult(area, {}, {})
     for kind in PERIOD_KINDS:
         block = table.blocks[(res, kind)]
         x = np.zeros((area.size, block.n_periods), dtype=np.float64)
-        x[pos_of_cell[block.cell], block.period] = block.counts[:, 0]
+        counts = block.counts[:, 0].astype(np.float64)
+        if mask is not None:
+            counts = np.where(mask[block.offset: block.offset + block.cell.size, 0], withheld_value, counts)
+        keep = in_area[block.cell]
+        x[pos_of_cell[block.cell[keep]], block.period[keep]] = counts[keep]
         z = hotspots.gi_star(x, weights)
         result.z[kind] = z
         result.bins[kind] = hotspots.fdr_bins(z)
@@ -685,7 +843,7 @@ def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult,
     """Gi* of the latest complete period of each kind and of the whole range, with the
     emerging hot spot class, for the cells with incidents or a pattern (default resolution)."""
     periods = _PeriodIndex.of(table)
-    has_incidents = np.isin(gi.cells, table.cells[res])
+    has_incidents = np.isin(gi.cells, table.occupied_cells(res))
     parts = []
     for kind in PERIOD_KINDS:
         if kind == "all":
@@ -697,7 +855,10 @@ def hotspot_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult,
         z, bins = gi.z[kind][:, last], gi.bins[kind][:, last]
         block = table.blocks[(res, kind)]
         in_period = np.flatnonzero(block.period == last)
-        pos = np.searchsorted(gi.cells, table.cells[res][block.cell[in_period]])
+        period_cells = table.cells[res][block.cell[in_period]]
+        pos = np.minimum(np.searchsorted(gi.cells, period_cells), max(gi.cells.size - 1, 0))
+        inside = gi.cells[pos] == period_cells if gi.cells.size else np.zeros(pos.size, dtype=bool)
+        in_period, pos = in_period[inside], pos[inside]
         counts = np.zeros(gi.cells.size, dtype=np.int32)
         hidden = np.zeros(gi.cells.size, dtype=bool)
         counts[pos] = block.counts[in_period, 0]

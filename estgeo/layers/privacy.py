@@ -132,16 +132,23 @@ def _between(values, low, high):  # pragma: no cover - compiled
 
 
 class _State:
-    def __init__(self, values: np.ndarray, min_count: int):
+    def __init__(self, values: np.ndarray, min_count: int, initial: np.ndarray | None = None):
         self.values = values
         self.min_count = min_count
         self.sup = primary_suppression(values, min_count)
+        if initial is not None:
+            self.sup |= initial
 
 
 def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] = (),
                           column_relations: list[ColumnRelation] = (), min_count: int = 5,
-                          total_column: int | None = None) -> np.ndarray:
+                          total_column: int | None = None, initial: np.ndarray | None = None,
+                          lower: np.ndarray | None = None) -> np.ndarray:
     """Primary plus secondary suppression; a bool mask (rows × columns) of counts to withhold.
+
+    `initial`: counts already withheld (by an earlier pass, or the audit's complements);
+    the rules then start from them. `lower` (per row, 0 or 1): what the existence of the
+    row tells about its total (column 0), which rule 2 then takes into account.
 
     `total_column`, when given, is a column no other count in its row exceeds (the row's
     total). Relations under a parent whose total is below the threshold can then be skipped:
@@ -151,9 +158,11 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
     if values.ndim == 1:
         values = values[:, None]
     values = values.astype(np.int32, copy=False)
-    state = _State(values, min_count)
+    state = _State(values, min_count, initial)
     if min_count <= 1:
         return state.sup
+    state.lower = (np.zeros(values.shape[0], dtype=np.int8) if lower is None
+                   else np.ascontiguousarray(lower, dtype=np.int8))
     n_rows, width = values.shape
     large = values[:, total_column] >= min_count if total_column is not None else np.ones(n_rows, dtype=bool)
     # First pass: every relation, whole rows at a time. Later passes: only the relations a
@@ -242,9 +251,12 @@ def _apply(state: _State, rows: np.ndarray, cols: np.ndarray) -> None:
 # suppress next; the caller applies them all at once. Compiled, they visit each relation
 # once, where whole-array numpy needs several passes and temporaries over the table.
 @numba.njit(inline="always")
-def _is_broken(n_hidden, hidden_sum, parent_hidden, min_count):  # pragma: no cover - compiled
-    """Rule 1 (exactly one withheld term) or rule 2 (withheld children of a published parent sum below the threshold)."""
-    return (n_hidden + parent_hidden) == 1 or (not parent_hidden and n_hidden >= 1 and hidden_sum < min_count)
+def _is_broken(n_hidden, hidden_sum, parent_hidden, min_count, n_lower=0):  # pragma: no cover - compiled
+    """Rule 1 (exactly one withheld term) or rule 2 (withheld children of a published parent
+    sum below the threshold, or leave less than ``min_count − 2`` above their known lower
+    bounds: `n_lower` children are known to be at least 1)."""
+    return (n_hidden + parent_hidden) == 1 or (not parent_hidden and n_hidden >= 1 and (
+        hidden_sum < min_count or hidden_sum - n_lower < min_count - 2))
 
 
 @numba.njit(inline="always")
@@ -308,11 +320,12 @@ def _column_checks(values, sup, rows, parents, ptr, children, min_count):  # pra
 
 def _check_rows(state: _State, rel: RowRelation, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The relations of whole parent rows, every column."""
-    return _row_checks(state.values, state.sup, np.asarray(parents, dtype=np.int64), rel.indptr, rel.children, state.min_count)
+    return _row_checks(state.values, state.sup, np.asarray(parents, dtype=np.int64), rel.indptr, rel.children, state.min_count,
+                       state.lower)
 
 
 @numba.njit(nogil=True, cache=True)
-def _row_checks(values, sup, parents, indptr, indices, min_count):  # pragma: no cover - compiled
+def _row_checks(values, sup, parents, indptr, indices, min_count, lower):  # pragma: no cover - compiled
     """As `_column_checks`, for row relations: child rows are summed a whole row at a
     time (contiguous memory), then each broken column picks its smallest published
     non-zero child (the lowest row, on a tie), else its parent."""
@@ -325,14 +338,18 @@ def _row_checks(values, sup, parents, indptr, indices, min_count):  # pragma: no
     for p in parents:
         n_hidden[:] = 0
         hidden_sum[:] = 0
+        n_lower = 0
         for k in range(indptr[p], indptr[p + 1]):
             ch = indices[k]
+            if sup[ch, 0]:
+                n_lower += lower[ch]
             for c in range(width):
                 if sup[ch, c]:
                     n_hidden[c] += 1
                     hidden_sum[c] += values[ch, c]
         for c in range(width):
-            if _is_broken(n_hidden[c], hidden_sum[c], sup[p, c], min_count):
+            # What a row's existence tells bounds its total (column 0) from below.
+            if _is_broken(n_hidden[c], hidden_sum[c], sup[p, c], min_count, n_lower if c == 0 else 0):
                 out_r, out_c, n = _pick(values, sup, indptr, indices, p, c, out_r, out_c, n)
     return out_r[:n], out_c[:n]
 
@@ -354,11 +371,11 @@ def _pick(values, sup, indptr, indices, p, c, out_r, out_c, n):  # pragma: no co
 def _check_row_pairs(state: _State, rel: RowRelation, parent: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The relations of the given (parent row, column) pairs only."""
     return _row_pair_checks(state.values, state.sup, np.asarray(parent, dtype=np.int64), np.asarray(cols, dtype=np.int64),
-                            rel.indptr, rel.children, state.min_count)
+                            rel.indptr, rel.children, state.min_count, state.lower)
 
 
 @numba.njit(nogil=True, cache=True)
-def _row_pair_checks(values, sup, parent, cols, indptr, indices, min_count):  # pragma: no cover - compiled
+def _row_pair_checks(values, sup, parent, cols, indptr, indices, min_count, lower):  # pragma: no cover - compiled
     out_r = np.empty(0, dtype=np.int64)
     out_c = np.empty(0, dtype=np.int64)
     n = 0
@@ -368,11 +385,13 @@ def _row_pair_checks(values, sup, parent, cols, indptr, indices, min_count):  # 
             continue
         n_hidden = 0
         hidden_sum = 0
+        n_lower = 0
         for k in range(indptr[p], indptr[p + 1]):
             if sup[indices[k], c]:
                 n_hidden += 1
                 hidden_sum += values[indices[k], c]
-        if _is_broken(n_hidden, hidden_sum, sup[p, c], min_count):
+                n_lower += lower[indices[k]]
+        if _is_broken(n_hidden, hidden_sum, sup[p, c], min_count, n_lower if c == 0 else 0):
             out_r, out_c, n = _pick(values, sup, indptr, indices, p, c, out_r, out_c, n)
     return out_r[:n], out_c[:n]
 

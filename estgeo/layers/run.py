@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -44,6 +45,9 @@ class BuildResult:
     #: Vector tiles written per collection (estgeo.publish.tiles).
     tiles: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: The privacy audit of the public collections (estgeo.audit.public.AuditReport), if it ran.
+    audit: Any = None
+    audit_file: Path | None = None
 
 
 def current_build(settings: Settings) -> Path | None:
@@ -114,6 +118,9 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
         from estgeo.publish.tiles import write_tiles
 
         result.tiles = write_tiles(settings, partial, progress).tiles
+        # The attacker's audit of what the public profile would serve, before anything is
+        # switched: with privacy.enforce, a leak stops the build here.
+        result.audit, result.audit_file = _audit(settings, store, partial, build_id, progress)
         (partial / "manifest.json").write_text(
             json.dumps({"build": build_id, "collections": result.collections, "tiles": result.tiles}, indent=2),
             encoding="utf-8")
@@ -132,6 +139,29 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
     prune_builds(settings)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _audit(settings: Settings, store: Store, folder: Path, build_id: str, progress: Callable[[str], None]):
+    """Run `estgeo.audit.public.audit_folder` on the new build; the full report (it names
+    the exposed cells, so it is as sensitive as the store) goes to <workspace>/audit/,
+    readable by the service's user only. Raises `PrivacyLeak` under privacy.enforce."""
+    cfg = settings.project.get("privacy") or {}
+    if not cfg.get("audit", True):
+        return None, None
+    from estgeo.audit.public import PrivacyLeak, audit_folder
+
+    progress("privacy audit of the public collections")
+    report = audit_folder(settings, folder, truth_store=store, lp_max_vars=int(cfg.get("audit_lp_max_vars", 60)))
+    audits = settings.workspace / "audit"
+    audits.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = audits / f"{build_id}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(report.to_json())
+    if cfg.get("enforce") and not report.ok:
+        raise PrivacyLeak(f"privacy audit: the build is not published — {report.first_leak()}; "
+                          f"the full report is {path} (`estgeo privacy audit`)")
+    return report, path
 
 
 def write_collection(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:

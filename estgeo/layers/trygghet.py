@@ -224,9 +224,14 @@ def intervention_follow_up(ctx: BuildContext, interventions: pd.DataFrame, place
     change = after - before
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(enough & (before > 0), np.round(100.0 * change / np.maximum(before, 1), 1), np.nan)
+    # Nothing published may be computed from a withheld count: with `before` withheld and
+    # `after` 6, a change of +50 % or "enough data" (before + after >= 10) gave before = 4.
+    withheld = (before < threshold) | (after < threshold)
+    relative = np.where(withheld, np.nan, relative)
     note = np.where(~has_area, "målet är varken en H3-cell eller en känd otrygg plats",
                     np.where(~complete, "uppföljningsfönstret har inte löpt ut än",
-                             np.where(~enough, f"för få händelser (< {min_total}) för att säga något", "")))
+                             np.where(withheld, f"för få händelser (färre än {threshold} före eller efter) för att redovisa",
+                                      np.where(~enough, f"för få händelser (< {min_total}) för att säga något", ""))))
     frame = pd.DataFrame({
         "id": interventions["id"],
         "target": interventions["target"],
@@ -240,9 +245,9 @@ def intervention_follow_up(ctx: BuildContext, interventions: pd.DataFrame, place
         "change": _withheld(change, ~enough | (before < threshold) | (after < threshold)),
         "change_pct": relative,
         "window_complete": complete,
-        "enough_data": enough,
+        "enough_data": pd.array(np.where(withheld, pd.NA, enough), dtype="boolean"),
         "note": note,
-        "suppressed": (before < threshold) | (after < threshold),
+        "suppressed": withheld,
     })
     centroids = areas.where(areas.notna(), None)
     return gpd.GeoDataFrame(frame, geometry=centroids.to_numpy(), crs="EPSG:3006")

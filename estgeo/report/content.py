@@ -545,10 +545,12 @@ class _Composer:
         rows = []
         for _, r in frame.iterrows():
             before, after = num(r["before_count"]), num(r["after_count"])
-            test = stats.rate_test(after, before) if bool(r["enough_data"]) else None
+            # enough_data is null where a count is withheld (it would give the count away).
+            enough = bool(r["enough_data"]) if not pd.isna(r["enough_data"]) else False
+            test = stats.rate_test(after, before) if enough and before is not None and after is not None else None
             row = {"id": r["id"], "type": r["type"], "target": r["target"], "start": r["start"], "end": r["end"],
                    "before": before, "after": after, "change": num(r["change"]), "change_pct": num(r["change_pct"]),
-                   "enough_data": bool(r["enough_data"]), "note": r["note"] or "", "p_value": test.p_value if test else None}
+                   "enough_data": enough, "note": r["note"] or "", "p_value": test.p_value if test else None}
             if self.internal:
                 row.update({"org": extra.get(r["id"], {}).get("org"), "outcome": extra.get(r["id"], {}).get("outcome")})
             rows.append(row)

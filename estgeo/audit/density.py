@@ -1,0 +1,257 @@
+"""The density layers as the attacker sees them, and the repair that makes them safe.
+
+Two ways into the same `tables.CountTable`:
+
+* `internal_table` — from the build's own `DensityTable` and suppression mask (true values
+  at hand), for `protect`, the audit-driven secondary suppression the density builder
+  runs: audit, withhold a complement next to every exposed value, re-apply the rules of
+  `estgeo.layers.privacy`, audit again, until nothing is exposed.
+* `published_table` — from the published collections alone (`incident-density-r*`,
+  what a reader downloads), for `estgeo privacy audit` and the build's last check. The
+  relations are rebuilt from the ids a reader sees: H3 parents, period starts and ends.
+
+Both see the same relations, bounds and facts, so a build that `protect` passed is one
+the published audit passes (a test holds them to that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from estgeo.audit import intervals, tables
+
+COUNT = "count"
+
+
+@dataclass
+class ProtectStats:
+    rounds: int = 0
+    added: int = 0  # complements the audit asked for, before the rules added theirs
+    exposed_first: int = 0  # exposed values the rules alone left
+    seconds_audit: float = 0.0
+    history: list[int] = field(default_factory=list)
+
+
+def internal_table(values: np.ndarray, mask: np.ndarray, row_relations, column_relations,
+                   lower: np.ndarray | None = None, known_zero: np.ndarray | None = None) -> tables.CountTable:
+    """`row_relations`: (name, parent array) pairs; `column_relations`: privacy.ColumnRelation;
+    `lower`: per row, the lower bound its existence gives its total (default 1: a sparse
+    table's rows exist only with an incident); `known_zero`: rows a reader knows are 0."""
+    bounds = np.zeros(values.shape, dtype=np.float64)
+    bounds[:, 0] = 1.0 if lower is None else lower
+    table = tables.CountTable(
+        values=values, withheld=mask,
+        column_sums=[tables.ColumnSum(r.name, int(r.parent), np.asarray(r.children)) for r in column_relations],
+        row_sums=[tables.RowSum(name, parent) for name, parent in row_relations],
+        lower=bounds)
+    if known_zero is not None and known_zero.any():
+        cells = np.flatnonzero((mask & known_zero[:, None]).ravel())
+        table.equal_cells, table.equal_values = cells, np.zeros(cells.size)
+    return table
+
+
+def protect(values: np.ndarray, mask: np.ndarray, row_relations, column_relations, min_count: int,
+            resuppress: Callable[[np.ndarray], np.ndarray], lp_max_vars: int = 60, ilp_max_vars: int = 12,
+            max_rounds: int = 60, lower: np.ndarray | None = None,
+            known_zero: np.ndarray | None = None) -> tuple[np.ndarray, ProtectStats]:
+    """Withhold more until the audit finds no exposed value (see the module docstring)."""
+    import time
+
+    stats = ProtectStats()
+    for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
+        started = time.perf_counter()
+        table = internal_table(values, mask, row_relations, column_relations, lower, known_zero)
+        ts = tables.table_system(table)
+        found = intervals.feasible_intervals(ts.system, lp_max_vars, ilp_max_vars)
+        bad = tables.exposed(found, min_count, truth=values.ravel()[ts.cells])
+        stats.seconds_audit += time.perf_counter() - started
+        stats.history.append(int(bad.sum()))
+        if stats.rounds == 1:
+            stats.exposed_first = int(bad.sum())
+        if not bad.any():
+            return mask, stats
+        add = tables.complements(ts, table, np.flatnonzero(bad))
+        if add.size == 0:
+            raise RuntimeError(f"privacy: {int(bad.sum())} withheld counts stay exposed and no published count is left to withhold beside them")
+        stats.added += int(add.size)
+        mask = mask.copy()
+        mask.ravel()[add] = True
+        mask = resuppress(mask)
+    raise RuntimeError(f"privacy: still {stats.history[-1]} exposed withheld counts after {max_rounds} rounds of complementary suppression")
+
+
+# The published view ----------------------------------------------------------------------
+@dataclass
+class PublishedDensity:
+    table: tables.CountTable
+    rows: pd.DataFrame  # one per table row: collection, h3, resolution, period_kind, period_start, period_end
+    columns: list[str]
+
+
+def count_columns(frame: pd.DataFrame, taxonomy: dict) -> list[str]:
+    groups = [c for c in frame.columns if c.startswith("grp_")]
+    cats = [c for c in frame.columns if c.startswith("cat_")]
+    lights = [c for c in frame.columns if c.startswith("light_")]
+    return [COUNT, *groups, *cats, *lights]
+
+
+def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_nests_weeks: bool) -> PublishedDensity:
+    """The density collections (one per resolution) as one CountTable, relations rebuilt from ids."""
+    from estgeo.layers.density import h3_parent
+
+    parts = []
+    for name, frame in frames.items():
+        cols = count_columns(frame, taxonomy)
+        part = pd.DataFrame({
+            "collection": name,
+            "h3": frame["h3"].astype(str).to_numpy(),
+            "resolution": frame["resolution"].astype(int).to_numpy(),
+            "period_kind": frame["period_kind"].astype(str).to_numpy(),
+            "period_start": _days(frame["period_start"]),
+            "period_end": _days(frame["period_end"]),
+        })
+        for c in cols:
+            part[c] = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
+        for extra in ("prev_count", "change"):
+            part[extra] = pd.to_numeric(frame[extra], errors="coerce").to_numpy(dtype=np.float64) if extra in frame else np.nan
+        parts.append(part)
+    rows = pd.concat(parts, ignore_index=True)
+    columns = count_columns(rows, taxonomy)
+    values = rows[columns].to_numpy(dtype=np.float64)
+    withheld = np.isnan(values)
+    values = np.nan_to_num(values, nan=0.0)
+    n = len(rows)
+    cell = np.array([int(h, 16) for h in rows["h3"]], dtype=np.uint64)
+    res = rows["resolution"].to_numpy()
+    kind = rows["period_kind"].to_numpy()
+    start = rows["period_start"].to_numpy()
+    end = rows["period_end"].to_numpy()
+    lookup = pd.Index(list(zip(cell.tolist(), kind.tolist(), start.tolist(), strict=True)))
+    if not lookup.is_unique:
+        raise ValueError("published density: a (cell, period) appears twice")
+
+    def find(cells: np.ndarray, kinds: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        return lookup.get_indexer(list(zip(cells.tolist(), kinds.tolist(), starts.tolist(), strict=True)))
+
+    row_sums = []
+    # Cell → parent cell, same period.
+    parent = np.full(n, -1, dtype=np.int64)
+    resolutions = sorted(set(res.tolist()))
+    for fine_i in range(1, len(resolutions)):
+        fine, coarse = resolutions[fine_i], resolutions[fine_i - 1]
+        at = np.flatnonzero(res == fine)
+        parent[at] = find(h3_parent(cell[at], coarse), kind[at], start[at])
+    row_sums.append(tables.RowSum("cell→parent cell", parent))
+    # Periods → the whole range, per cell.
+    all_start = {}
+    for r in resolutions:
+        s = start[(res == r) & (kind == "all")]
+        if s.size:
+            all_start[r] = int(s.min())
+    for k in ("week", "month", "lagesbild"):
+        p = np.full(n, -1, dtype=np.int64)
+        at = np.flatnonzero((kind == k) & np.isin(res, list(all_start)))
+        if at.size:
+            p[at] = find(cell[at], np.full(at.size, "all", dtype=object), np.array([all_start[r] for r in res[at]]))
+        row_sums.append(tables.RowSum(f"{k}→all", p))
+    if lagesbild_nests_weeks:
+        p = np.full(n, -1, dtype=np.int64)
+        lb = np.flatnonzero(kind == "lagesbild")
+        weeks = np.flatnonzero(kind == "week")
+        if lb.size and weeks.size:
+            lb_starts = np.unique(np.concatenate([start[lb], end[lb]]))
+            # The lägesbild period holding each week: the last start at or before the week's.
+            k_of = lb_starts[np.searchsorted(lb_starts, start[weeks], side="right") - 1]
+            p[weeks] = find(cell[weeks], np.full(weeks.size, "lagesbild", dtype=object), k_of)
+        row_sums.append(tables.RowSum("week→lagesbild", p))
+    column_sums = _column_sums(columns, taxonomy)
+    total_lb, childless = _existence(cell, res, kind, start, row_sums[0].parent, resolutions)
+    lower = np.zeros(values.shape)
+    lower[:, 0] = total_lb
+    facts = []
+    # prev_count and change: the previous period's count, and count − previous count.
+    by_end = pd.Index(list(zip(cell.tolist(), kind.tolist(), end.tolist(), strict=True)))
+    prev_row = by_end.get_indexer(list(zip(cell.tolist(), kind.tolist(), start.tolist(), strict=True)))
+    w = len(columns)
+    prev_pub = rows["prev_count"].to_numpy(dtype=np.float64)
+    change_pub = rows["change"].to_numpy(dtype=np.float64)
+    equal_cells, equal_values = [], []
+    for r in np.flatnonzero(np.isfinite(prev_pub) & (prev_row >= 0) & (kind != "all")):
+        if withheld[prev_row[r], 0]:
+            equal_cells.append(prev_row[r] * w)
+            equal_values.append(prev_pub[r])
+    for r in np.flatnonzero(np.isfinite(change_pub)):
+        if withheld[r, 0] or (prev_row[r] >= 0 and withheld[prev_row[r], 0]):
+            cells_ = [r * w] + ([prev_row[r] * w] if prev_row[r] >= 0 else [])
+            coefs = [1.0] + ([-1.0] if prev_row[r] >= 0 else [])
+            facts.append((np.array(cells_), np.array(coefs), float(change_pub[r])))
+    # A row with no child rows at a finer published resolution is a sum of nothing: 0.
+    zero_cells = np.flatnonzero((withheld & childless[:, None]).ravel())
+    equal_cells.extend(zero_cells.tolist())
+    equal_values.extend([0.0] * zero_cells.size)
+    label = (rows["collection"] + " " + rows["h3"] + " " + rows["period_kind"] + " "
+             + pd.to_datetime(rows["period_start"], unit="D").dt.strftime("%Y-%m-%d")).to_numpy()
+    table = tables.CountTable(values, withheld, column_sums, row_sums, lower, label, columns, facts,
+                              np.array(equal_cells, dtype=np.int64), np.array(equal_values))
+    return PublishedDensity(table, rows, columns)
+
+
+def _existence(cell: np.ndarray, res: np.ndarray, kind: np.ndarray, start: np.ndarray, cell_parent: np.ndarray,
+               resolutions: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """What a reader learns from which rows exist: a lower bound on each row's total
+    (rows × columns, column 0 only) and the rows that are known zeros (no child rows).
+
+    A resolution is a grid when every cell with a whole-range row has a row for every
+    period of every kind; its period rows may then be 0. Otherwise a row exists only
+    with an incident. A whole-range row of a grid has child rows only when it holds an
+    incident; at the finest resolution it may be 0 (`estgeo.layers.density.count_table`).
+    """
+    n = cell.size
+    has_child = np.zeros(n, dtype=bool)
+    has_child[cell_parent[cell_parent >= 0]] = True
+    grid = {}
+    for r in resolutions:
+        at_r = res == r
+        cells_r = np.unique(cell[at_r & (kind == "all")])
+        full = True
+        for k in ("week", "month", "lagesbild"):
+            sel = at_r & (kind == k)
+            n_periods = np.unique(start[sel]).size
+            full = full and sel.sum() == cells_r.size * n_periods
+        grid[r] = bool(full)
+    finest, coarsest = max(resolutions), min(resolutions)
+    is_all = kind == "all"
+    grid_row = np.array([grid[r] for r in res.tolist()], dtype=bool)
+    lb = np.where(~grid_row, 1.0,
+                  np.where(~is_all, 0.0, np.where(res == coarsest, 1.0, np.where(res == finest, 0.0, has_child.astype(float)))))
+    childless = (res != finest) & ~has_child
+    return np.where(childless, 0.0, lb), childless
+
+
+def _days(moments: pd.Series) -> np.ndarray:
+    """Local calendar day numbers of period bounds, whether read with a time zone or not."""
+    when = pd.to_datetime(moments)
+    if getattr(when.dt, "tz", None) is not None:
+        when = when.dt.tz_localize(None)
+    return when.to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
+def _column_sums(columns: list[str], taxonomy: dict) -> list[tables.ColumnSum]:
+    pos = {c: i for i, c in enumerate(columns)}
+    out = []
+    groups = [c for c in columns if c.startswith("grp_")]
+    if groups:
+        out.append(tables.ColumnSum("category groups → total", 0, np.array([pos[g] for g in groups])))
+    cats = taxonomy.get("categories", {})
+    for g in groups:
+        members = [f"cat_{c}" for c, spec in cats.items() if f"grp_{spec.get('group')}" == g and f"cat_{c}" in pos]
+        if members:
+            out.append(tables.ColumnSum(f"categories → {g[4:]}", pos[g], np.array([pos[m] for m in members])))
+    lights = [c for c in columns if c.startswith("light_")]
+    if lights:
+        out.append(tables.ColumnSum("light conditions → total", 0, np.array([pos[x] for x in lights])))
+    return out
