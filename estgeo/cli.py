@@ -159,6 +159,8 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
     if result.audit is not None:
         if result.audit.ok:
             console.print(f"Privacy audit: no withheld count exposed ({result.audit.seconds:.1f} s).")
+        elif result.audit.skipped:
+            console.print(f"[yellow]Privacy audit: {result.audit.skipped}.[/yellow]")
         else:
             console.print(f"[yellow]Privacy audit: {result.audit.exposed:,} withheld counts an attacker can narrow to ±1 "
                           f"— {result.audit.first_leak()}. Report: {result.audit_file}; see `estgeo privacy audit` "
@@ -206,11 +208,15 @@ def privacy_audit(settings: Settings, build_dir: Path | None, no_truth: bool, lp
                 out.print(f"{c.collection}: {note}")
             for case in c.tightest[:5]:
                 out.print(f"  {c.collection}: " + ", ".join(f"{k} {v}" for k, v in case.items()))
+        if report.skipped:
+            out.print(f"[red]Not audited: {report.skipped}.[/red]")
         if report.not_modelled:
             out.print("Not modelled yet (counts over circles, gaps and lamp reaches against the density cells): "
                       + ", ".join(report.not_modelled))
-        out.print("[green]No withheld count is exposed.[/green]" if report.ok
-                  else f"[red]{report.exposed:,} withheld counts are exposed.[/red]")
+        if report.ok:
+            out.print("[green]No withheld count is exposed.[/green]")
+        elif report.exposed:
+            out.print(f"[red]{report.exposed:,} withheld counts are exposed.[/red]")
     sys.exit(0 if report.ok else 1)
 
 

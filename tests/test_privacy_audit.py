@@ -203,3 +203,11 @@ def test_enforced_audit_refuses_a_leaky_build_and_keeps_the_served_one(tmp_path)
     assert audit.returncode == 1
     report = json.loads(audit.stdout)
     assert report["exposed"] > 0 and report["with_truth"]
+
+
+def test_a_table_too_large_to_audit_is_said_so_and_not_passed(tmp_path):
+    settings = settings_for(tmp_path)
+    frames, _ = build(settings, random_incidents(300, seed=2))
+    report = public.audit_folder(settings, _publish(settings, frames, tmp_path / "b"), max_values=10)
+    assert report.skipped and "not audited" in report.skipped and not report.ok
+    assert "privacy.audit_max_values" in report.first_leak()

@@ -59,6 +59,8 @@ class AuditReport:
     collections: list[CollectionAudit]
     seconds: float = 0.0
     not_modelled: list[str] = field(default_factory=list)
+    #: Why the density system was not solved (too large for `max_values`), if it was not.
+    skipped: str = ""
 
     @property
     def exposed(self) -> int:
@@ -66,7 +68,7 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
-        return self.exposed == 0
+        return self.exposed == 0 and not self.skipped
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -75,6 +77,8 @@ class AuditReport:
         return json.dumps(data, indent=2, ensure_ascii=False)
 
     def first_leak(self) -> str:
+        if self.skipped:
+            return self.skipped
         for c in self.collections:
             if c.exposed:
                 case = c.tightest[0] if c.tightest else {}
@@ -100,16 +104,30 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
     return pyogrio.read_dataframe(path, read_geometry=False)
 
 
-def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60, tightest: int = 10) -> AuditReport:
-    """Audit the public collections of a build folder (module docstring)."""
+def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60, tightest: int = 10,
+                 max_values: int | None = None) -> AuditReport:
+    """Audit the public collections of a build folder (module docstring).
+
+    `max_values` (default privacy.audit_max_values, 6,000,000): above this many withheld
+    density values the system is not solved and the report says so. Memory grows about
+    600 bytes per withheld value (benchmarks/privacy.py: 7.7 GB peak at 12 million).
+    """
     started = time.perf_counter()
     k = settings.privacy_min_count
     public = set(public_collections(settings))
     density_names = sorted((n for n in public if n.startswith("incident-density-r")), key=lambda n: int(n.rsplit("r", 1)[1]))
     frames = {n: f for n in density_names if (f := _read(folder, n)) is not None}
     report = AuditReport(build=folder.name, min_count=k, with_truth=truth_store is not None, collections=[])
+    if max_values is None:
+        max_values = int((settings.project.get("privacy") or {}).get("audit_max_values", 6_000_000))
     if frames:
-        report.collections.extend(_audit_density(settings, folder, frames, public, truth_store, lp_max_vars, tightest))
+        n_withheld = sum(int(f[[c for c in audit_density.count_columns(f, settings.taxonomy)]].isna().to_numpy().sum())
+                         for f in frames.values())
+        if n_withheld > max_values:
+            report.skipped = (f"the density collections withhold {n_withheld:,} values, more than privacy.audit_max_values "
+                              f"({max_values:,}); they were not audited")
+        else:
+            report.collections.extend(_audit_density(settings, folder, frames, public, truth_store, lp_max_vars, tightest))
     if "interventions" in public and (frame := _read(folder, "interventions")) is not None:
         report.collections.append(_audit_derived(frame, k))
     report.not_modelled = [n for n in ("unsafe-places", "dark-gaps", "lamps-out") if n in public]

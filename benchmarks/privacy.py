@@ -1,0 +1,108 @@
+"""Benchmark: the privacy audit beside the build it audits.
+
+    python benchmarks/privacy.py [--incidents 1000000 10000000] [--rows sparse|grid] [--lp-max-vars 0]
+
+For each size, in a fresh child process and on the same synthetic incidents as
+benchmarks/density.py, the script times:
+
+* **the anchor, the density build**: `estgeo.layers.density.build` (all resolutions,
+  period kinds, suppression — with `--rows grid` also the audited complements — Gi*,
+  the frames) plus writing the public density collections as GeoPackages;
+* **the audit**: `estgeo.audit.public.audit_folder` on those files, with the true counts
+  recomputed (as `estgeo build` runs it), bound propagation and, with `--lp-max-vars`,
+  the LP/ILP pieces.
+
+Printed: seconds of each, the audit as a share of the build against the target (at most
+25 %), withheld and exposed counts, and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+TARGET_SHARE = 0.25
+
+
+class _Incidents:
+    def __init__(self, frame):
+        self.frame = frame
+
+    def read(self, kind):
+        return self.frame
+
+
+def one(n: int, rows: str, lp_max_vars: int) -> dict:
+    from density import synthetic_incidents
+
+    from estgeo.audit import public
+    from estgeo.config import load_settings
+    from estgeo.layers import density
+    from estgeo.layers.context import BuildContext
+
+    work = Path(tempfile.mkdtemp(prefix="estgeo-privacy-bench-"))
+    settings = load_settings(workspace=work)
+    project = copy.deepcopy(settings.project)
+    project["privacy"]["rows"] = rows
+    settings = dataclasses.replace(settings, project=project)
+    incidents = synthetic_incidents(n, settings=settings)
+    started = time.perf_counter()
+    ctx = BuildContext(settings=settings, read=lambda kind: incidents, out_dir=work)
+    layer = next(lay for lay in settings.layers if lay["builder"] == "density")
+    frames = density.build(ctx, dict(layer.get("params") or {}))
+    built = time.perf_counter()
+    folder = work / "build"
+    folder.mkdir()
+    for name, frame in frames.items():
+        if name.startswith("incident-density-r") or name == "hotspots":
+            frame.to_file(folder / f"{name}.gpkg", layer=name, driver="GPKG", engine="pyogrio")
+    written = time.perf_counter()
+    report = public.audit_folder(settings, folder, truth_store=_Incidents(incidents), lp_max_vars=lp_max_vars)
+    audited = time.perf_counter()
+    dens = [c for c in report.collections if c.collection.startswith("incident-density-r") and "Gi" not in c.collection]
+    return {"incidents": n, "rows": rows, "density_rows": int(sum(len(f) for k, f in frames.items() if k.startswith("incident-density-r"))),
+            "build_s": round(built - started, 2), "write_s": round(written - built, 2), "audit_s": round(audited - written, 2),
+            "withheld": sum(c.withheld for c in dens), "sensitive": sum(c.sensitive or 0 for c in dens),
+            "exposed": report.exposed, "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--incidents", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--rows", choices=["sparse", "grid"], default="sparse")
+    parser.add_argument("--lp-max-vars", type=int, default=0)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(one(args.child, args.rows, args.lp_max_vars)))
+        return
+    print(f"{'incidents':>11} {'rows':>6} {'density rows':>13} {'build s':>8} {'write s':>8} {'audit s':>8} "
+          f"{'audit/build':>11} {'vs target':>9} {'sensitive':>10} {'exposed':>9} {'peak MB':>8}")
+    for n in args.incidents:
+        done = subprocess.run([sys.executable, __file__, "--child", str(n), "--rows", args.rows, "--lp-max-vars",
+                               str(args.lp_max_vars)], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"{n:>11,} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+            continue
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        anchor = r["build_s"] + r["write_s"]
+        share = r["audit_s"] / anchor if anchor else float("nan")
+        print(f"{r['incidents']:>11,} {r['rows']:>6} {r['density_rows']:>13,} {r['build_s']:>8.1f} {r['write_s']:>8.1f} "
+              f"{r['audit_s']:>8.1f} {share:>10.0%} {share / TARGET_SHARE:>8.2f}x {r['sensitive']:>10,} {r['exposed']:>9,} "
+              f"{r['peak_mb']:>8,}")
+
+
+if __name__ == "__main__":
+    main()
