@@ -125,17 +125,13 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
     withheld = np.isnan(values)
     values = np.nan_to_num(values, nan=0.0)
     n = len(rows)
-    cell = np.array([int(h, 16) for h in rows["h3"]], dtype=np.uint64)
+    cell = h3_ints(rows["h3"].to_numpy())
     res = rows["resolution"].to_numpy()
     kind = rows["period_kind"].to_numpy()
     start = rows["period_start"].to_numpy()
     end = rows["period_end"].to_numpy()
-    lookup = pd.Index(list(zip(cell.tolist(), kind.tolist(), start.tolist(), strict=True)))
-    if not lookup.is_unique:
-        raise ValueError("published density: a (cell, period) appears twice")
-
-    def find(cells: np.ndarray, kinds: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        return lookup.get_indexer(list(zip(cells.tolist(), kinds.tolist(), starts.tolist(), strict=True)))
+    lookup = RowIndex(cell, kind, start)
+    find = lookup.find
 
     row_sums = []
     # Cell → parent cell, same period.
@@ -174,8 +170,7 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
     lower[:, 0] = total_lb
     facts = []
     # prev_count and change: the previous period's count, and count − previous count.
-    by_end = pd.Index(list(zip(cell.tolist(), kind.tolist(), end.tolist(), strict=True)))
-    prev_row = by_end.get_indexer(list(zip(cell.tolist(), kind.tolist(), start.tolist(), strict=True)))
+    prev_row = RowIndex(cell, kind, end).find(cell, kind, start)
     w = len(columns)
     prev_pub = rows["prev_count"].to_numpy(dtype=np.float64)
     change_pub = rows["change"].to_numpy(dtype=np.float64)
@@ -198,6 +193,48 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
     table = tables.CountTable(values, withheld, column_sums, row_sums, lower, label, columns, facts,
                               np.array(equal_cells, dtype=np.int64), np.array(equal_values))
     return PublishedDensity(table, rows, columns)
+
+
+KINDS = ("week", "lagesbild", "month", "all")
+
+
+def h3_ints(hexes) -> np.ndarray:
+    """H3 cells from their 15-digit hex strings, vectorised."""
+    raw = np.asarray(hexes).astype("S15")
+    digits = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(-1, 15)
+    value = np.where(digits >= ord("a"), digits - ord("a") + 10, digits - ord("0")).astype(np.uint64)
+    shifts = np.arange(14, -1, -1, dtype=np.uint64) * np.uint64(4)
+    return np.bitwise_or.reduce(value << shifts, axis=1) if raw.size else np.zeros(0, dtype=np.uint64)
+
+
+class RowIndex:
+    """Rows by (H3 cell, period kind, day) as one sorted integer key: lookups are searches
+    in a sorted array, not hashes of Python tuples (which took seconds per million rows)."""
+
+    def __init__(self, cell: np.ndarray, kind: np.ndarray, day: np.ndarray):
+        self.cells = np.unique(cell)
+        self.day0 = int(day.min()) if day.size else 0
+        self.span = (int(day.max()) - self.day0 + 2) if day.size else 1
+        key = self._key(cell, kind, day)
+        if np.unique(key).size != key.size:
+            raise ValueError("published density: a (cell, period) appears twice")
+        self.order = np.argsort(key, kind="stable")
+        self.sorted = key[self.order]
+
+    def _key(self, cell, kind, day) -> np.ndarray:
+        ci = np.searchsorted(self.cells, cell).astype(np.int64)
+        code = pd.Categorical(np.asarray(kind, dtype=object), categories=list(KINDS)).codes.astype(np.int64)
+        d = np.asarray(day, dtype=np.int64) - self.day0
+        ok = (ci < self.cells.size) & (code >= 0) & (d >= 0) & (d < self.span)
+        ok &= self.cells[np.minimum(ci, max(self.cells.size - 1, 0))] == cell if self.cells.size else False
+        return np.where(ok, (ci * len(KINDS) + code) * self.span + d, -1)
+
+    def find(self, cell, kind, day) -> np.ndarray:
+        """Row of each (cell, kind, day); −1 where there is none."""
+        key = self._key(np.asarray(cell, dtype=np.uint64), np.asarray(kind), np.asarray(day))
+        pos = np.minimum(np.searchsorted(self.sorted, key), max(self.sorted.size - 1, 0))
+        hit = (key >= 0) & (self.sorted.size > 0) & (self.sorted[pos] == key)
+        return np.where(hit, self.order[pos], -1)
 
 
 def _existence(cell: np.ndarray, res: np.ndarray, kind: np.ndarray, start: np.ndarray, cell_parent: np.ndarray,

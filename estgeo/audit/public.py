@@ -96,12 +96,16 @@ def public_collections(settings) -> list[str]:
 
 
 def _read(folder: Path, name: str) -> pd.DataFrame | None:
+    """A collection's attributes as published (no geometry: the relations are in the ids)."""
     path = folder / f"{name}.gpkg"
     if not path.exists():
         return None
     import pyogrio
 
-    return pyogrio.read_dataframe(path, read_geometry=False)
+    fields = pyogrio.read_info(path)["fields"]
+    # Text columns the audit never reads are left out: reading them is most of the time.
+    skip = {"id", "period", "problems", "reason", "reason_en", "reasons", "reasons_en"}
+    return pyogrio.read_dataframe(path, read_geometry=False, columns=[f for f in fields if f not in skip])
 
 
 def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60, tightest: int = 10,
@@ -146,7 +150,8 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     w = table.width
     out: list[CollectionAudit] = []
     # Collections repeating density counts: each value they publish that the density withholds is a fact.
-    key = pd.Index(list(zip(rows["h3"], rows["period_kind"], rows["period_start"], strict=True)))
+    key = audit_density.RowIndex(audit_density.h3_ints(rows["h3"].to_numpy()), rows["period_kind"].to_numpy(),
+                                 rows["period_start"].to_numpy())
     eq_cells, eq_values = [table.equal_cells], [table.equal_values]
     for name, pairs in (("hotspots", [("count", "count")]),
                         ("lighting-insecurity", [("dark_incidents", "light_darkness")])):
@@ -160,7 +165,7 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
             all_rows = rows[rows["period_kind"] == "all"]
             starts = np.full(len(frame), int(all_rows["period_start"].min()) if len(all_rows) else 0)
             kinds = np.full(len(frame), "all", dtype=object)
-        at = key.get_indexer(list(zip(frame["h3"].astype(str), kinds, starts.tolist(), strict=True)))
+        at = key.find(audit_density.h3_ints(frame["h3"].astype(str).to_numpy()), kinds, starts)
         for theirs, ours in pairs:
             if theirs not in frame or ours not in view.columns:
                 continue
@@ -232,9 +237,10 @@ def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
         keys.append(pd.DataFrame({"cell": table.cells[b.res][b.cell], "kind": b.kind,
                                   "start": table.periods[b.kind][b.period] if b.kind != "all" else np.full(b.cell.size, table.first_day)}))
     internal = pd.concat(keys, ignore_index=True)
-    index = pd.Index(list(zip(internal["cell"].astype(np.uint64).tolist(), internal["kind"], internal["start"].astype(np.int64).tolist(), strict=True)))
-    cells = np.array([int(h, 16) for h in view.rows["h3"]], dtype=np.uint64)
-    at = index.get_indexer(list(zip(cells.tolist(), view.rows["period_kind"], view.rows["period_start"].astype(np.int64).tolist(), strict=True)))
+    index = audit_density.RowIndex(internal["cell"].to_numpy(dtype=np.uint64), internal["kind"].to_numpy(),
+                                   internal["start"].to_numpy(dtype=np.int64))
+    at = index.find(audit_density.h3_ints(view.rows["h3"].to_numpy()), view.rows["period_kind"].to_numpy(),
+                    view.rows["period_start"].to_numpy(dtype=np.int64))
     names = columns.names
     assert len(LIGHT_CONDITIONS) == len(columns.light_cols)
     truth = np.zeros((len(view.rows), len(view.columns)))
@@ -262,7 +268,7 @@ def _audit_gi(settings, frames: dict[str, pd.DataFrame], view: audit_density.Pub
         sel = np.flatnonzero(rows["collection"].to_numpy() == name)
         z_pub = pd.to_numeric(frame["gi_z"], errors="coerce").to_numpy(dtype=np.float64)
         decimals = _decimals(z_pub)
-        cells = np.array([int(h, 16) for h in rows["h3"].to_numpy()[sel]], dtype=np.uint64)
+        cells = audit_density.h3_ints(rows["h3"].to_numpy()[sel])
         kinds = rows["period_kind"].to_numpy()[sel]
         starts = rows["period_start"].to_numpy()[sel]
         # The study area is built around the cells with incidents: at a resolution with

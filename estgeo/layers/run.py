@@ -104,6 +104,13 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
     ctx = BuildContext(settings=settings, read=read, out_dir=partial, progress=progress)
     result = BuildResult(build_id=build_id, folder=builds / build_id)
     try:
+        if only:
+            # The layers not rebuilt keep their collections: hard links to the current
+            # build's files (nothing is copied), and their frames are there for the
+            # builders that use them (lighting withholds what the density withholds).
+            carried = carry_collections(settings, partial, only)
+            result.collections.update(carried)
+            ctx.built = _Built(partial, carried)
         for layer in settings.layers:
             if only and layer["name"] not in only:
                 continue
@@ -164,7 +171,53 @@ def _audit(settings: Settings, store: Store, folder: Path, build_id: str, progre
     return report, path
 
 
+def carry_collections(settings: Settings, folder: Path, only: list[str]) -> dict[str, int]:
+    """Hard-link into `folder` every collection file of the current build that the layers
+    in `only` do not rebuild; returns collection → features (from the current manifest)."""
+    previous = current_build(settings)
+    if previous is None:
+        return {}
+    rebuilt = {c["id"] for layer in settings.layers if layer["name"] in only for c in layer.get("collections", [])}
+    try:
+        counts = json.loads((previous / "manifest.json").read_text(encoding="utf-8")).get("collections", {})
+    except (OSError, ValueError):
+        counts = {}
+    carried: dict[str, int] = {}
+    for layer in settings.layers:
+        for collection in layer.get("collections", []):
+            cid = collection["id"]
+            if cid in rebuilt:
+                continue
+            for path in previous.glob(f"{cid}.*"):
+                if not path.is_file():
+                    continue
+                try:
+                    os.link(path, folder / path.name)
+                except OSError:  # another file system, or links not allowed: copy
+                    shutil.copy2(path, folder / path.name)
+                if cid in counts:
+                    carried[cid] = int(counts[cid])
+    return carried
+
+
+class _Built(dict):
+    """`BuildContext.built` of a partial build: a carried collection's frame is read from
+    its file the first time a builder asks for it."""
+
+    def __init__(self, folder: Path, carried: dict[str, int]):
+        super().__init__()
+        self._folder = folder
+        self._carried = set(carried)
+
+    def get(self, key, default=None):  # type: ignore[override]
+        if key not in self and key in self._carried and (self._folder / f"{key}.gpkg").exists():
+            self[key] = gpd.read_file(self._folder / f"{key}.gpkg", engine="pyogrio")
+        return super().get(key, default)
+
+
 def write_collection(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    if path.exists():  # a carried hard link: never write into the served build's file
+        path.unlink()
     frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
 
 
