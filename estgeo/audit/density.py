@@ -62,6 +62,7 @@ def protect(values: np.ndarray, mask: np.ndarray, row_relations, column_relation
     import time
 
     stats = ProtectStats()
+    previous = np.zeros(0, dtype=np.int64)
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
         started = time.perf_counter()
         table = internal_table(values, mask, row_relations, column_relations, lower, known_zero)
@@ -74,7 +75,9 @@ def protect(values: np.ndarray, mask: np.ndarray, row_relations, column_relation
             stats.exposed_first = int(bad.sum())
         if not bad.any():
             return mask, stats
-        add = tables.complements(ts, table, np.flatnonzero(bad))
+        exposed_cells = ts.cells[bad]
+        add = tables.complements(ts, table, np.flatnonzero(bad), twice=np.intersect1d(exposed_cells, previous))
+        previous = exposed_cells
         if add.size == 0:
             raise RuntimeError(f"privacy: {int(bad.sum())} withheld counts stay exposed and no published count is left to withhold beside them")
         stats.added += int(add.size)
