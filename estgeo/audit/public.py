@@ -226,7 +226,7 @@ def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
     scheme = PeriodScheme.from_settings(settings)
     columns = d.Columns.from_settings(settings)
     resolutions = sorted(settings.h3_resolutions)
-    layer = next((lay for lay in settings.layers if lay.get("builder") == "density"), {})
+    layer: dict[str, Any] = next((lay for lay in settings.layers if lay.get("builder") == "density"), {})
     hours = float((layer.get("params") or {}).get("light_window_max_hours", d.DEFAULTS["light_window_max_hours"]))
     prepared = d.prepare_incidents(store.read("incidents"), resolutions[-1], columns, scheme, hours * 3600.0)
     table = d.count_table(prepared.cell, prepared.category, prepared.light, prepared.day, prepared.as_of_day,

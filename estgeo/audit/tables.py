@@ -98,8 +98,8 @@ def relation_terms(table: CountTable) -> Terms:
         rel_of.append(np.full(rows.size, len(names)))
         names.append(rel.name)
         n_cons += rows.size
-    for rel in table.row_sums:
-        parent = np.asarray(rel.parent, dtype=np.int64)
+    for row_rel in table.row_sums:
+        parent = np.asarray(row_rel.parent, dtype=np.int64)
         child = np.flatnonzero(parent >= 0)
         if child.size == 0:
             continue
@@ -118,7 +118,7 @@ def relation_terms(table: CountTable) -> Terms:
         cells.append(np.concatenate([flat, c_rows * w + c_cols]))
         coefs.append(np.concatenate([np.full(flat.size, -1.0), np.ones(c_rows.size)]))
         rel_of.append(np.full(flat.size, len(names)))
-        names.append(rel.name)
+        names.append(row_rel.name)
         n_cons += flat.size
     if not cons:
         z = np.zeros(0, dtype=np.int64)
@@ -154,7 +154,7 @@ def table_system(table: CountTable) -> TableSystem:
         if (v < 0).all():
             continue
         rhs1 = value - float(np.sum(fact_coef[v < 0] * values[fact_cells[v < 0]]))
-        builder.add(np.zeros(int((v >= 0).sum()), dtype=np.int64), v[v >= 0], fact_coef[v >= 0], [rhs1], [rhs1])
+        builder.add(np.zeros(int((v >= 0).sum()), dtype=np.int64), v[v >= 0], fact_coef[v >= 0], np.array([rhs1]), np.array([rhs1]))
     if table.equal_cells is not None and table.equal_cells.size:
         v = var_of[np.asarray(table.equal_cells, dtype=np.int64)]
         builder.fix(v[v >= 0], np.asarray(table.equal_values, dtype=np.float64)[v >= 0])
@@ -218,7 +218,7 @@ def complements(ts: TableSystem, table: CountTable, exposed_vars: np.ndarray, ma
             return np.zeros(0, dtype=np.int64)
         return terms.con[by_cell[cell_ptr[i]: cell_end[i]]]
 
-    chosen = set()
+    chosen: set[int] = set()
     again = set() if twice is None else set(np.asarray(twice).tolist())
     for start_cell in np.unique(ts.cells[exposed_vars]).tolist():
         # Breadth first from the exposed value through withheld terms, until a relation
