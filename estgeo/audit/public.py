@@ -112,7 +112,7 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
                  max_values: int | None = None) -> AuditReport:
     """Audit the public collections of a build folder (module docstring).
 
-    `max_values` (default privacy.audit_max_values, 6,000,000): above this many withheld
+    `max_values` (default privacy.audit_max_values, 20,000,000): above this many withheld
     density values the system is not solved and the report says so. Memory grows about
     600 bytes per withheld value (benchmarks/privacy.py: 7.7 GB peak at 12 million).
     """
@@ -123,7 +123,7 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
     frames = {n: f for n in density_names if (f := _read(folder, n)) is not None}
     report = AuditReport(build=folder.name, min_count=k, with_truth=truth_store is not None, collections=[])
     if max_values is None:
-        max_values = int((settings.project.get("privacy") or {}).get("audit_max_values", 6_000_000))
+        max_values = int((settings.project.get("privacy") or {}).get("audit_max_values", 20_000_000))
     if frames:
         n_withheld = sum(int(f[[c for c in audit_density.count_columns(f, settings.taxonomy)]].isna().to_numpy().sum())
                          for f in frames.values())
