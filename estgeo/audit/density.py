@@ -16,6 +16,7 @@ the published audit passes (a test holds them to that).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -59,8 +60,6 @@ def protect(values: np.ndarray, mask: np.ndarray, row_relations, column_relation
             max_rounds: int = 60, lower: np.ndarray | None = None,
             known_zero: np.ndarray | None = None) -> tuple[np.ndarray, ProtectStats]:
     """Withhold more until the audit finds no exposed value (see the module docstring)."""
-    import time
-
     stats = ProtectStats()
     previous = np.zeros(0, dtype=np.int64)
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007

@@ -221,7 +221,6 @@ def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
     """The true counts of the published rows, recomputed from the store as the builder does."""
     from estgeo.layers import density as d
     from estgeo.layers.periods import PeriodScheme
-    from estgeo.layers.sun import LIGHT_CONDITIONS
 
     scheme = PeriodScheme.from_settings(settings)
     columns = d.Columns.from_settings(settings)
@@ -242,7 +241,6 @@ def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
     at = index.find(audit_density.h3_ints(view.rows["h3"].to_numpy()), view.rows["period_kind"].to_numpy(),
                     view.rows["period_start"].to_numpy(dtype=np.int64))
     names = columns.names
-    assert len(LIGHT_CONDITIONS) == len(columns.light_cols)
     truth = np.zeros((len(view.rows), len(view.columns)))
     for j, name in enumerate(view.columns):
         if name in names:
@@ -253,7 +251,7 @@ def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
 
 def _audit_gi(settings, frames: dict[str, pd.DataFrame], view: audit_density.PublishedDensity) -> list[CollectionAudit]:
     """Is every published gi_z what the published counts give (withheld = min_count / 2)?"""
-    from estgeo.layers import hotspots
+    from estgeo.layers import hotspots, privacy
 
     k = settings.privacy_min_count
     k_ring = int(settings.project.get("h3", {}).get("gi_k_ring", 1))
@@ -279,7 +277,7 @@ def _audit_gi(settings, frames: dict[str, pd.DataFrame], view: audit_density.Pub
         finer = (rows["resolution"].to_numpy() > rows["resolution"].to_numpy()[sel][0]).any()
         occupied = np.unique(cells[(kinds == "all") & (has_child[sel] if finer else True)])
         area, weights = hotspots.study_area_weights(occupied, k_ring)
-        x_all = np.where(hidden[sel], k / 2.0, counts[sel])
+        x_all = np.where(hidden[sel], privacy.stand_in(k), counts[sel])
         worst = 0.0
         for kind in np.unique(kinds):
             in_kind = kinds == kind
@@ -294,13 +292,11 @@ def _audit_gi(settings, frames: dict[str, pd.DataFrame], view: audit_density.Pub
             diff = np.where(ok & np.isfinite(z_pub[in_kind]), diff, 0.0)
             worst = max(worst, float(diff.max(initial=0.0)))
             off = diff > 0.5 * 10.0 ** -decimals + 1e-9
-            audit.withheld += int(in_kind.sum())
             audit.exposed += int(off.sum())
             for i in np.flatnonzero(off)[: max(0, 5 - len(audit.tightest))]:
                 audit.tightest.append({"cell": f"{cells[in_kind][i]:x}", "period_kind": kind,
                                        "period": str(np.datetime64(int(starts[in_kind][i]), "D")), "column": "gi_z",
                                        "note": f"published {z_pub[in_kind][i]}, from published counts {mine[i]:.{decimals}f}"})
-        audit.withheld = 0
         audit.notes.append(f"largest difference between the published z and the z of the published counts: {worst:.{decimals}f}"
                            + ("" if audit.exposed == 0 else " — z is computed from withheld counts"))
         out.append(audit)

@@ -294,7 +294,7 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     with incidents, and each of these cells with a row for every period of every kind
     (count 0 where it had none). Otherwise a published row says "at least 1", and that
     bound, chained through the sums the layers publish, pins withheld counts (the
-    privacy audit found 32,135 withheld counts known exactly on the demo that way).
+    privacy audit found 31,377 withheld counts known exactly on the demo that way).
     """
     resolutions = sorted(resolutions)
     if grid:
@@ -568,7 +568,7 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
         # from the true counts, the published z-scores of a period are a linear system
         # that gave 13,512 of 14,547 withheld r9 totals of the demo back exactly.
         computing = {res: pool.submit(gi_for_resolution, table, res, k_ring, float(opts["trend_alpha"]), res == default_res,
-                                      neighbourhoods[res], mask, min_count / 2.0) for res in gi_resolutions}
+                                      neighbourhoods[res], mask, privacy.stand_in(min_count)) for res in gi_resolutions}
         gis = {res: done.result() for res, done in computing.items()}
     ctx.progress(f"density: frames for resolutions {', '.join(map(str, resolutions))}")
     # A frame is gathers in compiled code and Arrow kernels, which release the GIL: two

@@ -87,6 +87,7 @@ import shapely
 from affine import Affine
 from scipy import ndimage
 
+from estgeo.layers import privacy
 from estgeo.layers.cog import SparseCogWriter, finish_all
 from estgeo.layers.context import BuildContext
 from estgeo.layers.density import cell_polygons
@@ -420,8 +421,8 @@ def published_count(values: np.ndarray, min_count: int, also_hidden: np.ndarray 
 
 
 def safe_value(values: np.ndarray, hidden: np.ndarray, min_count: int) -> np.ndarray:
-    """What scores use for a count: the published value, or min_count / 2 where it is withheld."""
-    return np.where(hidden, min_count / 2.0, np.asarray(values, dtype=np.float64))
+    """What scores use for a count: the published value, or `privacy.stand_in` where it is withheld."""
+    return np.where(hidden, privacy.stand_in(min_count), np.asarray(values, dtype=np.float64))
 
 
 def _count_near(points_xy: np.ndarray, geoms: np.ndarray, distance) -> np.ndarray:

@@ -115,6 +115,13 @@ def _children_csr(parent):  # pragma: no cover - compiled
     return indptr, indices
 
 
+def stand_in(min_count: int) -> float:
+    """What a statistic computed for publication uses for a withheld count: min_count / 2,
+    the middle of what a reader can assume, so the statistic gives the count away no more
+    than the published counts do (lighting scores, Gi*; the audit recomputes Gi* with it)."""
+    return min_count / 2.0
+
+
 def primary_suppression(values: np.ndarray, min_count: int) -> np.ndarray:
     """Counts from 1 up to `min_count` − 1 (zeros are published)."""
     values = np.asarray(values)
