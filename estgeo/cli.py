@@ -6,6 +6,7 @@ long steps show a rich progress display; user errors end with a message, not a t
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -37,7 +38,13 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
         settings = load_settings(workspace=workspace)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    settings.ensure_workspace()
+    # Everything written from here on (store, quarantine, builds, the server's files) is
+    # private to the service's user, or group-readable by `workspace_group`.
+    os.umask(settings.workspace_umask())
+    try:
+        settings.ensure_workspace()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     ctx.obj = settings
 
 
@@ -92,35 +99,38 @@ def ingest(settings: Settings, files: tuple[Path, ...], kind: str | None, crs: s
 
 
 def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: str | None, source: str | None) -> int:
-    from estgeo.ingest.pipeline import READABLE_SUFFIXES, ingest_file, new_run_id
+    from estgeo.ingest.pipeline import DiskFull, display_name, files_to_ingest, ingest_file, new_run_id
 
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix.lower() in READABLE_SUFFIXES)
-        else:
-            files.append(path)
+    files, skipped = files_to_ingest(paths)
+    if skipped:
+        console.print(f"[yellow]Not read (not a file type estgeo ingests): "
+                      f"{', '.join(display_name(p) for p in skipped)}[/yellow]")
     if not files:
         console.print("[yellow]No files to ingest.[/yellow]")
         return 0
     store = _store(settings)
-    run_id = new_run_id()
     summaries = []
-    with _progress() as progress:
-        task = progress.add_task("ingesting", total=len(files))
-        for path in files:
-            progress.update(task, description=f"ingesting {path.name}")
-            summaries.append(ingest_file(settings, store, path, kind=kind, crs=crs, source_name=source, run_id=run_id))
-            progress.advance(task)
+    try:
+        with store.ingest_lock(on_wait=lambda message: console.print(f"[yellow]{message}[/yellow]")):
+            run_id = new_run_id()
+            with _progress() as progress:
+                task = progress.add_task("ingesting", total=len(files))
+                for path, named in files:
+                    progress.update(task, description=f"ingesting {display_name(path)}")
+                    summaries.append(ingest_file(settings, store, path, kind=kind, crs=crs, source_name=source,
+                                                 run_id=run_id, follow_links=named))
+                    progress.advance(task)
+    except DiskFull as exc:
+        raise click.ClickException(f"{exc.strerror}; {len(summaries)} of {len(files)} files were ingested first") from exc
     table = Table(title="Ingest summary")
     for col in ("file", "kind", "source", "read", "ingested", "updated", "unchanged", "quarantined"):
         table.add_column(col, justify="right" if col in ("read", "ingested", "updated", "unchanged", "quarantined") else "left")
     for s in summaries:
-        table.add_row(Path(s.file).name, s.kind, s.source, *(f"{v:,}" for v in (s.read, s.ingested, s.updated, s.unchanged, s.quarantined)))
+        table.add_row(display_name(Path(s.file)), s.kind, s.source, *(f"{v:,}" for v in (s.read, s.ingested, s.updated, s.unchanged, s.quarantined)))
     out.print(table)
     for s in summaries:
         if s.error:
-            console.print(f"[red]{Path(s.file).name}: rejected whole: {s.error}[/red]")
+            console.print(f"[red]{display_name(Path(s.file))}: rejected whole: {s.error}[/red]")
         elif s.quarantined:
             console.print(f"[yellow]{Path(s.file).name}: {s.quarantined:,} rows quarantined — see {settings.quarantine_dir}[/yellow]")
         elif s.read == 0:

@@ -171,9 +171,50 @@ class Settings:
     def published_dir(self) -> Path:
         return self.workspace / "published"
 
+    @property
+    def workspace_group(self) -> str | None:
+        """The group that may read the workspace (config/estgeo.yml `workspace_group`), or
+        None: private to the service's user."""
+        group = self.project.get("workspace_group")
+        return str(group) if group else None
+
+    def workspace_umask(self) -> int:
+        """The umask for everything the service writes: 0o077 (files 0600, folders 0700),
+        or 0o027 (group-readable) with `workspace_group`."""
+        return 0o027 if self.workspace_group else 0o077
+
     def ensure_workspace(self) -> None:
+        """Make the workspace and its folders, private to the service's user.
+
+        The workspace holds raw incident records with free text and exact positions
+        (the store, the quarantine, the inbox), which were created world-readable
+        (0644/0755). The workspace folder itself is set to 0700 — 0750 and the
+        configured group with `workspace_group` — so nothing inside it can be reached
+        by anyone else, whatever the modes of the files within; new files are 0600 by
+        the umask the command line sets (`workspace_umask`)."""
+        mode = 0o750 if self.workspace_group else 0o700
+        self.workspace.mkdir(parents=True, exist_ok=True, mode=mode)
+        _restrict(self.workspace, mode, self.workspace_group)
         for folder in (self.inbox, self.quarantine_dir, self.published_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.exists():
+                folder.mkdir(parents=True, exist_ok=True, mode=mode)
+                _restrict(folder, mode, self.workspace_group)
+
+
+def _restrict(folder: Path, mode: int, group: str | None) -> None:
+    """chmod (and chgrp) a folder we own; a folder owned by someone else is left alone."""
+    import grp
+
+    try:
+        if group:
+            try:
+                gid = grp.getgrnam(group).gr_gid
+            except KeyError as exc:
+                raise ConfigError(f"config/estgeo.yml workspace_group: there is no group '{group}'") from exc
+            os.chown(folder, -1, gid)
+        os.chmod(folder, mode)
+    except PermissionError:
+        pass
 
 
 def load_settings(

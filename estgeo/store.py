@@ -9,10 +9,12 @@ re-ingest can tell new, changed and unchanged records apart without comparing co
 
 from __future__ import annotations
 
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -149,6 +151,29 @@ class Store:
             cur.execute("PRAGMA journal_mode=DELETE")
             cur.execute("PRAGMA synchronous=NORMAL")
         return con
+
+    @contextmanager
+    def ingest_lock(self, on_wait: Callable[[str], None] = lambda message: None) -> Iterator[None]:
+        """Hold the store's ingest lock for the block: one ingest at a time, like the build
+        lock. Two ingests of the same file at once crashed the second 7 times of 7
+        ("database disk image is malformed", "database is locked") and on a fresh store
+        left runs unrecorded; now the second waits for the first (`on_wait` says so
+        once) and then finds every row unchanged. An flock, released by the kernel when
+        the holder dies, so a killed ingest never leaves the store locked."""
+        path = self.path.with_name(self.path.name + ".ingest.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                on_wait(f"another ingest into {self.path} is running (pid {holder}); waiting for it to finish")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            yield
+        finally:
+            os.close(fd)
 
     def upsert(self, kind: str, new: pd.DataFrame, changed: pd.DataFrame) -> None:
         """Insert new records and replace changed ones, in one transaction (all or nothing)."""

@@ -16,7 +16,7 @@ a temporary table and upserted from there in one statement.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -130,6 +130,21 @@ class PostgisStore:
                 frame = self._copy_out(con, f"SELECT id, _hash FROM {self._t(kind)}", {"id": pa.string(), "_hash": pa.int64()})
         return pd.Series(frame["_hash"].to_numpy(dtype=np.int64), name="_hash",
                          index=pd.Index(frame["id"].astype("string"), name="id"))
+
+    @contextmanager
+    def ingest_lock(self, on_wait: Callable[[str], None] = lambda message: None) -> Iterator[None]:
+        """Hold the schema's ingest lock for the block (a session advisory lock, released
+        by the server when the session ends, so a killed ingest never leaves it held);
+        see `Store.ingest_lock`."""
+        key = f"estgeo-ingest:{self.schema}"
+        with self._psycopg.connect(self.url, autocommit=True) as con:
+            if not con.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
+                on_wait(f"another ingest into the PostGIS schema {self.schema} is running; waiting for it to finish")
+                con.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                yield
+            finally:
+                con.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
     def upsert(self, kind: str, new: pd.DataFrame, changed: pd.DataFrame) -> None:
         """Insert new records and replace changed ones, in one transaction (all or nothing)."""

@@ -341,3 +341,16 @@ def test_internal_server_authentication_both_ways(internal_server: str) -> None:
     for path in TRAVERSALS[:8]:
         status, _, body = raw_request(internal_server, "GET", path.format(c="unsafe-places-internal"), {"X-Api-Key": KEY})
         assert status in (400, 404) and b"root:x:" not in body
+
+
+def test_internal_server_refuses_smuggled_proxy_headers(internal_server: str) -> None:
+    """WSGI folds `X_Remote_User` into the same variable as `X-Remote-User`: a proxy that
+    strips only the hyphenated header would let a client choose its user. The internal
+    server refuses any header with an underscore in its name (as nginx drops them)."""
+    for headers in ({"X_Remote_User": "mallory"}, {"X-Api-Key": KEY, "X_Remote_User": "mallory"},
+                    {"X-Remote-User": "anna", "X_Remote_User": "mallory"}):
+        answer = requests.get(f"{internal_server}/collections?f=json", headers=headers, timeout=30)
+        assert answer.status_code == 400, headers
+        assert "x_remote_user" in answer.json()["description"]
+    assert requests.get(f"{internal_server}/collections?f=json", headers={"X-Remote-User": "anna"},
+                        timeout=30).status_code == 200

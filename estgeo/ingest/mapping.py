@@ -8,6 +8,7 @@ file without a mapping is read by the canonical names of its kind.
 from __future__ import annotations
 
 import fnmatch
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def choose_source(settings: Settings, path: Path, kind: str | None, source: str 
     if kind:
         return {"name": f"canonical-{kind}", "kind": kind, "columns": {}}
     raise MappingError(
-        f"{path.name}: cannot tell what this file holds; pass --kind "
+        f"{os.fsencode(path.name).decode('utf-8', 'replace')}: cannot tell what this file holds; pass --kind "
         f"({'|'.join(settings.model)}) or add a mapping with a matching pattern in config/sources/"
     )
 

@@ -7,8 +7,12 @@ the file, row, field, value and reason.
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
 import shutil
+import stat
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +33,8 @@ from estgeo.ingest.mapping import MappingError, choose_source, map_columns
 from estgeo.ingest.problems import Problems
 from estgeo.ingest.readers import READERS, RawTable, UnreadableFile, read_table
 from estgeo.store import BulkWriter, Store
+
+LOGGER = logging.getLogger(__name__)
 
 #: File name endings that `estgeo ingest FOLDER` picks up.
 READABLE_SUFFIXES = frozenset(READERS)
@@ -56,6 +62,76 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+class DiskFull(OSError):
+    """The disk (or the database) is full: nothing more can be written."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc`, or what caused it, says the disk or the database is full
+    (OSError ENOSPC, SQLite's "database or disk is full", GDAL's "No space left")."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DiskFull) or getattr(current, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(current).lower()
+        if "disk is full" in text or "no space left" in text or "disk full" in text:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def display_name(path: Path) -> str:
+    """A file name as text that can be printed and stored: bytes that are not UTF-8
+    (a name from a Windows share, say) are shown as U+FFFD instead of ending the run
+    with a UnicodeEncodeError."""
+    return os.fsencode(path.name).decode("utf-8", "replace")
+
+
+def regular_file_problem(path: Path) -> str | None:
+    """Why `path` is not read (a symbolic link, a device, a folder…), None for a regular
+    file. Checked on the link itself (lstat): the inbox is often a shared folder, and a
+    link named `polisen_x.csv` pointing at /etc/shadow must not be read."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if stat.S_ISLNK(info.st_mode):
+        return ("is a symbolic link; only regular files are read from a folder "
+                "(name the file itself on the command line, or copy it into the inbox)")
+    if stat.S_ISREG(info.st_mode):
+        return None
+    what = ("a folder" if stat.S_ISDIR(info.st_mode) else "a named pipe" if stat.S_ISFIFO(info.st_mode)
+            else "a socket" if stat.S_ISSOCK(info.st_mode) else "a device")
+    return f"is {what}, not a regular file"
+
+
+def files_to_ingest(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[Path]]:
+    """What `estgeo ingest PATH…` reads: ([(file, named on the command line)], skipped).
+
+    A folder gives its entries with a readable ending, *and* every entry that is not a
+    regular file whatever its name (a link, a device), so that `ingest_file` refuses it
+    with its reason instead of it vanishing; other regular files are skipped (and
+    listed). A path named on the command line is read even through a link.
+    """
+    files: list[tuple[Path, bool]] = []
+    skipped: list[Path] = []
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            for entry in sorted(path.iterdir()):
+                real_folder = entry.is_dir() and not entry.is_symlink()
+                if real_folder:
+                    continue  # folders inside the inbox are not read (no recursion)
+                if entry.suffix.lower() in READABLE_SUFFIXES or regular_file_problem(entry):
+                    files.append((entry, False))
+                else:
+                    skipped.append(entry)
+        else:
+            files.append((path, True))
+    return files, skipped
+
+
 def ingest_file(
     settings: Settings,
     store: Store,
@@ -64,10 +140,38 @@ def ingest_file(
     crs: str | None = None,
     source_name: str | None = None,
     run_id: str | None = None,
+    follow_links: bool = False,
 ) -> IngestSummary:
-    """Ingest one file and return its summary; never raises for bad content."""
+    """Ingest one file and return its summary; never raises for bad content.
+
+    Whatever the file holds — nesting too deep to parse, a name that is not UTF-8, an
+    error nobody foresaw — it ends as a summary with its reason and a run record, and
+    the next file of the batch is read. Only a full disk stops the batch (`DiskFull`):
+    nothing after it could be written either. `follow_links`: the path was named by the
+    user, so a symbolic link to a regular file may be read.
+    """
     run_id = run_id or new_run_id()
     path = Path(path)
+    target = path.resolve() if follow_links else path
+    problem = regular_file_problem(target)
+    if problem:
+        return _reject_file(settings, store, path, kind or "?", "?", f"{display_name(path)}: {problem}", run_id,
+                            rows=0, keep_copy=False)
+    try:
+        return _ingest_file(settings, store, target if follow_links else path, kind, crs, source_name, run_id)
+    except RecursionError:
+        reason = f"{display_name(path)}: nested too deeply to be read (JSON arrays or objects within each other)"
+    except Exception as exc:  # noqa: BLE001 — any failure of one file is that file's result, not the batch's
+        if is_disk_full(exc):
+            raise DiskFull(errno.ENOSPC, f"the disk is full: {display_name(path)} was not ingested "
+                                         f"(free space for {settings.workspace} and run the ingest again)") from exc
+        LOGGER.exception("ingest of %s failed", display_name(path))
+        reason = f"{display_name(path)}: could not be ingested ({type(exc).__name__}: {exc})"
+    return _reject_file(settings, store, path, kind or "?", source_name or "?", reason, run_id, rows=0)
+
+
+def _ingest_file(settings: Settings, store: Store, path: Path, kind: str | None, crs: str | None,
+                 source_name: str | None, run_id: str) -> IngestSummary:
     try:
         source = choose_source(settings, path, kind, source_name)
     except MappingError as exc:
@@ -79,16 +183,16 @@ def ingest_file(
     try:
         table = read_table(path)
     except UnreadableFile as exc:
-        return _reject_file(settings, store, path, kind, source["name"], f"{path.name}: {exc}", run_id, rows=0)
+        return _reject_file(settings, store, path, kind, source["name"], f"{display_name(path)}: {exc}", run_id, rows=0)
 
-    summary = IngestSummary(file=str(path), kind=kind, source=source["name"], read=len(table.frame) + len(table.broken))
+    summary = IngestSummary(file=display_path(path), kind=kind, source=source["name"], read=len(table.frame) + len(table.broken))
     n = len(table.frame)
     fields = settings.model[kind]["fields"]
     problems = Problems()
     records_parts: list[pd.DataFrame] = []
     geometry_present = table.gx is not None and not np.isnan(table.gx).all()
     counts = np.zeros(3, dtype=np.int64)  # new, changed, unchanged
-    extra = {"_source": source["name"], "_file": path.name, "_ingested_at": run_id}
+    extra = {"_source": source["name"], "_file": display_name(path), "_ingested_at": run_id}
     def validate_chunk(rows: tuple[int, int]) -> tuple[pd.DataFrame, Problems]:
         return validate(settings, _rows(table, *rows), source, kind, crs, geometry_present)
 
@@ -428,9 +532,9 @@ def _quarantine_rows(settings: Settings, store: Store, table: RawTable, problems
                                       "suggestion": "", "record": text} for r, reason, text in table.broken]))
     if not entries:
         return
-    out = pd.concat(entries, ignore_index=True).assign(run=run_id, kind=kind, file=table.path.name, at=run_id)
+    out = pd.concat(entries, ignore_index=True).assign(run=run_id, kind=kind, file=display_name(table.path), at=run_id)
     store.add_quarantine(out)
-    write_quarantine_csv(settings, out, f"{run_id}_{table.path.stem}.csv")
+    write_quarantine_csv(settings, out, f"{run_id}_{display_name(table.path.with_suffix(''))}.csv")
 
 
 def _record_notes(store: Store, table: RawTable, problems: Problems, kept: np.ndarray, kind: str, run_id: str) -> int:
@@ -441,7 +545,7 @@ def _record_notes(store: Store, table: RawTable, problems: Problems, kept: np.nd
     found = found[kept[found["pos"].to_numpy(dtype=np.int64)]]
     if found.empty:
         return 0
-    store.add_notes(pd.DataFrame({"run": run_id, "kind": kind, "file": table.path.name,
+    store.add_notes(pd.DataFrame({"run": run_id, "kind": kind, "file": display_name(table.path),
                                   "row": table.row[found["pos"].to_numpy(dtype=np.int64)], "field": found["field"].to_numpy(),
                                   "value": found["value"].to_numpy(), "note": found["reason"].to_numpy()}))
     return int(found["pos"].nunique())
@@ -472,14 +576,29 @@ def neutralise_formulas(col: pd.Series) -> pd.Series:
 
 
 def _reject_file(settings: Settings, store: Store, path: Path, kind: str, source: str, reason: str,
-                 run_id: str, rows: int) -> IngestSummary:
-    """A file that cannot be read at all is kept whole in the quarantine with its reason."""
+                 run_id: str, rows: int, keep_copy: bool = True) -> IngestSummary:
+    """A file that cannot be read at all is kept whole in the quarantine with its reason
+    (a copy of its bytes only when it is a regular file: never what a link points at,
+    never a device)."""
     settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        shutil.copy2(path, settings.quarantine_dir / f"{run_id}_{path.name}")
-    (settings.quarantine_dir / f"{run_id}_{path.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
-    store.add_quarantine(pd.DataFrame([{"run": run_id, "kind": kind, "file": path.name, "row": 0, "field": "file",
-                                        "value": "", "reason": reason, "suggestion": "", "record": "", "at": run_id}]))
-    summary = IngestSummary(file=str(path), kind=kind, source=source, read=rows, quarantined=rows, error=reason)
-    store.add_run({**asdict(summary), "run": run_id, "at": run_id})
+    name = display_name(path)
+    kept = settings.quarantine_dir / f"{run_id}_{name}"
+    try:
+        if keep_copy and regular_file_problem(path) is None:
+            shutil.copyfile(path, kept, follow_symlinks=False)
+        kept.with_name(kept.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        store.add_quarantine(pd.DataFrame([{"run": run_id, "kind": kind, "file": name, "row": 0, "field": "file",
+                                            "value": "", "reason": reason, "suggestion": "", "record": "", "at": run_id}]))
+        summary = IngestSummary(file=display_path(path), kind=kind, source=source, read=rows, quarantined=rows, error=reason)
+        store.add_run({**asdict(summary), "run": run_id, "at": run_id})
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise DiskFull(errno.ENOSPC, f"the disk is full: {name} was not ingested "
+                                         f"(free space for {settings.workspace} and run the ingest again)") from exc
+        raise
     return summary
+
+
+def display_path(path: Path) -> str:
+    """`display_name` for a whole path."""
+    return os.fsencode(str(path)).decode("utf-8", "replace")

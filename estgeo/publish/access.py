@@ -230,6 +230,8 @@ def policy_for(settings: Settings, profile: str) -> AccessPolicy:
             profile="public",
             cors_origins=tuple(access.get("cors_origins", ["*"])),
             frame_ancestors=tuple(access.get("frame_ancestors", ["*"])),
+            # Whose X-Forwarded-For names the client (for the rate limit, estgeo.publish.limits).
+            trusted_proxies=frozenset(str(a) for a in access.get("trusted_proxies", ["127.0.0.1", "::1"])),
             **common,
         )
     internal = internal_config(settings)

@@ -28,6 +28,7 @@ from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import Evaluator, handle
 from pygeofilter.util import like_pattern_to_re
 
+from estgeo.publish import budget
 from estgeo.publish.crs import box_in_crs84
 from estgeo.publish.layer_cache import TEMPORAL_KINDS, Layer
 from estgeo.publish.temporal import parse_bound
@@ -52,6 +53,16 @@ SPATIAL = {
     "EQUALS": "geom_equals",
 }
 NUMERIC_KINDS = ("integer", "number")
+#: CQL2 predicate (feature OP literal) → (STRtree predicate, literal OP feature; negated?).
+TREE_PREDICATES = {
+    "INTERSECTS": ("intersects", False),
+    "DISJOINT": ("intersects", True),
+    "WITHIN": ("contains", False),
+    "CONTAINS": ("within", False),
+    "TOUCHES": ("touches", False),
+    "CROSSES": ("crosses", False),
+    "OVERLAPS": ("overlaps", False),
+}
 
 
 class FilterError(ValueError):
@@ -89,6 +100,10 @@ class _LayerEvaluator(Evaluator):
         self.layer = layer
         self.time_zone = time_zone
         self.filter_crs = filter_crs
+
+    def evaluate(self, node: Any, adopt_result: bool = True) -> Any:
+        budget.check("the filter")
+        return super().evaluate(node, adopt_result)
 
     def adopt(self, node: Any, *sub_args: Any) -> Any:
         name = getattr(node, "op", None)
@@ -170,9 +185,14 @@ class _LayerEvaluator(Evaluator):
     def in_(self, node: ast.In, lhs: Any, *options: Any) -> pd.Series:
         if not isinstance(lhs, Property):
             raise FilterError("IN needs a property on the left")
-        result = self._compare(lhs, options[0], "=")
-        for option in options[1:]:
-            result = result | self._compare(lhs, option, "=")
+        if lhs.kind in TEMPORAL_KINDS or lhs.kind == "geometry" or any(isinstance(o, Property) for o in options):
+            result = self._compare(lhs, options[0], "=")
+            for option in options[1:]:
+                result = result | self._compare(lhs, option, "=")
+        else:
+            # One vectorised membership test (a loop of `=` took 48.8 s for 60,000 values).
+            literals = [_coerce(lhs, option) for option in options]
+            result = _known(lhs.values.isin(literals).to_numpy(dtype=bool), lhs.values.isna())
         return ~result if node.not_ else result
 
     @handle(ast.IsNull)
@@ -197,6 +217,14 @@ class _LayerEvaluator(Evaluator):
         if not isinstance(rhs, shapely.Geometry):
             raise FilterError("spatial predicates need a literal geometry such as POINT(…) or BBOX(…)")
         geometries = lhs.values
+        if op in TREE_PREDICATES and lhs.name == "geometry":
+            # The layer's spatial index answers "which features does this geometry
+            # intersect/contain/…" without testing every feature: 60 polygon predicates
+            # over the 38,260 r10 cells took over 2 s feature by feature.
+            predicate, negate = TREE_PREDICATES[op]
+            hits = np.zeros(len(geometries), dtype=bool)
+            hits[self.layer.tree.query(rhs, predicate=predicate)] = True
+            return _known(~hits if negate else hits, geometries.isna())
         return _known(getattr(geometries, SPATIAL[op])(rhs), geometries.isna())
 
     # Helpers --------------------------------------------------------------------

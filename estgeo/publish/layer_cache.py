@@ -94,6 +94,25 @@ class Layer:
                 schemas[name] = {"type": kind}
         return schemas
 
+    def search_texts(self) -> list[pd.Series]:
+        """What `q=` searches: every text property of a row, lower-cased, joined into
+        one string (a unit separator between them, which a term, split at whitespace,
+        cannot contain). Made on first use and kept with the layer, so a search costs
+        one substring scan per term instead of one per term and property."""
+        cached = self.__dict__.get("_search_texts")
+        if cached is None:
+            names = [name for name, kind in self.kinds.items() if kind == "string"]
+            if names:
+                parts = [self.frame[name].astype("string").fillna("").str.lower() for name in names]
+                joined = parts[0]
+                for part in parts[1:]:
+                    joined = joined + "\x1f" + part
+                cached = [joined.astype(object)]
+            else:
+                cached = []
+            self.__dict__["_search_texts"] = cached
+        return cached
+
     def position(self, identifier: str) -> int | None:
         """Row of the feature with this id, None when absent."""
         found = self.ids.get_indexer([identifier])[0]

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg2.errors import QueryCanceled
 from pygeoapi.provider.base import ProviderConnectionError, ProviderInvalidQueryError
 from pygeoapi.provider.base_mvt import BaseMVTProvider
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.sql import PostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 from sqlalchemy import text
-from sqlalchemy.exc import ArgumentError, DataError, ProgrammingError, StatementError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError, ProgrammingError, StatementError
 
+from estgeo.publish.budget import OverBudget
 from estgeo.publish.tiles import BUFFER, EXTENT
 
 
@@ -39,6 +41,11 @@ class PostgisProvider(PostgreSQLProvider):
             return super().query(*args, **kwargs)
         except (KeyError, AttributeError) as exc:
             raise ProviderInvalidQueryError(user_msg=f"filter: unknown property {exc}") from exc
+        except OperationalError as exc:
+            if isinstance(getattr(exc, "orig", None), QueryCanceled):  # statement_timeout: the time budget
+                raise OverBudget(user_msg="the query took longer than the time a request may use "
+                                          "(server.limits.time_budget_s); narrow it (bbox, datetime, fewer terms)") from exc
+            raise
         except (ArgumentError, DataError, ProgrammingError, StatementError, ValueError, TypeError) as exc:
             message = str(getattr(exc, "orig", exc)).splitlines()[0]
             raise ProviderInvalidQueryError(user_msg=f"the query cannot be answered: {message}") from exc

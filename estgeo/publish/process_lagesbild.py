@@ -125,10 +125,14 @@ def processes(settings: Settings, profile: str = "public") -> dict[str, Any]:
 
 
 def process_manager(settings: Settings, profile: str = "public") -> dict[str, Any]:
-    """pygeoapi's TinyDB job manager: jobs and their results as files in the workspace (async without a database)."""
+    """The job manager (`estgeo.publish.jobs`): pygeoapi's TinyDB manager, jobs and their
+    results as files in the workspace (async without a database), with bounds."""
     folder = settings.workspace / ("jobs" if profile == "public" else f"jobs-{profile}")
-    folder.mkdir(parents=True, exist_ok=True)
-    return {"name": "TinyDB", "connection": str(folder / "jobs.json"), "output_dir": str(folder)}
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    jobs = dict(settings.server.get("jobs") or {})
+    return {"name": "estgeo.publish.jobs.BoundedJobManager", "connection": str(folder / "jobs.json"),
+            "output_dir": str(folder), "max_active": int(jobs.get("max_active", 2)),
+            "keep_hours": float(jobs.get("keep_hours", 24))}
 
 
 class LagesbildProcessor(BaseProcessor):

@@ -32,6 +32,7 @@ from pygeoapi.openapi import get_oas  # unlike pygeoapi.flask_app, reads no env 
 
 from estgeo.config import Settings
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
+from estgeo.publish.limits import RequestLimits
 from estgeo.publish.openapi_bundle import self_contained
 from estgeo.publish.postgis_layers import GEOMETRY_COLUMN, connection_data, published_tables, table_name, tile_table
 from estgeo.publish.process_lagesbild import process_manager, processes
@@ -275,7 +276,9 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
         # The build's file stays named: the embed's colour classes are read from it.
         provider.update({"name": POSTGIS_PROVIDER, "data": connection_data(settings.store_url), "table": table_name(cid),
                          "geom_field": GEOMETRY_COLUMN, "estgeo_file": provider["data"]})
-        del provider["options"]
+        # The request's time budget, enforced by the database (estgeo.publish.limits).
+        budget_ms = int(1000 * RequestLimits.from_settings(settings).time_budget_s)
+        provider["options"] = {"options": f"-c statement_timeout={budget_ms}"}
         if in_postgis[table_name(cid)] > int(_postgis_settings(settings)["exact_count_max_rows"]):
             provider["count"] = False
     if collection.get("time_field"):

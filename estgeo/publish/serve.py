@@ -35,6 +35,7 @@ from estgeo.publish.pygeoapi_config import is_coverage, public_collections, pyge
 from estgeo.publish.tiles import ARCHIVE, TILES_DIR
 
 WSGI_APP = "estgeo.publish.wsgi:APP"
+ASGI_APP = "estgeo.publish.asgi:APP"
 PROJECT_ROOT = Path(estgeo.__file__).resolve().parent.parent
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "::")
 
@@ -69,11 +70,14 @@ def server_command(settings: Settings, host: str, port: int, workers: int, profi
     access_log = bool(settings.server.get("access_log", True))
     return [
         sys.executable, "-m", "granian",
-        "--interface", "wsgi",
+        # The internal profile runs behind the ASGI guard against header smuggling
+        # (estgeo.publish.asgi); the public one on granian's WSGI interface.
+        "--interface", "asgi" if profile == "internal" else "wsgi",
         "--host", host,
         "--port", str(port),
         "--workers", str(workers),
-        "--blocking-threads", str(int(settings.server.get("threads", 4))),
+        # WSGI: requests at once per worker; under ASGI a2wsgi's pool has that many threads.
+        *(["--blocking-threads", str(int(settings.server.get("threads", 4)))] if profile != "internal" else []),
         "--respawn-failed-workers",
         # On SIGHUP each worker is replaced by a new one and stopped this many seconds
         # later: longer than a worker takes to start, so no request finds none listening.
@@ -83,7 +87,7 @@ def server_command(settings: Settings, host: str, port: int, workers: int, profi
         "--working-dir", str(PROJECT_ROOT),
         "--log-level", "warning",
         "--access-log" if access_log else "--no-access-log",
-        WSGI_APP,
+        ASGI_APP if profile == "internal" else WSGI_APP,
     ]  # fmt: skip
 
 
@@ -121,7 +125,7 @@ def serve(
 
     env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path), ESTGEO_PROFILE=profile,
                ESTGEO_HOME=str(settings.workspace), ESTGEO_CONFIG=str(settings.config_dir),
-               ESTGEO_LAYERS=str(settings.layers_dir))
+               ESTGEO_LAYERS=str(settings.layers_dir), ESTGEO_THREADS=str(int(settings.server.get("threads", 4))))
     print_urls(settings, base, profile)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
     pid_file(settings, profile).unlink(missing_ok=True)  # left by a killed server, granian would refuse to start

@@ -19,6 +19,8 @@ has them (server workers started by `estgeo.publish.serve`).
    without Flask (`estgeo.publish.tile_provider.tile_fast_path`).
 5. Routes pygeoapi lacks (coverage domain sets) and client errors it answers with a 500
    (`estgeo.publish.guards`).
+6. Bounded work per request: size, rate, admission and time limits
+   (`estgeo.publish.limits`), inside the access middleware (`estgeo.publish.access`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from estgeo.publish.access import profile_from_env  # noqa: E402
 
 #: public or internal (estgeo.publish.access), from ESTGEO_PROFILE set by `estgeo serve`.
 PROFILE = profile_from_env()
+#: Requests a worker runs at once (server.threads; the ASGI front of estgeo.publish.asgi
+#: runs the app on this many threads, as granian's WSGI interface does).
+SERVER_THREADS = int(__import__("os").environ.get("ESTGEO_THREADS", "4"))
 
 # The internal profile has editable collections (Part 4); the public one has none.
 for _uri in NOT_IMPLEMENTED if PROFILE == "public" else ():
@@ -125,6 +130,15 @@ if PROFILE == "internal":
     # OGC API Features Part 4 "update" (PATCH); pygeoapi 0.24 routes only PUT and DELETE.
     APP.add_url_rule("/collections/<path:collection_id>/items/<path:item_id>", "estgeo_patch_item",
                      lambda collection_id, item_id: patch_view(_api, collection_id, item_id), methods=["PATCH"])
-APP.wsgi_app = access_middleware(APP.wsgi_app, policy_for(load_settings(), PROFILE))  # type: ignore[method-assign]
+# --- limits (estgeo.publish.limits): size, rate, admission of expensive requests and the
+# time budget, inside the access checks (a refused or unauthenticated request costs nothing).
+from estgeo.publish.limits import RequestLimits, limits_middleware  # noqa: E402
+from estgeo.publish.pygeoapi_config import pygeoapi_dir  # noqa: E402
+
+_SETTINGS = load_settings()
+_POLICY = policy_for(_SETTINGS, PROFILE)
+APP.wsgi_app = limits_middleware(APP.wsgi_app, RequestLimits.from_settings(_SETTINGS),  # type: ignore[method-assign]
+                                 pygeoapi_dir(_SETTINGS, PROFILE) / "slots", _POLICY.trusted_proxies)
+APP.wsgi_app = access_middleware(APP.wsgi_app, _POLICY)  # type: ignore[method-assign]
 
 __all__ = ["APP", "crs_uri"]
