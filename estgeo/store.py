@@ -218,6 +218,35 @@ class Store:
                             _to_sql_values(record[cols], self.fields(kind)))
             con.execute("INSERT INTO edits VALUES (?, ?, ?, ?, ?)", (at, user, "create" if create else "replace", kind, rid))
 
+    def save_many(self, kind: str, writes: list[tuple[pd.DataFrame, bool, str, str]]) -> list[Exception | None]:
+        """`save` for several records edited over the API at once — (record, create, user,
+        at) each — in one durable transaction (group commit): what costs a write here
+        is the commit's fsyncs (19 ms), and twenty writers committing one by one, in
+        two worker processes, waited for SQLite's lock to a p99 of 2.4 s. Each record
+        gets its own outcome: None, or the `RecordExists`/`RecordMissing` it met; the
+        others are written. Nothing is answered before the commit, so every write a
+        client is told about is on disk."""
+        cols = self.columns(kind)
+        names = ", ".join(f'"{c}"' for c in cols)
+        outcomes: list[Exception | None] = []
+        with closing(self._connect(durable=True)) as con, con:
+            con.execute("BEGIN IMMEDIATE")
+            for record, create, user, at in writes:
+                rid = str(record["id"].iloc[0])
+                exists = con.execute(f'SELECT 1 FROM "{kind}" WHERE id = ?', (rid,)).fetchone() is not None
+                if create and exists:
+                    outcomes.append(RecordExists(rid))
+                    continue
+                if not create and not exists:
+                    outcomes.append(RecordMissing(rid))
+                    continue
+                con.executemany(f'INSERT OR REPLACE INTO "{kind}" ({names}) VALUES ({", ".join("?" * len(cols))})',
+                                _to_sql_values(record[cols], self.fields(kind)))
+                con.execute("INSERT INTO edits VALUES (?, ?, ?, ?, ?)",
+                            (at, user, "create" if create else "replace", kind, rid))
+                outcomes.append(None)
+        return outcomes
+
     def delete(self, kind: str, record_id: str, *, user: str, at: str) -> None:
         """Delete one record durably, with its edit log; `RecordMissing` when there is none."""
         with closing(self._connect(durable=True)) as con, con:
@@ -260,6 +289,15 @@ class Store:
             con.execute(f"INSERT INTO ingest_runs VALUES ({', '.join('?' * len(cols))})", [summary[c] for c in cols])
 
     # Reading -------------------------------------------------------------------------
+    def version(self, kind: str) -> tuple[int, ...]:
+        """A value that changes whenever a write to the store commits: SQLite's file
+        change counter (bytes 24–27 of the header, incremented at every commit in the
+        rollback-journal mode this store uses). 4 bytes read, against 79 ms for reading
+        the 1,070 walk observations again; the server keeps a table until it changes."""
+        with open(self.path, "rb") as fh:
+            fh.seek(24)
+            return (int.from_bytes(fh.read(4), "big"),)
+
     def count(self, kind: str) -> int:
         with closing(self._connect()) as con:
             return int(con.execute(f'SELECT count(*) FROM "{kind}"').fetchone()[0])

@@ -165,9 +165,11 @@ class PostgisStore:
         finally:
             con.close()
 
-    def _upsert(self, con, kind: str, records: pd.DataFrame) -> None:
+    def _upsert(self, con, kind: str, records: pd.DataFrame, on_conflict: str = "update") -> int:
+        """Insert `records`, replacing rows with the same id (or, with on_conflict="nothing",
+        keeping them); returns the rows written."""
         if records.empty:
-            return
+            return 0
         cols = self.columns(kind)
         fields = self.fields(kind)
         staging = f"staging_{kind}"
@@ -181,8 +183,9 @@ class PostgisStore:
             copy.write(buffer.getvalue())
         values = ", ".join(self._from_staging(kind, c) for c in cols)
         updates = ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in cols if c != "id")
-        con.execute(f"INSERT INTO {self._t(kind)} ({names}) SELECT {values} FROM {_q(staging)} "
-                    f"ON CONFLICT (id) DO UPDATE SET {updates}")
+        action = f"DO UPDATE SET {updates}" if on_conflict == "update" else "DO NOTHING"
+        return int(con.execute(f"INSERT INTO {self._t(kind)} ({names}) SELECT {values} FROM {_q(staging)} "
+                               f"ON CONFLICT (id) {action}").rowcount)
 
     def _staging_type(self, kind: str, column: str) -> str:
         spec = self.fields(kind).get(column)
@@ -200,23 +203,45 @@ class PostgisStore:
             return f"{_q(column)}::date"
         return _q(column)
 
+    def version(self, kind: str) -> tuple[int, ...]:
+        """A value that changes whenever records change: every write over the API logs an
+        edit and every ingest a run, so their newest sequence numbers (see `Store.version`)."""
+        with self._connect() as con:
+            row = con.execute(f"SELECT (SELECT coalesce(max(_seq), 0) FROM {self._t('edits')}), "
+                              f"(SELECT coalesce(max(_seq), 0) FROM {self._t('ingest_runs')})").fetchone()
+        return (int(row[0]), int(row[1]))
+
     def save(self, kind: str, record: pd.DataFrame, *, create: bool, user: str, at: str) -> None:
         """Write one record edited over the API, in one transaction with its edit log.
 
         `create` fails with `RecordExists` when the id is taken; otherwise the record must
-        exist (`RecordMissing`) and is replaced.
+        exist (`RecordMissing`) and is replaced. Only the record's own row is locked
+        (the insert's unique index, or SELECT … FOR UPDATE), so writers of different
+        records do not wait for each other — a table lock serialised 20 writers to a
+        p99 of 4 s.
         """
         rid = str(record["id"].iloc[0])
         with self._connect() as con:
-            con.execute(f"LOCK TABLE {self._t(kind)} IN SHARE ROW EXCLUSIVE MODE")
-            exists = con.execute(f"SELECT 1 FROM {self._t(kind)} WHERE id = %s", (rid,)).fetchone() is not None
-            if create and exists:
+            if not create:
+                if con.execute(f"SELECT 1 FROM {self._t(kind)} WHERE id = %s FOR UPDATE", (rid,)).fetchone() is None:
+                    raise RecordMissing(rid)
+            written = self._upsert(con, kind, record, on_conflict="update" if not create else "nothing")
+            if create and written == 0:
                 raise RecordExists(rid)
-            if not create and not exists:
-                raise RecordMissing(rid)
-            self._upsert(con, kind, record)
             con.execute(f"INSERT INTO {self._t('edits')} (at, \"user\", action, kind, id) VALUES (%s, %s, %s, %s, %s)",
                         (at, user, "create" if create else "replace", kind, rid))
+
+    def save_many(self, kind: str, writes: list[tuple[pd.DataFrame, bool, str, str]]) -> list[Exception | None]:
+        """`Store.save_many`: here each record in its own transaction — PostGIS locks only
+        the record's row, so writers do not queue behind each other."""
+        outcomes: list[Exception | None] = []
+        for record, create, user, at in writes:
+            try:
+                self.save(kind, record, create=create, user=user, at=at)
+                outcomes.append(None)
+            except (RecordExists, RecordMissing) as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def delete(self, kind: str, record_id: str, *, user: str, at: str) -> None:
         """Delete one record, with its edit log; `RecordMissing` when there is none."""

@@ -429,13 +429,31 @@ def validate_one(settings: Settings, kind: str, values: dict[str, str | None], p
     typed record (one row, ready for `Store`) and its problems (field, value, reason,
     suggestion), which are empty when the record is valid.
     """
-    frame = pd.DataFrame({name: pd.array([value], dtype="string") for name, value in values.items()}, index=[0])
-    x, y = point if point is not None else (np.nan, np.nan)
-    table = RawTable(path=Path("api"), frame=frame, row=np.array([1]), gx=np.array([x], dtype=float),
-                     gy=np.array([y], dtype=float), geometry_crs=crs or "EPSG:4326",
-                     geometry_problem=np.array([""], dtype=object))
+    return validate_many(settings, kind, [(values, point)], crs)[0]
+
+
+def validate_many(settings: Settings, kind: str, items: list[tuple[dict[str, str | None], tuple[float, float] | None]],
+                  crs: str | None) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """`validate_one` for several records at once (each its own result), in one pass of
+    the vectorised validator: its cost is nearly all fixed — 85 ms for one record, about
+    as much for twenty — so the API validates the writes that arrive together as one
+    batch (`estgeo.publish.transactions`). All items must have the same property names
+    (a missing column is reported differently from an empty value)."""
+    names = list(items[0][0]) if items else []
+    if any(list(values) != names for values, _ in items):
+        raise ValueError("validate_many: every item must have the same property names")
+    n = len(items)
+    frame = pd.DataFrame({name: pd.array([values[name] for values, _ in items], dtype="string") for name in names},
+                         index=pd.RangeIndex(n))
+    points = np.array([point if point is not None else (np.nan, np.nan) for _, point in items], dtype=float).reshape(n, 2)
+    table = RawTable(path=Path("api"), frame=frame, row=np.arange(1, n + 1), gx=points[:, 0], gy=points[:, 1],
+                     geometry_crs=crs or "EPSG:4326", geometry_problem=np.full(n, "", dtype=object))
     records, problems = validate(settings, table, {"name": "api", "kind": kind, "columns": {}}, kind, crs)
-    return records, problems.frame().drop(columns="pos")
+    found = problems.frame()
+    by_row = {pos: group.drop(columns="pos").reset_index(drop=True) for pos, group in found.groupby("pos")} \
+        if not found.empty else {}
+    empty = found.drop(columns="pos").iloc[0:0]
+    return [(records.iloc[[i]].reset_index(drop=True), by_row.get(i, empty)) for i in range(n)]
 
 
 def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Series], crs: str | None,

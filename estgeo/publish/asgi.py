@@ -57,6 +57,6 @@ def refuse_underscored_headers(app: Any) -> Any:
     return guarded
 
 
-APP = refuse_underscored_headers(WSGIMiddleware(WSGI_APP, workers=SERVER_THREADS))
+APP = refuse_underscored_headers(WSGIMiddleware(WSGI_APP, workers=4 * SERVER_THREADS))
 
 __all__ = ["APP", "refuse_underscored_headers", "underscored_headers"]

@@ -34,6 +34,7 @@ import logging
 import math
 import threading
 import uuid
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -45,7 +46,7 @@ import pyproj
 from pygeoapi.provider.base import BaseProvider, ProviderGenericError, ProviderItemNotFoundError
 
 from estgeo.config import Settings, load_settings
-from estgeo.ingest.pipeline import validate_one
+from estgeo.ingest.pipeline import validate_many
 from estgeo.publish.layer_cache import Layer
 from estgeo.publish.provider import GeoPackageProvider
 from estgeo.publish.pygeoapi_config import CRS84, SUPPORTED_CRS
@@ -76,6 +77,91 @@ class FeatureExists(ProviderGenericError):
 
 _settings_lock = threading.Lock()
 _settings_cache: dict[tuple[str, str, str], Settings] = {}
+
+
+class _WriteBatcher:
+    """Validates and saves the writes that arrive together, as one batch.
+
+    Validation is the same as a file row's (`estgeo.ingest.pipeline.validate_many`), and
+    its cost is nearly all fixed (85 ms for one record); a durable commit costs its
+    fsyncs. Twenty writers at once, each validated and committed alone, queued behind
+    each other to a p99 of 1.4 s. Here the first request to arrive takes everything
+    waiting at that moment (itself included), validates it in one pass and saves it in
+    one durable transaction (`Store.save_many`), while later requests gather for the
+    next pass: no request waits for a timer, and under load a pass serves many
+    requests for the price of one. Every request still gets its own answer — a
+    problem in one record, or an id taken, fails that request only — and none is
+    answered before its record is on disk.
+    """
+
+    def __init__(self, provider: StoreProvider, crs: str) -> None:
+        self.settings, self.kind, self.crs, self.store = provider.settings, provider.kind, crs, provider.store
+        self._waiting: list[tuple[tuple[Any, ...], Future[Any]]] = []
+        self._lock = threading.Lock()
+        self._running = threading.Lock()
+
+    def write(self, values: dict[str, str | None], point: tuple[float, float] | None, create: bool, user: str) -> None:
+        """Validate and save one record; raises FeatureInvalid, RecordExists or RecordMissing."""
+        mine: Future[Any] = Future()
+        with self._lock:
+            self._waiting.append(((values, point, create, user), mine))
+        while not mine.done():
+            with self._running:  # one pass at a time; whoever holds it serves all that wait
+                if mine.done():
+                    break
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
+                if batch:
+                    self._pass(batch)
+        mine.result()
+
+    def _pass(self, batch: list[tuple[tuple[Any, ...], Future[Any]]]) -> None:
+        try:
+            results = validate_many(self.settings, self.kind, [(item[0], item[1]) for item, _ in batch], self.crs)
+            writes, waiting = [], []
+            for ((_, _, create, user), future), (record, found) in zip(batch, results, strict=True):
+                if not found.empty:
+                    future.set_exception(FeatureInvalid(user_msg="; ".join(_describe(r) for r in found.itertuples(index=False))))
+                    continue
+                at = _now()
+                writes.append((record.assign(_source="api", _file=f"api:{user}", _ingested_at=at), create, user, at))
+                waiting.append(future)
+            outcomes = self.store.save_many(self.kind, writes) if writes else []
+            for future, outcome in zip(waiting, outcomes, strict=True):
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)
+        except Exception as exc:  # noqa: BLE001 — every waiting request gets the failure, none hangs
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+
+
+_batchers: dict[tuple[str, str, str, tuple[str, ...]], _WriteBatcher] = {}
+
+
+def _batcher(provider: StoreProvider, crs: str, names: tuple[str, ...]) -> _WriteBatcher:
+    """The batcher of one kind, CRS and set of property names (they validate alike)."""
+    key = (str(provider.settings.workspace), provider.kind, crs, names)
+    with _settings_lock:
+        if key not in _batchers:
+            _batchers[key] = _WriteBatcher(provider, crs)
+        return _batchers[key]
+
+
+_stores: dict[str, Any] = {}
+_layers: dict[tuple[str, str], tuple[tuple[int, ...], Layer]] = {}
+_layers_lock = threading.Lock()
+
+
+def _store(settings: Settings) -> Any:
+    """The store, opened once per worker process (opening one runs its schema statements;
+    a store object holds no connection, so threads share it)."""
+    with _settings_lock:
+        if settings.store_url not in _stores:
+            _stores[settings.store_url] = open_store(settings)
+        return _stores[settings.store_url]
 
 
 def _settings(options: dict[str, Any]) -> Settings:
@@ -117,23 +203,45 @@ class StoreProvider(GeoPackageProvider):
         self.id_field = "id"
         self.time_zone = self.settings.time_zone
         self.layer_name = self.kind
-        self.store = open_store(self.settings)
+        self.store = _store(self.settings)
         self.fields_spec: dict[str, dict[str, Any]] = self.settings.model[self.kind]["fields"]
-        self.layer: Layer = self._layer()
         self._fields = self.get_fields()
 
+    def get_fields(self) -> dict[str, dict[str, Any]]:
+        """The properties' JSON types, from config/model.yml (no records needed)."""
+        kinds = {name: FIELD_KINDS[spec["type"]] for name, spec in self.fields_spec.items()}
+        return {name: ({"type": "string", "format": kind} if kind in ("date", "date-time") else {"type": kind})
+                for name, kind in kinds.items()}
+
     # Reading ----------------------------------------------------------------------
-    def _layer(self) -> Layer:
-        records = self.store.read(self.kind)
-        return layer_from_records(records, self.fields_spec, self.settings.time_zone)
+    @property
+    def layer(self) -> Layer:  # type: ignore[override]
+        """The records as a queryable layer, read again only when the store has changed
+        since (`Store.version`): pygeoapi makes a provider per request, and reading the
+        whole table each time cost 79 ms against 2 ms for a published layer (1,070
+        walk observations). A write needs no layer at all."""
+        mine = self.__dict__.get("_request_layer")
+        if mine is not None:  # one look at the store per request (the provider lives for one)
+            return mine
+        key = (self.settings.store_url, self.kind)
+        version = self.store.version(self.kind)  # before reading: a write meanwhile makes the next request read again
+        with _layers_lock:
+            cached = _layers.get(key)
+        if cached is not None and cached[0] == version:
+            layer = cached[1]
+        else:
+            layer = layer_from_records(self.store.read(self.kind), self.fields_spec, self.settings.time_zone)
+            with _layers_lock:
+                _layers[key] = (version, layer)
+        self.__dict__["_request_layer"] = layer
+        return layer
 
     # Writing ----------------------------------------------------------------------
     def create(self, item: Any) -> str:
         feature = _load_feature(item)
         identifier = _feature_id(feature) or f"obs-{uuid.uuid4().hex[:12]}"
-        record = self._validated(feature, identifier)
         try:
-            self.store.save(self.kind, record, create=True, user=_user(), at=_now())
+            self._write(feature, identifier, create=True)
         except RecordExists as exc:
             raise FeatureExists(user_msg=f"a feature with id '{identifier}' exists already; replace it with PUT") from exc
         return identifier
@@ -144,9 +252,8 @@ class StoreProvider(GeoPackageProvider):
         given = _feature_id(feature)
         if given is not None and given != str(identifier):
             raise FeatureInvalid(user_msg=f"id: the feature's id '{given}' differs from the id in the URL '{identifier}'")
-        record = self._validated(feature, str(identifier))
         try:
-            self.store.save(self.kind, record, create=False, user=_user(), at=_now())
+            self._write(feature, str(identifier), create=False)
         except RecordMissing as exc:
             raise ProviderItemNotFoundError(user_msg=f"no feature with id '{identifier}'") from exc
         return True
@@ -168,9 +275,8 @@ class StoreProvider(GeoPackageProvider):
         return self._replace(str(identifier), merged, crs)
 
     def _replace(self, identifier: str, feature: dict[str, Any], crs: str) -> bool:
-        record = self._validated(feature, identifier, crs=crs)
         try:
-            self.store.save(self.kind, record, create=False, user=_user(), at=_now())
+            self._write(feature, identifier, create=False, crs=crs)
         except RecordMissing as exc:
             raise ProviderItemNotFoundError(user_msg=f"no feature with id '{identifier}'") from exc
         return True
@@ -182,8 +288,9 @@ class StoreProvider(GeoPackageProvider):
             raise ProviderItemNotFoundError(user_msg=f"no feature with id '{identifier}'") from exc
         return True
 
-    def _validated(self, feature: dict[str, Any], identifier: str, crs: str | None = None) -> pd.DataFrame:
-        """The feature as a store record, or FeatureInvalid naming every problem."""
+    def _write(self, feature: dict[str, Any], identifier: str, create: bool, crs: str | None = None) -> None:
+        """Validate the feature as a store record (FeatureInvalid naming every problem) and
+        save it (RecordExists / RecordMissing), through the write batcher."""
         properties = feature.get("properties") or {}
         unknown = sorted(set(properties) - set(self.fields_spec))
         problems = [f"{name}: unknown property (known: {', '.join(self.fields_spec)})" for name in unknown]
@@ -203,10 +310,7 @@ class StoreProvider(GeoPackageProvider):
             problems.append(f"geometry: {geometry_problem}")
         if problems:
             raise FeatureInvalid(user_msg="; ".join(problems))
-        record, found = validate_one(self.settings, self.kind, values, point, crs or _content_crs())
-        if not found.empty:
-            raise FeatureInvalid(user_msg="; ".join(_describe(row) for row in found.itertuples(index=False)))
-        return record.assign(_source="api", _file=f"api:{_user()}", _ingested_at=_now())
+        _batcher(self, crs or _content_crs(), tuple(values)).write(values, point, create, _user())
 
     def __repr__(self) -> str:
         return f"<StoreProvider> {self.kind}"
