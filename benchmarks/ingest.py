@@ -1,6 +1,7 @@
 """Benchmark: ingest of N incident rows from CSV — rows/s and peak memory.
 
     python benchmarks/ingest.py [--rows 1000000] [--format polisen|canonical]
+    python benchmarks/ingest.py --rows 1000000 --concurrent   # two ingests of one file at once
 
 Writes a police-style export (semicolon, Windows-1252, date and time in two columns,
 X = northing, decimal comma) or a canonical UTF-8 CSV, then ingests it twice into a
@@ -70,13 +71,52 @@ def child(path: str, workspace: str) -> None:
     print(json.dumps({"results": results, "peak_mb": peak_mb}))
 
 
+def concurrent(rows: int) -> None:
+    """Two `estgeo ingest` of the same export started together (issue 18): both must end
+    cleanly, the store must hold each row once, and both runs' counts must add up."""
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "polisen_bench.csv"
+        write_police_csv(path, rows)
+        env = {**os.environ, "ESTGEO_HOME": str(Path(tmp) / "ws"), "PYTHONPATH": str(repo)}
+        command = [sys.executable, "-m", "estgeo.cli", "ingest", str(path)]
+        t0 = time.perf_counter()
+        processes = [subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for _ in range(2)]
+        outputs = [p.communicate() for p in processes]
+        seconds = time.perf_counter() - t0
+        from estgeo.config import load_settings
+        from estgeo.store import open_store
+
+        store = open_store(load_settings(workspace=Path(tmp) / "ws"))
+        stored = store.count("incidents")
+        runs = store.read_runs()
+    print(f"\ncommand: python benchmarks/ingest.py --rows {rows} --concurrent")
+    print(f"{'process':8} {'exit':>4} {'read':>10} {'ingested':>10} {'unchanged':>10} {'quarantined':>11} {'adds up':>7}")
+    for i, ((_, err), process) in enumerate(zip(outputs, processes, strict=True)):
+        run = runs.iloc[i] if i < len(runs) else None
+        adds = run is not None and run["read"] == run["ingested"] + run["updated"] + run["unchanged"] + run["quarantined"]
+        print(f"{i + 1:<8} {process.returncode:>4} {run['read'] if run is not None else '-':>10} "
+              f"{run['ingested'] if run is not None else '-':>10} {run['unchanged'] if run is not None else '-':>10} "
+              f"{run['quarantined'] if run is not None else '-':>11} {str(adds):>7}")
+        if "Traceback" in err:
+            print(err[-2000:])
+    waited = [i + 1 for i, (_, err) in enumerate(outputs) if "waiting for it to finish" in err]
+    print(f"rows in the store: {stored:,} of {rows:,} (each once: {stored == rows}); run records: {len(runs)}; "
+          f"process {waited} waited for the other; both done in {seconds:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--concurrent", action="store_true", help="two ingests of the same file started together")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.concurrent:
+        concurrent(args.rows)
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "polisen_bench.csv"

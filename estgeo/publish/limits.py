@@ -76,15 +76,17 @@ class RequestLimits:
     max_html_items: int = 200
     #: A JSON page of at most this many items without a filter is cheap (0.5 s for 10,000).
     cheap_items: int = 1000
+    #: A coverage subset of at most this many square degrees (about 1.1 × 0.56 km) is cheap.
+    cheap_coverage_deg2: float = 0.0001
     #: Server time one request may take before it is stopped with a 503.
-    time_budget_s: float = 1.5
+    time_budget_s: float = 1.2
     #: Expensive requests running at once across all workers, and how long one waits.
-    expensive_slots: int = 2
-    expensive_wait_s: float = 1.0
+    expensive_slots: int = 1
+    expensive_wait_s: float = 0.1
     #: Per client: tokens refilled per second, bucket size, tokens an expensive request costs.
     rate_per_s: float = 50.0
     burst: float = 200.0
-    expensive_cost: float = 5.0
+    expensive_cost: float = 25.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestLimits:
@@ -133,8 +135,10 @@ def is_expensive(environ: dict[str, Any], params: dict[str, list[str]], limits: 
     """Whether a request does work that grows with what it asks (see the module docstring)."""
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET").upper()
-    if path.rstrip("/").endswith("/coverage") or "/processes/" in path and path.rstrip("/").endswith("/execution"):
+    if "/processes/" in path and path.rstrip("/").endswith("/execution"):
         return True
+    if path.rstrip("/").endswith("/coverage"):
+        return _area(params) > limits.cheap_coverage_deg2  # a small subset is what a map asks for
     if not _items_path(path):
         return False
     if (method == "POST" and not environ.get("CONTENT_TYPE", "").startswith("application/geo+json")) \
@@ -143,6 +147,17 @@ def is_expensive(environ: dict[str, Any], params: dict[str, list[str]], limits: 
     if _wants_html(environ, params):
         return True
     return _limit(params) > limits.cheap_items
+
+
+def _area(params: dict[str, list[str]]) -> float:
+    """Square degrees of the request's bbox (CRS84 or SWEREF 99 TM metres scaled), inf without one."""
+    raw = (params.get("bbox") or [""])[-1]
+    try:
+        x0, y0, x1, y1 = (float(v) for v in raw.split(",")[:4])
+    except ValueError:
+        return math.inf
+    area = abs(x1 - x0) * abs(y1 - y0)
+    return area / 6.2e9 if area > 1000 else area  # metres² → about degrees² at 60° N
 
 
 def _wants_html(environ: dict[str, Any], params: dict[str, list[str]]) -> bool:
