@@ -159,6 +159,14 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
             result = build_layers(settings, store, lambda m: progress.update(task, description=m), list(only) or None)
         except (BuildBusy, PrivacyLeak) as exc:
             raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            from estgeo.ingest.pipeline import is_disk_full
+
+            if is_disk_full(exc):  # SQLite, GDAL and OSError each say it their own way
+                raise click.ClickException(
+                    f"the disk is full: the build was not published and the previous layers are still served "
+                    f"(free space for {settings.workspace} and build again; the unfinished build is removed then)") from exc
+            raise
         progress.update(task, total=1, completed=1, description="layers built")
     table = Table(title=f"Build {result.build_id} ({result.seconds:.1f} s)")
     table.add_column("collection")

@@ -334,3 +334,38 @@ def test_report_jobs_are_bounded_expired_and_not_listed(tmp_path: Path) -> None:
     import pygeoapi.process.manager.base as base
 
     assert base.uuid.uuid1().version == 4  # job ids cannot be guessed from one's own
+
+
+def test_a_full_disk_is_reported_as_such(settings: Settings, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest and build on a full disk ended in tracebacks ("cannot rollback – no
+    transaction is active", a rasterio error); the store's and GDAL's ways of saying it
+    are recognised, and the command line says "the disk is full"."""
+    import errno
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from estgeo import cli
+    from estgeo.ingest import pipeline
+
+    assert pipeline.is_disk_full(sqlite3.OperationalError("database or disk is full"))
+    assert pipeline.is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("TIFFWriteEncodedStrip failed") from inner  # as rasterio wraps it
+    except RuntimeError as wrapped:
+        assert pipeline.is_disk_full(wrapped)
+    assert not pipeline.is_disk_full(ValueError("bad value"))
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(pipeline, "_ingest_file", full)
+    export = settings.inbox / "a_good.csv"
+    export.write_text(GOOD_CSV, encoding="utf-8")
+    with pytest.raises(pipeline.DiskFull):
+        ingest_file(settings, store, export, kind="incidents")
+    result = CliRunner().invoke(cli.main, ["--workspace", str(settings.workspace), "ingest", "--kind", "incidents"])
+    assert result.exit_code == 1 and "the disk is full" in result.output and result.exception.__class__ is SystemExit

@@ -79,7 +79,7 @@ class RequestLimits:
     #: A coverage subset of at most this many square degrees (about 1.1 × 0.56 km) is cheap.
     cheap_coverage_deg2: float = 0.0001
     #: Server time one request may take before it is stopped with a 503.
-    time_budget_s: float = 1.2
+    time_budget_s: float = 1.0
     #: Expensive requests running at once across all workers, and how long one waits.
     expensive_slots: int = 1
     expensive_wait_s: float = 0.1
