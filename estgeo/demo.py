@@ -460,7 +460,7 @@ def make_lights(streets: gpd.GeoDataFrame, town: Town, rng: np.random.Generator)
         parts.append((pts, kind, np.zeros(len(pts), bool)))
 
     points = np.concatenate([p for p, _, _ in parts])
-    kind = np.concatenate([np.full(len(p), k) for p, k, _ in parts])
+    kinds_of = np.concatenate([np.full(len(p), k) for p, k, _ in parts])
     state_road = np.concatenate([s for _, _, s in parts])
     n = len(points)
     r = np.hypot(shapely.get_x(points) - town.e, shapely.get_y(points) - town.n)
@@ -468,15 +468,15 @@ def make_lights(streets: gpd.GeoDataFrame, town: Town, rng: np.random.Generator)
     lamp_type = np.empty(n, dtype=object)
     height = np.empty(n)
     for k, shares in LAMP_TYPE_SHARES.items():
-        m = kind == k
-        lamp_type[m] = rng.choice(LAMP_TYPES, m.sum(), p=shares)
-        lo, hi = POLE_HEIGHT[k]
-        height[m] = np.round(rng.uniform(lo, hi, m.sum()) * 2) / 2
+        m = kinds_of == k
+        lamp_type[m] = rng.choice(np.asarray(LAMP_TYPES), int(m.sum()), p=shares)
+        low, high = POLE_HEIGHT[k]
+        height[m] = np.round(rng.uniform(low, high, int(m.sum())) * 2) / 2
     power, flux, year = _lamp_technology(lamp_type, height, rng)
 
     owner = np.full(n, "kommun", dtype=object)
     owner[state_road] = "trafikverket"
-    local = kind == "lokalgata"
+    local = kinds_of == "lokalgata"
     owner[local & (r > 1500) & (rng.random(n) < 0.25)] = "vagforening"
     owner[local & (rng.random(n) < 0.04)] = "privat"
 
@@ -494,7 +494,7 @@ def make_lights(streets: gpd.GeoDataFrame, town: Town, rng: np.random.Generator)
     return gpd.GeoDataFrame(
         {
             "id": _zfill(np.arange(1, n + 1), 5),
-            "kind": kind,
+            "kind": kinds_of,
             "pole_height_m": height,
             "lamp_type": lamp_type,
             "power_w": power,
@@ -1263,7 +1263,7 @@ def make_walks(lights: gpd.GeoDataFrame, clusters: np.ndarray, town: Town, rng: 
         n_obs = int(rng.integers(10, 21))
         participants = int(rng.integers(8, 21))
         n_light = int(round(walk.lighting_share * n_obs))
-        out_here = (
+        out_here: np.ndarray | list[int] = (
             np.flatnonzero((status != "tand") & (d_cluster[:, list(walk.clusters)].min(axis=1) < DARK_CLUSTER_RADIUS_M))
             if walk.clusters
             else []
@@ -1404,7 +1404,7 @@ def make_interventions(walks: gpd.GeoDataFrame, town: Town, settings: Settings, 
     after the daylight walk and one lighting repair after the darkness walk, the latter
     still running (the lamps are still out in the inventory)."""
     walk_prefix = next(s for s in settings.sources if s["name"] == "trygghetsvandring").get("id_prefix", "")
-    rows = [
+    rows: list[tuple[str, str, str, str, date, date | None, str]] = [
         (hot_spot_cell(town, p.place), p.decided_by, p.org, p.type, p.start, p.end, p.outcome) for p in HOT_SPOT_INTERVENTIONS
     ]
     walk = walks["observation_id"].str.split("-").str[0]

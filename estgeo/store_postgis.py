@@ -138,7 +138,8 @@ class PostgisStore:
         see `Store.ingest_lock`."""
         key = f"estgeo-ingest:{self.schema}"
         with self._psycopg.connect(self.url, autocommit=True) as con:
-            if not con.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
+            got = con.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+            if not (got and got[0]):
                 on_wait(f"another ingest into the PostGIS schema {self.schema} is running; waiting for it to finish")
                 con.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
             try:

@@ -1,4 +1,4 @@
-"""A real estgeo server (gunicorn + pygeoapi) on a free loopback port, for tests.
+"""A real estgeo server (granian + pygeoapi) on a free loopback port, for tests.
 
 Not a test module: the access, transaction, privacy, fuzz and load tests import it (by
 its own name; pytest puts tests/ on sys.path) to start the server exactly as

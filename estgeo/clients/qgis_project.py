@@ -275,8 +275,10 @@ def set_graduated_classes(style: ET.Element, classes: list[tuple[float, float, s
     if renderer is None or renderer.get("type") != "graduatedSymbol" or not classes:
         return
     ranges = renderer.find("ranges")
-    old = list(ranges)
     symbols = renderer.find("symbols")
+    if ranges is None or symbols is None:
+        return
+    old = list(ranges)
     for item in old:
         ranges.remove(item)
     # Keep the highest classes' colours for the top of the data when there are fewer classes.
@@ -299,8 +301,9 @@ def translate_labels(style: ET.Element, attribute: str, labels: dict[str, str]) 
         return
     if renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == attribute:
         for category in renderer.iter("category"):
-            if category.get("value") in labels:
-                category.set("label", labels[category.get("value")])
+            value = category.get("value")
+            if value is not None and value in labels:
+                category.set("label", labels[value])
     pattern = re.compile(rf"^\s*\"{re.escape(attribute)}\"\s*=\s*'([^']*)'\s*$")
     for rule in renderer.iter("rule"):
         match = pattern.match(rule.get("filter", ""))
@@ -410,7 +413,7 @@ def build_project(url: str, collections: list[Collection], lang: str = "sv", tit
             continue
         for _, node in sorted(placed[key], key=lambda item: item[0]):
             groups[key].append(node)
-            order.append(node.get("id"))
+            order.append(node.get("id", ""))
         tree_root.append(groups[key])
     layerorder = ET.SubElement(root, "layerorder")
     for layer_id in order:
@@ -459,7 +462,9 @@ def _view(root: ET.Element, extent: tuple[float, float, float, float]) -> None:
 def write_qgz(tree: ET.ElementTree, output: Path) -> Path:
     """A .qgz (zip with the .qgs inside) or, for a .qgs name, the plain XML."""
     ET.indent(tree, space=" ")
-    xml = b"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(tree.getroot(), encoding="utf-8")
+    root = tree.getroot()
+    assert root is not None, "a project tree has its <qgis> root"
+    xml = b"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="utf-8")
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".qgs":
         output.write_bytes(xml)

@@ -55,7 +55,7 @@ def _edges_and_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarra
     offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
     data = chunk.buffers()[2]
     data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    filled = offsets[1:] > offsets[:-1]
+    filled = np.greater(offsets[1:], offsets[:-1])
     return data[offsets[:-1][filled]], data[offsets[1:][filled] - 1], data[offsets[0]:offsets[-1]]
 
 
@@ -276,7 +276,7 @@ class _ByteColumns:
         data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
         self.lengths = np.diff(offsets).astype(np.int64)
         self.lengths[~values.is_valid().to_numpy(zero_copy_only=False)] = -1
-        self._starts = offsets[:-1]
+        self._starts = offsets[:-1].astype(np.int64)
         self._data = np.concatenate([data, np.zeros(32, dtype=np.uint8)])  # reading past the last string is safe
 
     def __getitem__(self, k: int) -> np.ndarray:

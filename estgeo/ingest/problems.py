@@ -47,6 +47,7 @@ class Problems:
             return
         if callable(values):
             values = values()
+        assert values is None or isinstance(values, pd.Series)
         if callable(reason):
             reason = reason()
         pos = np.flatnonzero(mask)

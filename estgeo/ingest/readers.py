@@ -256,17 +256,17 @@ def _read_csv_tolerant(text: str, delimiter: str, balanced: bool = True) -> tupl
                     records.append((number, number, None, f"cannot be parsed as CSV: {exc}"))
                     continue
                 records.append((number, number, fields, ""))
-        for first, final, record, error in records:
+        for first, final, cells, error in records:
             raw = "".join(lines[first - 1:final])
-            if record is None:
+            if cells is None:
                 broken.append((final, error, raw.rstrip("\r\n")))
                 continue
-            if not record or all(not cell.strip() for cell in record):
+            if not cells or all(not cell.strip() for cell in cells):
                 continue
-            if len(record) != len(header):
-                broken.append((final, _field_count_reason(len(record), len(header), delimiter), delimiter.join(record)))
+            if len(cells) != len(header):
+                broken.append((final, _field_count_reason(len(cells), len(header), delimiter), delimiter.join(cells)))
                 continue
-            good.append(record)
+            good.append(cells)
             rows.append(final)
     finally:
         csv.field_size_limit(previous_limit)

@@ -127,6 +127,7 @@ class SparseCogWriter:
         """Write the first-overview blocks of rows above `before_row` (all with a huge value)."""
         t = self.grid.tile_size
         width, height = -(-self.grid.width // 2), -(-self.grid.height // 2)
+        assert self._first is not None, "the first overview is opened before blocks are written to it"
         for key in sorted(k for k in self._pending if k[0] < before_row):
             r, c = key
             h, w = min(t, height - r * t), min(t, width - c * t)

@@ -331,6 +331,7 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
         columns.count(incident_rows[kind], blocks[(finest, kind)].cell.size, category, light, out=blocks[(finest, kind)].counts)
         for coarse, fine in pairs:
             child = blocks[(fine, kind)]
+            assert child.parent_row is not None, "a finer block knows its parent rows"
             grouping.sum_rows(child.counts, child.parent_row, out=blocks[(coarse, kind)].counts)
     return table
 
@@ -709,7 +710,11 @@ class _PeriodIndex:
 
     @classmethod
     def of(cls, table: DensityTable) -> _PeriodIndex:
-        kinds, starts, ends, labels, offset = [], [], [], [], {}
+        kinds: list[np.ndarray] = []
+        starts: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
+        offset: dict[str, int] = {}
         for code, kind in enumerate(PERIOD_KINDS):
             offset[kind] = sum(len(s) for s in starts)
             seq = table.periods[kind]
@@ -719,10 +724,10 @@ class _PeriodIndex:
             labels.append(table.scheme.label(kind, seq) if kind != "all"
                           else np.array([f"{_iso(table.first_day)}/{_iso(table.last_day)}"], dtype=object))
         start = np.concatenate(starts)
-        kind = np.concatenate(kinds)
+        codes = np.concatenate(kinds)
         days = pd.to_datetime(start.astype("datetime64[D]")).strftime("%Y%m%d").to_numpy()
-        key = np.asarray(PERIOD_KINDS, dtype=object)[kind] + "-" + days.astype(object)
-        return cls(kind, start, np.concatenate(ends), pa.array(np.concatenate(labels).astype(str)), pa.array(key.astype(str)), offset)
+        key = np.asarray(PERIOD_KINDS, dtype=object)[codes] + "-" + days.astype(object)
+        return cls(codes, start, np.concatenate(ends), pa.array(np.concatenate(labels).astype(str)), pa.array(key.astype(str)), offset)
 
 
 def _columns_for(table: DensityTable, periods: _PeriodIndex, res: int, cell: np.ndarray, pcode: np.ndarray) -> dict[str, Any]:

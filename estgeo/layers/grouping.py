@@ -97,7 +97,9 @@ def sum_rows(values: np.ndarray, row: np.ndarray, n_rows: int | None = None, out
     """Sum of the rows of `values` (items × columns, int32) that share a `row`; written
     into `out` (C-contiguous int32, rows × columns) when given."""
     if out is None:
-        out = np.empty((int(n_rows), values.shape[1]), dtype=np.int32)
+        if n_rows is None:
+            raise ValueError("sum_rows: give n_rows or out")
+        out = np.empty((n_rows, values.shape[1]), dtype=np.int32)
     _sum_rows(np.ascontiguousarray(values, dtype=np.int32), np.ascontiguousarray(row, dtype=np.int64), out)
     return out
 

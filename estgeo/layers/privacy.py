@@ -54,6 +54,7 @@ a new suppression touched, until none is left.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numba
@@ -146,10 +147,12 @@ class _State:
         self.sup = primary_suppression(values, min_count)
         if initial is not None:
             self.sup |= initial
+        #: What the existence of each row tells about its total (rule 2), 0 or 1 per row.
+        self.lower = np.zeros(values.shape[0], dtype=np.int8)
 
 
-def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] = (),
-                          column_relations: list[ColumnRelation] = (), min_count: int = 5,
+def suppress_small_counts(values: np.ndarray, row_relations: Sequence[RowRelation] = (),
+                          column_relations: Sequence[ColumnRelation] = (), min_count: int = 5,
                           total_column: int | None = None, initial: np.ndarray | None = None,
                           lower: np.ndarray | None = None) -> np.ndarray:
     """Primary plus secondary suppression; a bool mask (rows × columns) of counts to withhold.
@@ -209,7 +212,7 @@ def suppress_small_counts(values: np.ndarray, row_relations: list[RowRelation] =
     return state.sup
 
 
-def _withhold_zeros_beside(state: _State, column_relations: list[ColumnRelation], total_column: int | None) -> None:
+def _withhold_zeros_beside(state: _State, column_relations: Sequence[ColumnRelation], total_column: int | None) -> None:
     """Rule 3: in a row, once a term of a column relation is withheld, so are its zeros.
 
     Otherwise a reader knows every withheld count is at least 1, and with the many
@@ -221,7 +224,7 @@ def _withhold_zeros_beside(state: _State, column_relations: list[ColumnRelation]
     _zeros_beside(state.values, state.sup, -1 if total_column is None else total_column, parents, ptr, children)
 
 
-def _flatten(column_relations: list[ColumnRelation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _flatten(column_relations: Sequence[ColumnRelation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Column relations as arrays a compiled kernel takes: parents, CSR pointers, children."""
     parents = np.array([rel.parent for rel in column_relations], dtype=np.int64)
     sizes = [len(rel.children) for rel in column_relations]
@@ -280,7 +283,7 @@ def _push(out_r, out_c, n, r, c):  # pragma: no cover - compiled
     return out_r, out_c, n + 1
 
 
-def _check_columns(state: _State, column_relations: list[ColumnRelation], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_columns(state: _State, column_relations: Sequence[ColumnRelation], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Check and repair every column relation, in order, in the given rows; the counts
     suppressed. A column relation involves one row only, so taking the rows one at a time
     (each relation seeing the ones before it applied) is the same as taking the relations
@@ -404,8 +407,8 @@ def _row_pair_checks(values, sup, parent, cols, indptr, indices, min_count, lowe
     return out_r[:n], out_c[:n]
 
 
-def relation_violations(values: np.ndarray, suppressed: np.ndarray, row_relations: list[RowRelation] = (),
-                        column_relations: list[ColumnRelation] = (), min_count: int = 5) -> list[str]:
+def relation_violations(values: np.ndarray, suppressed: np.ndarray, row_relations: Sequence[RowRelation] = (),
+                        column_relations: Sequence[ColumnRelation] = (), min_count: int = 5) -> list[str]:
     """The relations that break rule 1 or 2 (see the module docstring); empty when all hold.
 
     Zeros withheld by rule 3 are left out: getting one back by subtraction reveals a 0,
@@ -430,8 +433,8 @@ def relation_violations(values: np.ndarray, suppressed: np.ndarray, row_relation
     for rel in column_relations:
         ch = np.asarray(rel.children)
         report(rel.name, suppressed[:, ch].sum(axis=1), hidden[:, ch].sum(axis=1), suppressed[:, rel.parent])
-    for rel in row_relations:
-        parents = np.flatnonzero(rel.has_children)
-        sub = rel.matrix[parents]
-        report(rel.name, np.asarray(sub @ suppressed.astype(np.int32)), np.asarray(sub @ hidden), suppressed[parents])
+    for row_rel in row_relations:
+        parents = np.flatnonzero(row_rel.has_children)
+        sub = row_rel.matrix[parents]
+        report(row_rel.name, np.asarray(sub @ suppressed.astype(np.int32)), np.asarray(sub @ hidden), suppressed[parents])
     return problems

@@ -138,7 +138,7 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
             from estgeo.publish.postgis_layers import publish_build
 
             progress("publishing the collections in PostGIS")
-            publish_build(store, result.folder, list(result.collections), build_id)
+            publish_build(store, result.folder, list(result.collections), build_id)  # type: ignore[arg-type]  # a PostgisStore (backend above); issue 17's Store protocol removes the getattr
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -47,7 +47,7 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,7 @@ def api_keys_path(settings: Settings) -> Path | None:
 
 def load_api_keys(settings: Settings, environ: dict[str, str] | None = None) -> dict[bytes, str]:
     """API keys (as sha256 digests) from the key file and the environment variable."""
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     lines: list[tuple[str, str]] = []
     path = api_keys_path(settings)
     if path is not None and path.exists():
@@ -188,8 +188,8 @@ def load_api_keys(settings: Settings, environ: dict[str, str] | None = None) -> 
             if line and not line.startswith("#"):
                 lines.append((f"{path}:{number}", line))
     env_name = internal_config(settings).get("api_keys_env")
-    if env_name and environ.get(env_name):
-        for i, item in enumerate(environ[env_name].split(","), start=1):
+    if env_name and env.get(env_name):
+        for i, item in enumerate(env[env_name].split(","), start=1):
             if item.strip():
                 lines.append((f"${env_name} entry {i}", item.strip()))
     keys: dict[bytes, str] = {}

@@ -386,7 +386,7 @@ class CoverageProvider(BaseProvider):
                 **({"unit": {"symbol": unit}} if unit else {}),
             }
             values = data[i].astype("float64").filled(np.nan).ravel()
-            listed = np.where(np.isnan(values), None, values.round(6)).tolist()
+            listed = np.asarray(np.where(np.isnan(values), None, values.round(6))).tolist()
             ranges[key] = {"type": "NdArray", "dataType": "float", "axisNames": ["y", "x"], "shape": [height, width],
                            "values": listed}
         return {

@@ -80,4 +80,4 @@ def transform_bbox(bbox: list[float], from_crs: str, to_crs: str, always_xy: boo
     if web_mercator:
         bbox = [bbox[0], max(-85.0511, bbox[1]), bbox[2], min(85.0511, bbox[3])]
     n_dims = len(bbox) // 2
-    return list(transformer.transform(*bbox[:n_dims]) + transformer.transform(*bbox[n_dims:]))
+    return list(transformer.transform(*bbox[:n_dims]) + transformer.transform(*bbox[n_dims:]))  # type: ignore[call-overload]

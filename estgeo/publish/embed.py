@@ -196,7 +196,8 @@ def density_summary(resources: dict[str, Any], min_count: int) -> dict[str, Any]
     try:
         # The configured path (through `current`, shared with the provider's layer cache),
         # the file it resolves to and its time: a new build is a new key.
-        signature = tuple(sorted((cid, path, os.path.realpath(path), os.stat(path).st_mtime_ns) for cid, path in files.items()))
+        signature = tuple(sorted((cid, path, os.path.realpath(path), os.stat(path).st_mtime_ns)
+                                 for cid, path in files.items() if path is not None))
     except OSError:
         return None
     return _density_summary(signature, min_count)
@@ -427,7 +428,7 @@ def embed_static(filename: str) -> Response:
         response.set_etag(etag)
         response.cache_control.public = True
         response.cache_control.max_age = max_age
-        return response.make_conditional(request)
+        return response.make_conditional(request)  # type: ignore[return-value]  # the same Flask response
     response = send_file(path, mimetype=mimetype, max_age=max_age, conditional=True)
     response.headers["Vary"] = "Accept-Encoding"
     return response

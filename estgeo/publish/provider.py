@@ -60,7 +60,7 @@ class GeoPackageProvider(BaseProvider):
     def __init__(self, provider_def: dict[str, Any]) -> None:
         super().__init__(provider_def)
         options = self.options or {}
-        self.id_field = self.id_field or "id"
+        self.id_field: str = self.id_field or "id"
         self.layer_name: str = options.get("layer") or provider_def.get("table") or self.name
         self.time_zone: str = options.get("time_zone", "UTC")
         started = time.monotonic()

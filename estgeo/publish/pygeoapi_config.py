@@ -285,7 +285,8 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
         provider["time_field"] = collection["time_field"]
     providers = [provider]
     tiles = _tile_provider(settings, cid)
-    if tiles and provider["name"] == POSTGIS_PROVIDER and _postgis_settings(settings)["tiles"] == "database":
+    if tiles and in_postgis is not None and provider["name"] == POSTGIS_PROVIDER \
+            and _postgis_settings(settings)["tiles"] == "database":
         sources = _database_tile_sources(settings, cid, in_postgis)
         if sources:
             tiles = {**tiles, "name": POSTGIS_TILE_PROVIDER, "data": provider["data"], "table": provider["table"],

@@ -40,8 +40,9 @@ class Area:
     cell: str | None = None
 
     @property
-    def resolution(self) -> int | None:
-        return h3.get_resolution(self.cell) if self.cell else None
+    def resolution(self) -> int:
+        """The area cell's resolution (asked only of a cell area; -1 for a polygon)."""
+        return int(h3.get_resolution(self.cell)) if self.cell else -1
 
     def select(self, cells: np.ndarray, res: int) -> np.ndarray:
         """Boolean mask: which of `cells` (H3 ids, all of resolution `res`) belong to the area."""

@@ -235,7 +235,8 @@ class _Composer:
         for col in columns:
             row: dict[str, Any] = {"column": col, "label": t.column(col)}
             for name, _ in w.items():
-                found = totals[name][col] if totals[name] else None
+                window_totals = totals[name]
+                found = window_totals[col] if window_totals else None
                 row[name] = None if found is None else found["value"]
                 row[f"{name}_withheld"] = None if found is None else found["withheld"]
             for other in ("previous", "last_year"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
@@ -29,7 +30,7 @@ WIDTH_IN = 7.0
 #: Map height / width: two maps and their captions fit one A4 page.
 MAP_ASPECT = 0.6
 STORAGE_CRS = "EPSG:3006"
-WITHHELD = dict(facecolor="#d9d9d9", edgecolor="#9a9a9a", hatch="////", linewidth=0.2)
+WITHHELD: dict[str, Any] = dict(facecolor="#d9d9d9", edgecolor="#9a9a9a", hatch="////", linewidth=0.2)
 GI_COLOURS = ["#4575b4", "#91bfdb", "#e0f3f8", "#f7f7f7", "#fee090", "#fc8d59", "#d73027"]
 EMERGING_COLOURS = {
     "new": "#fdd0a2", "consecutive": "#fdae6b", "intensifying": "#d94801", "persistent": "#a63603",
@@ -204,9 +205,10 @@ def emerging_map(cells: gpd.GeoDataFrame, basemap: Basemap, bounds, t: Texts) ->
             cls = f"{rule}_{kind}"
             part = cells[cells["hotspot_class"] == cls]
             if len(part):
+                fill: Any = colour
                 if kind == "cold":
-                    colour = matplotlib.colormaps["Blues"](0.3 + 0.08 * list(EMERGING_COLOURS).index(rule))
-                part.plot(ax=ax, color=colour, edgecolor=edge, linewidth=0.4, zorder=3)
+                    fill = matplotlib.colormaps["Blues"](0.3 + 0.08 * list(EMERGING_COLOURS).index(rule))
+                part.plot(ax=ax, color=fill, edgecolor=edge, linewidth=0.4, zorder=3)
                 handles.append(Patch(facecolor=colour, edgecolor=edge, label=t.emerging(cls)))
     if handles:
         ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)

@@ -67,7 +67,7 @@ def share_test(yes_a: float | None, n_a: float | None, yes_b: float | None, n_b:
     values = [yes_a, n_a, yes_b, n_b]
     if any(v is None or np.isnan(v) for v in values):
         return None
-    yes_a, n_a, yes_b, n_b = (int(v) for v in values)
+    yes_a, n_a, yes_b, n_b = (int(v) for v in values if v is not None)
     if n_a == 0 or n_b == 0 or n_a + n_b < MIN_TOTAL:
         return None
     return float(stats.fisher_exact([[yes_a, n_a - yes_a], [yes_b, n_b - yes_b]]).pvalue)
@@ -79,8 +79,9 @@ def holm(p_values: list[float | None]) -> list[float | None]:
     adjusted: list[float | None] = [None] * len(p_values)
     m = len(present)
     running = 0.0
-    for rank, i in enumerate(sorted(present, key=lambda j: p_values[j])):
-        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
+    given = {i: float(p) for i, p in enumerate(p_values) if p is not None}
+    for rank, i in enumerate(sorted(present, key=given.__getitem__)):
+        running = max(running, min(1.0, (m - rank) * given[i]))
         adjusted[i] = running
     return adjusted
 

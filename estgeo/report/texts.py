@@ -7,6 +7,7 @@ a space between thousands and a decimal comma ("1 234", "12,5 %"), English "1,23
 
 from __future__ import annotations
 
+import builtins
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -427,7 +428,7 @@ class Texts:
         text = self.int(abs(value))
         return ("+" if value > 0 else "−" if value < 0 else "±") + text
 
-    def decimal(self, value: Any, digits: int = 1) -> str:
+    def decimal(self, value: Any, digits: builtins.int = 1) -> str:
         if _missing(value):
             return self("no_data")
         text = f"{float(value):,.{digits}f}"
