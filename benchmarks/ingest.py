@@ -54,11 +54,11 @@ def write_police_csv(path: Path, rows: int, seed: int = 1) -> None:
 def child(path: str, workspace: str) -> None:
     from estgeo.config import load_settings
     from estgeo.ingest.pipeline import ingest_file
-    from estgeo.store import Store
+    from estgeo.store import SqliteStore
 
     settings = load_settings(workspace=workspace)
     settings.ensure_workspace()
-    store = Store(settings.store_path, settings.model)
+    store = SqliteStore(settings.store_path, settings.model)
     results = []
     for label in ("first ingest (all new)", "re-ingest (all unchanged)"):
         load = os.getloadavg()[0]

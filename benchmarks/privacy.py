@@ -8,7 +8,7 @@ benchmarks/density.py, the script times:
 * **the anchor, the density build**: `estgeo.layers.density.build` (all resolutions,
   period kinds, suppression — with `--rows grid` also the audited complements — Gi*,
   the frames) plus writing the public density collections as GeoPackages;
-* **the audit**: `estgeo.audit.public.audit_folder` on those files, with the true counts
+* **the audit**: `estgeo.build.audit.audit_folder` on those files, with the true counts
   recomputed (as `estgeo build` runs it), bound propagation and, with `--lp-max-vars`,
   the LP/ILP pieces.
 
@@ -47,7 +47,7 @@ class _Incidents:
 def one(n: int, rows: str, lp_max_vars: int) -> dict:
     from density import synthetic_incidents
 
-    from estgeo.audit import public
+    from estgeo.build import audit as public
     from estgeo.config import load_settings
     from estgeo.layers import density
     from estgeo.layers.context import BuildContext

@@ -30,10 +30,10 @@ def run_profile(workspace: Path, profile: str, repeat: int, period: str) -> dict
     from estgeo.config import load_settings
     from estgeo.report.content import ReportOptions, compose
     from estgeo.report.render import render_html, render_pdf
-    from estgeo.store import Store
+    from estgeo.store import SqliteStore
 
     settings = load_settings(workspace=workspace)
-    store = Store(settings.store_path, settings.model)
+    store = SqliteStore(settings.store_path, settings.model)
     times: dict[str, list[float]] = {"compose": [], "html": [], "pdf": []}
     for _ in range(repeat):
         started = time.perf_counter()

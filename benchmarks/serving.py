@@ -10,7 +10,7 @@ One run, on loopback, with the same data for both sides of each comparison:
   processes behind nginx, the production set-up), each with the same number of worker
   processes. Requests: `/items?limit=100&bbox=…` over 1 km boxes in the town, cycled.
 * **tiles** — the collection's vector tiles at zoom 14, encoded by estgeo's build
-  (`estgeo.publish.tiles`); served by estgeo (OGC API Tiles) and by nginx as static files
+  (`estgeo.build.tiles`); served by estgeo (OGC API Tiles) and by nginx as static files
   from the same folder. Requests: every tile, cycled.
 
 Load comes from `wrk` (bounded: a fixed duration per run, a fixed number of connections)
@@ -53,8 +53,8 @@ import shapely
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from estgeo.build.tiles import write_tiles  # noqa: E402
 from estgeo.config import load_settings  # noqa: E402
-from estgeo.publish.tiles import write_tiles  # noqa: E402
 
 COLLECTION = "bench-points"
 SUNNE = (13.1433, 59.8366)

@@ -146,8 +146,8 @@ def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: 
 @click.pass_obj
 def build(settings: Settings, only: tuple[str, ...]) -> None:
     """Build every layer declared in layers/ and publish them atomically."""
-    from estgeo.audit.public import PrivacyLeak
-    from estgeo.layers.run import BuildBusy, build_layers
+    from estgeo.build.audit import PrivacyLeak
+    from estgeo.build.run import BuildBusy, build_layers
 
     store = _store(settings)
     if store.count("incidents") == 0:
@@ -204,8 +204,8 @@ def privacy() -> None:
 @click.pass_obj
 def privacy_audit(settings: Settings, build_dir: Path | None, no_truth: bool, lp_max_vars: int, as_json: bool) -> None:
     """Play the attacker with every public collection; exit 1 when a withheld count is exposed."""
-    from estgeo.audit.public import audit_folder, format_report
-    from estgeo.layers.run import current_build
+    from estgeo.build.audit import audit_folder, format_report
+    from estgeo.build.run import current_build
 
     folder = build_dir or current_build(settings)
     if folder is None:
@@ -347,7 +347,7 @@ def qgis_project(settings: Settings, url: str | None, output: Path, lang: str, p
 @click.pass_obj
 def status(settings: Settings) -> None:
     """What is in the workspace: records per kind, quarantine, last ingests, published build."""
-    from estgeo.layers.run import current_build
+    from estgeo.build.run import current_build
 
     store = _store(settings)
     out.print(f"Workspace: {settings.workspace}")

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from estgeo.config import Settings, load_settings
-from estgeo.store import Store, open_store
-from estgeo.store_postgis import PostgisStore, is_postgis_url
+from estgeo.store import PostgisStore, Store, is_postgis_url, open_store
 
 DATA = Path(__file__).parent / "data"
 #: The suite runs once per store backend: `./dev test` sets ESTGEO_TEST_STORE to a

@@ -22,9 +22,9 @@ import requests
 import yaml
 from live_server import live_server
 
+from estgeo.build.run import build_layers
 from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
-from estgeo.layers.run import build_layers
 from estgeo.publish.access import AccessConfigError, AccessPolicy, access_middleware, load_api_keys, policy_for
 from estgeo.store import open_store
 

@@ -27,12 +27,11 @@ import pytest
 import requests
 from live_server import live_server
 
+from estgeo.build.postgis_layers import staging_prefix
+from estgeo.build.run import BuildBusy, build_layers, current_build
 from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
-from estgeo.layers.run import BuildBusy, build_layers, current_build
-from estgeo.publish.postgis_layers import staging_prefix
-from estgeo.store import Store, open_store
-from estgeo.store_postgis import is_postgis_url, split_url
+from estgeo.store import Store, is_postgis_url, open_store, split_url
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -41,7 +40,7 @@ KILL_TEST_LAYERS = ("incident-density.yml", "street-lights.yml", "unsafe-places.
 
 
 def _staging_schemas(settings: Settings) -> list[str]:
-    """The PostGIS schemas a build loads into before switching (estgeo.publish.postgis_layers)."""
+    """The PostGIS schemas a build loads into before switching (estgeo.build.postgis_layers)."""
     import psycopg
 
     url, schema = split_url(settings.store_url)

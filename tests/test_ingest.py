@@ -257,9 +257,9 @@ def test_embedded_first_load_builds_the_id_index_after_the_rows(settings, tmp_pa
     index (and no rows) behind. A unit test of estgeo.store.Store, whatever the backend."""
     import sqlite3
 
-    from estgeo.store import Store, id_index
+    from estgeo.store import SqliteStore, id_index
 
-    store = Store(tmp_path / "first-load.sqlite", settings.model)
+    store = SqliteStore(tmp_path / "first-load.sqlite", settings.model)
     summary = ingest_file(settings, store, DATA / "polisen_blandat.csv")
     assert summary.ingested > 0
     with sqlite3.connect(store.path) as con:
@@ -269,7 +269,7 @@ def test_embedded_first_load_builds_the_id_index_after_the_rows(settings, tmp_pa
         with pytest.raises(sqlite3.IntegrityError):
             con.execute('INSERT INTO "incidents" (id) VALUES (?)', (taken,))
 
-    empty = Store(tmp_path / "failed-load.sqlite", settings.model)
+    empty = SqliteStore(tmp_path / "failed-load.sqlite", settings.model)
     records = store.read("incidents", columns=store.columns("incidents"))
     with pytest.raises(Exception, match="UNIQUE constraint failed"), empty.bulk_writer("incidents") as writer:
         writer.write(pd.concat([records, records.iloc[:1]]), records.iloc[:0])  # one id twice: the index refuses it

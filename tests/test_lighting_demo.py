@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import shapely
 
+from estgeo.build.run import build_layers
 from estgeo.config import Settings, load_settings
 from estgeo.demo import generate_demo
 from estgeo.ingest.pipeline import ingest_file
-from estgeo.layers.run import build_layers
 from estgeo.store import open_store
 
 pytestmark = pytest.mark.slow

@@ -27,7 +27,7 @@ from live_server import live_server
 
 from estgeo.config import load_settings
 from estgeo.publish.pygeoapi_config import POSTGIS_TILE_PROVIDER, TILE_PROVIDER, pygeoapi_config
-from estgeo.store_postgis import is_postgis_url
+from estgeo.store import is_postgis_url
 
 pytestmark = pytest.mark.slow
 

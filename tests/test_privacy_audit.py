@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 from test_density import build, random_incidents, settings_for
 
-from estgeo.audit import intervals, public, tables
+from estgeo.audit import intervals, tables
+from estgeo.build import audit as public
 from estgeo.layers import density
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,11 +25,11 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 
+from estgeo.build.run import build_layers
 from estgeo.cli import main
 from estgeo.config import Settings, load_settings
 from estgeo.demo import generate_demo
 from estgeo.ingest.pipeline import ingest_file
-from estgeo.layers.run import build_layers
 from estgeo.report import make_report
 from estgeo.store import open_store
 

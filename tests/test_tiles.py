@@ -1,4 +1,4 @@
-"""Vector tiles: encoded at build time (estgeo.publish.tiles), served over OGC API Tiles.
+"""Vector tiles: encoded at build time (estgeo.build.tiles), served over OGC API Tiles.
 
 A tiny build with H3 density at two resolutions (and the default collection tiled by zoom
 from them) and street lights is tiled, then served by a real server. Positions are
@@ -26,8 +26,7 @@ import shapely
 from live_server import live_server
 from pmtiles.reader import MmapSource, Reader
 
-from estgeo.config import Settings, load_settings
-from estgeo.publish.tiles import (
+from estgeo.build.tiles import (
     EXTENT,
     latest_periods,
     resolution_for_zoom,
@@ -36,6 +35,7 @@ from estgeo.publish.tiles import (
     to_tile_coordinates,
     write_tiles,
 )
+from estgeo.config import Settings, load_settings
 
 CENTRE = (13.1433, 59.8366)  # Sunne, lon/lat
 WMQ = morecantile.tms.get("WebMercatorQuad")

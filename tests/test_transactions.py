@@ -22,9 +22,9 @@ import pytest
 import requests
 from live_server import live_server
 
+from estgeo.build.run import build_layers
 from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
-from estgeo.layers.run import build_layers
 from estgeo.store import open_store
 
 DATA = Path(__file__).parent / "data"

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from estgeo.audit import intervals, tables
+from estgeo.h3grid import h3_parent
 
 COUNT = "count"
 
@@ -103,8 +104,6 @@ def count_columns(frame: pd.DataFrame, taxonomy: dict) -> list[str]:
 
 def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_nests_weeks: bool) -> PublishedDensity:
     """The density collections (one per resolution) as one CountTable, relations rebuilt from ids."""
-    from estgeo.layers.density import h3_parent
-
     parts = []
     for name, frame in frames.items():
         cols = count_columns(frame, taxonomy)

@@ -284,7 +284,7 @@ def _draw_in_reverse_order(renderer) -> None:
 # Vector tiles ---------------------------------------------------------------------------
 def tile_layers() -> dict[str, object]:
     """Vector tile styles: one QGIS layer per tiled collection, whose MVT layer is named
-    after the collection (estgeo.publish.tiles). Tiles hold the latest complete period of
+    after the collection (estgeo.build.tiles). Tiles hold the latest complete period of
     each kind, so density and hot spots filter on the lägesbild period."""
     from qgis.core import QgsVectorTileBasicRenderer, QgsVectorTileBasicRendererStyle, QgsVectorTileLayer, QgsWkbTypes
 

@@ -39,7 +39,7 @@ incident's id, its cell at the default resolution and its light condition.
 A note on Gi* and privacy: Gi* is computed from the published counts, a withheld one
 counting as ``min_count / 2``. From the true counts, the z-scores of a period are a
 linear system in the withheld counts (13,512 of 14,547 withheld r9 totals of the demo came
-back exactly from them); `estgeo.audit.public` recomputes every published z from the
+back exactly from them); `estgeo.build.audit` recomputes every published z from the
 published counts and reports any that differs.
 
 Performance: each point is indexed once, at the finest resolution; coarser cells come
@@ -70,6 +70,7 @@ import pyproj
 import shapely
 from h3ronpy.vector import cells_to_wkb_polygons
 
+from estgeo.h3grid import h3_parent
 from estgeo.layers import grouping, hotspots, privacy
 from estgeo.layers.context import BuildContext
 from estgeo.layers.periods import PERIOD_KINDS, PeriodScheme, day_to_datetime
@@ -91,18 +92,6 @@ def index_points(lat: np.ndarray, lng: np.ndarray, res: int) -> np.ndarray:
     per-point Python call of the build; the benchmark's baseline times exactly this."""
     to_cell = h3i.latlng_to_cell
     return np.fromiter((to_cell(a, b, res) for a, b in zip(lat.tolist(), lng.tolist(), strict=True)), dtype=np.uint64, count=len(lat))
-
-
-def h3_parent(cells: np.ndarray, res: int) -> np.ndarray:
-    """Parent of each H3 cell at the coarser `res`, by bit operations on the index.
-
-    An H3 cell index holds its resolution in bits 52–55 and one 3-bit digit per finer
-    resolution; the parent sets the resolution and fills the digits below it with 7.
-    """
-    cells = np.asarray(cells, dtype=np.uint64)
-    res_mask = np.uint64(0xF << 52)
-    unused = np.uint64((1 << (3 * (15 - res))) - 1)
-    return (cells & ~res_mask) | np.uint64(res << 52) | unused
 
 
 def to_unix_seconds(moments) -> np.ndarray:

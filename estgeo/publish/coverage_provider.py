@@ -1,6 +1,6 @@
 """`CoverageProvider`: OGC API Coverages over our GeoTIFFs (the modelled-light rasters).
 
-pygeoapi's rasterio provider fails on `bbox-crs` given as a URI (DESIGN.md §5), names a
+pygeoapi's rasterio provider fails on `bbox-crs` given as a URI (docs/architecture.md §5), names a
 projected CRS `…/OGC/1.3/3006`, transforms a box by its two corners, has no size limit
 (a whole municipality as CoverageJSON is gigabytes of text) and writes CoverageJSON
 parameters without names for GeoTIFF bands. This provider reads the file with rasterio

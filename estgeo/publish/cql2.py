@@ -1,7 +1,7 @@
 """Apply a parsed CQL2 filter (a pygeofilter AST) to an in-memory layer.
 
 pygeoapi parses `filter=` and hands the provider the AST; its own file providers then
-drop it, returning unfiltered data (DESIGN.md §5). Here the AST becomes one vectorised
+drop it, returning unfiltered data (docs/architecture.md §5). Here the AST becomes one vectorised
 boolean mask over the layer's columns. pygeofilter's geopandas backend was the model,
 but it leaves temporal comparisons unimplemented and treats missing values as false,
 so `NOT (x = 1)` would wrongly match rows where x is null. This evaluator uses pandas'

@@ -21,12 +21,12 @@ from pygeoapi.provider.tile import ProviderTileNotFoundError
 from sqlalchemy import text
 from sqlalchemy.exc import ArgumentError, DataError, OperationalError, ProgrammingError, StatementError
 
+from estgeo.build.tiles import BUFFER, EXTENT
 from estgeo.publish.budget import OverBudget
-from estgeo.publish.tiles import BUFFER, EXTENT
 
 
 class PostgisProvider(PostgreSQLProvider):
-    """OGC API Features over one published PostGIS table (see estgeo.publish.postgis_layers)."""
+    """OGC API Features over one published PostGIS table (see estgeo.build.postgis_layers)."""
 
     def query(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         filterq = kwargs.get("filterq")
@@ -57,7 +57,7 @@ class PostgisTileProvider(MVTPostgreSQLProvider):
 
     pygeoapi's MVT-postgresql provider reads one table for every zoom; the pre-generated
     tiles take, per zoom, the H3 resolution whose hexagons are legible there, and only
-    the latest period (`estgeo.publish.tiles`). So the tile query here picks the table of
+    the latest period (`estgeo.build.tiles`). So the tile query here picks the table of
     the zoom (`sources`, the `__tiles` tables of `postgis_layers.load_tile_features`)
     and is otherwise the provider's own: ST_TileEnvelope, ST_AsMVTGeom, ST_AsMVT, with
     the layer named after the collection. The tile options (zoom, schemes) are kept out

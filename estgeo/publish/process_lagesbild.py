@@ -161,7 +161,7 @@ class LagesbildProcessor(BaseProcessor):
             raise LagesbildInputError(user_msg=f"language {language!r}: expected 'sv' or 'en'")
         fmt = _requested_format(data, outputs)
         settings = load_settings(self.workspace, self.config_dir, self.layers_dir)
-        store = open_store(settings) if settings.store_url != "embedded" or settings.store_path.exists() else None
+        store = open_store(settings, create=False) if settings.store_url != "embedded" or settings.store_path.exists() else None
         options = ReportOptions(period=str(data.get("period") or "latest"), area=data.get("area") or None,
                                 profile=self.profile, lang=language)
         try:

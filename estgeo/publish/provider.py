@@ -2,7 +2,7 @@
 
 pygeoapi's SQLiteGPKG provider needs mod_spatialite and its OGR provider the GDAL Python
 bindings, and both silently ignore a CQL2 `filter` while `/conformance` claims CQL2
-(DESIGN.md §5). This provider reads the layer once per file version through
+(docs/architecture.md §5). This provider reads the layer once per file version through
 `layer_cache`, and answers every query parameter pygeoapi hands it — bbox, datetime,
 property equality, filter, q, sortby, properties, skipGeometry, paging — or refuses it
 with a 400 that says why. It is read-only.

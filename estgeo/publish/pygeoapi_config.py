@@ -6,7 +6,7 @@ resource per public collection whose GeoPackage (or, for `type: coverage`, GeoTI
 exists in `published/current`, so the server starts before the first build and never
 lists a layer it cannot serve. Internal collections are never published here (they need
 an authenticated profile). A collection whose vector tiles were built
-(`estgeo.publish.tiles`) gets a tile provider beside its feature provider; a coverage
+(`estgeo.build.tiles`) gets a tile provider beside its feature provider; a coverage
 gets `estgeo.publish.coverage_provider`.
 
 Titles, descriptions and keywords stay language maps `{sv: …, en: …}`: pygeoapi picks
@@ -30,14 +30,14 @@ import shapely
 import yaml
 from pygeoapi.openapi import get_oas  # unlike pygeoapi.flask_app, reads no env at import
 
+from estgeo.build.postgis_layers import GEOMETRY_COLUMN, connection_data, published_tables, table_name, tile_table
+from estgeo.build.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET, tile_sets
 from estgeo.config import Settings
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 from estgeo.publish.limits import RequestLimits
 from estgeo.publish.openapi_bundle import self_contained
-from estgeo.publish.postgis_layers import GEOMETRY_COLUMN, connection_data, published_tables, table_name, tile_table
 from estgeo.publish.process_lagesbild import process_manager, processes
-from estgeo.publish.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET, tile_sets
-from estgeo.store_postgis import is_postgis_url
+from estgeo.store import is_postgis_url
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -73,7 +73,7 @@ def coverage_file(settings: Settings, collection_id: str) -> Path:
 
 
 def tiles_folder(settings: Settings, collection_id: str) -> Path:
-    """The pre-generated vector tiles of a collection (`estgeo.publish.tiles`)."""
+    """The pre-generated vector tiles of a collection (`estgeo.build.tiles`)."""
     return settings.published_dir / "current" / TILES_DIR / collection_id
 
 
@@ -306,7 +306,7 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
 
 def _database_tile_sources(settings: Settings, collection_id: str, in_postgis: dict[str, int]) -> dict[int, str]:
     """Zoom → published tile-feature table, as the pre-generated tiles choose their source
-    collection per zoom (`estgeo.publish.tiles.tile_sets`); empty when a table is missing."""
+    collection per zoom (`estgeo.build.tiles.tile_sets`); empty when a table is missing."""
     found = [t for t in tile_sets(settings) if t.collection == collection_id]
     if not found:
         return {}

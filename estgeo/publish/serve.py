@@ -30,9 +30,9 @@ from urllib.parse import urlparse
 import yaml
 
 import estgeo
+from estgeo.build.tiles import ARCHIVE, TILES_DIR
 from estgeo.config import Settings
 from estgeo.publish.pygeoapi_config import is_coverage, public_collections, pygeoapi_dir, write_pygeoapi_files
-from estgeo.publish.tiles import ARCHIVE, TILES_DIR
 
 WSGI_APP = "estgeo.publish.wsgi:APP"
 ASGI_APP = "estgeo.publish.asgi:APP"

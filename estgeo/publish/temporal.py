@@ -4,7 +4,7 @@ A published time may be a calendar date ("2024-05-01": a whole Swedish day, sinc
 municipality's periods and walks are dated in local time) or an instant. Both become a
 closed interval [start, end] in UTC so that one intersection test answers every
 `datetime=` form (instant, date, bounded or half-open interval) the same way.
-Values without a UTC offset are local time in the configured time zone (DESIGN.md §2).
+Values without a UTC offset are local time in the configured time zone (docs/architecture.md §2).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `TileProvider` is the pygeoapi tile provider: tile set lists, tile set metadata (OGC
 TileSet JSON and TileJSON 3.0) and tiles, read from `published/current/tiles/<id>/`
-(written by `estgeo.publish.tiles` at build time). pygeoapi's own MVT-tippecanoe
+(written by `estgeo.build.tiles` at build time). pygeoapi's own MVT-tippecanoe
 provider cannot tell an empty tile (204) from one outside the tile set (404) beyond the
 zoom range, writes a TileJSON whose `tiles` and `bounds` are strings, and answers an
 unknown tile matrix set with tiles of another.
@@ -32,7 +32,7 @@ from pygeoapi.provider.base_mvt import BaseMVTProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError, ProviderTilesetIdNotFoundError
 from pygeoapi.util import url_join
 
-from estgeo.publish.tiles import MVT_MEDIA_TYPE, MVT_SUFFIX, TILESET
+from estgeo.build.tiles import MVT_MEDIA_TYPE, MVT_SUFFIX, TILESET
 
 WEB_MERCATOR_QUAD = TileMatrixSetEnum.WEBMERCATORQUAD.value
 TILE_FORMATS = ("mvt", "pbf")

@@ -160,7 +160,7 @@ def _store(settings: Settings) -> Any:
     a store object holds no connection, so threads share it)."""
     with _settings_lock:
         if settings.store_url not in _stores:
-            _stores[settings.store_url] = open_store(settings)
+            _stores[settings.store_url] = open_store(settings, create=False)
         return _stores[settings.store_url]
 
 

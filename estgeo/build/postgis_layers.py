@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyogrio
 import shapely
 
-from estgeo.store_postgis import PostgisStore, _q, split_url
+from estgeo.store.postgis import PostgisStore, _q, split_url
 
 #: The collections' geometries are stored as pygeoapi serves them: CRS84 lon/lat.
 SRID = 4326
@@ -79,7 +79,7 @@ def publish_build(store: PostgisStore, folder: Path, collections: list[str], bui
     staging = f"{staging_prefix(store)}{re.sub(r'[^0-9a-z]', '_', build_id.lower())}"[:63]
     with store._connect() as con:
         # A killed build leaves its staging schema; builds of one workspace run one at a
-        # time (estgeo.layers.run holds the build lock), so any found now is such a leftover.
+        # time (estgeo.build.run holds the build lock), so any found now is such a leftover.
         for (leftover,) in con.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)",
                                        (staging_prefix(store),)).fetchall():
             con.execute(f"DROP SCHEMA {_q(leftover)} CASCADE")
@@ -113,7 +113,7 @@ def tile_table(table: str) -> str:
 
 def load_tile_features(con, schema: str, table: str) -> None:
     """The features the collection's vector tiles show, as their own indexed table: the
-    latest complete period of each period kind, as `estgeo.publish.tiles.latest_periods`
+    latest complete period of each period kind, as `estgeo.build.tiles.latest_periods`
     picks them for the pre-generated tiles (a kind with no complete period keeps its
     latest one); the whole collection when it has no periods."""
     source, target = f"{_q(schema)}.{_q(table)}", f"{_q(schema)}.{_q(tile_table(table))}"

@@ -42,10 +42,10 @@ class BuildResult:
     build_id: str
     folder: Path
     collections: dict[str, int] = field(default_factory=dict)
-    #: Vector tiles written per collection (estgeo.publish.tiles).
+    #: Vector tiles written per collection (estgeo.build.tiles).
     tiles: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-    #: The privacy audit of the public collections (estgeo.audit.public.AuditReport), if it ran.
+    #: The privacy audit of the public collections (estgeo.build.audit.AuditReport), if it ran.
     audit: Any = None
     audit_file: Path | None = None
 
@@ -122,7 +122,7 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
                 write_collection(frame, partial / f"{collection_id}.gpkg", collection_id)
                 result.collections[collection_id] = len(frame)
         # Vector tiles of the collections just written, so serving a tile reads one file.
-        from estgeo.publish.tiles import write_tiles
+        from estgeo.build.tiles import write_tiles
 
         result.tiles = write_tiles(settings, partial, progress).tiles
         # The attacker's audit of what the public profile would serve, before anything is
@@ -134,11 +134,11 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
         _fsync_tree(partial)
         partial.rename(result.folder)
         _fsync_dir(builds)
-        if getattr(store, "backend", "embedded") == "postgis":
-            from estgeo.publish.postgis_layers import publish_build
+        if store.backend == "postgis":
+            from estgeo.build.postgis_layers import publish_build
 
             progress("publishing the collections in PostGIS")
-            publish_build(store, result.folder, list(result.collections), build_id)  # type: ignore[arg-type]  # a PostgisStore (backend above); issue 17's Store protocol removes the getattr
+            publish_build(store, result.folder, list(result.collections), build_id)  # type: ignore[arg-type]  # a PostgisStore: its backend says so
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -149,13 +149,13 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
 
 
 def _audit(settings: Settings, store: Store, folder: Path, build_id: str, progress: Callable[[str], None]):
-    """Run `estgeo.audit.public.audit_folder` on the new build; the full report (it names
+    """Run `estgeo.build.audit.audit_folder` on the new build; the full report (it names
     the exposed cells, so it is as sensitive as the store) goes to <workspace>/audit/,
     readable by the service's user only. Raises `PrivacyLeak` under privacy.enforce."""
     cfg = settings.project.get("privacy") or {}
     if not cfg.get("audit", True):
         return None, None
-    from estgeo.audit.public import PrivacyLeak, audit_folder
+    from estgeo.build.audit import PrivacyLeak, audit_folder
 
     progress("privacy audit of the public collections")
     report = audit_folder(settings, folder, truth_store=store, lp_max_vars=int(cfg.get("audit_lp_max_vars", 60)))

@@ -23,49 +23,25 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-SQL_TYPES = {
-    "id": "TEXT",  # unique through the index `id_index` names (see Store.__init__)
-    "text": "TEXT",
-    "code": "TEXT",
-    "codes": "TEXT",
-    "datetime": "INTEGER",
-    "date": "TEXT",
-    "int": "INTEGER",
-    "float": "REAL",
-    "bool": "INTEGER",
-}
-META = {"x": "REAL", "y": "REAL", "_hash": "INTEGER", "_source": "TEXT", "_file": "TEXT", "_row": "INTEGER", "_ingested_at": "TEXT"}
+from estgeo.store.base import META, SQL_TYPES, RecordExists, RecordMissing, _to_arrow, typed_records
 
 
-def open_store(settings) -> Store:
-    """The store `settings.store_url` names: the embedded SQLite file, or PostGIS."""
-    from estgeo.store_postgis import PostgisStore, is_postgis_url
-
-    url = settings.store_url
-    if is_postgis_url(url):
-        return PostgisStore(url, settings.model)  # type: ignore[return-value]
-    if url != "embedded":
-        raise ValueError(f"store: {url!r} is neither 'embedded' nor a postgresql:// URL")
-    return Store(settings.store_path, settings.model)
-
-
-class RecordExists(Exception):
-    """A record with this id is already stored."""
-
-
-class RecordMissing(Exception):
-    """No record with this id is stored."""
-
-
-class Store:
+class SqliteStore:
     """Read and write canonical records; the schema comes from config/model.yml."""
 
-    def __init__(self, path: Path, model: dict[str, Any]):
+    backend = "embedded"
+
+    def __init__(self, path: Path, model: dict[str, Any], create: bool = True):
         self.path = Path(path)
         self.model = model
+        if create:
+            self.create_schema()
+
+    def create_schema(self) -> None:
+        """Make the tables and indexes that are missing (nothing else changes)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as con, con:
-            for kind in model:
+            for kind in self.model:
                 # Ids are unique through an index of their own rather than a PRIMARY KEY
                 # (stores made before 2026-12 have that; both behave alike), so that the
                 # first bulk load of a table can build it once, after the rows
@@ -181,7 +157,7 @@ class Store:
             writer.write(new, changed)
 
     @contextmanager
-    def bulk_writer(self, kind: str) -> Iterator[BulkWriter]:
+    def bulk_writer(self, kind: str) -> Iterator[SqliteBulkWriter]:
         """One transaction that takes batches of new and changed records and writes them
         in a background thread while the caller prepares the next batch.
 
@@ -190,7 +166,7 @@ class Store:
         2026-12-01: a busy Python thread keeps its pace during a million-row load), so
         writing overlaps validation.
         """
-        writer = BulkWriter(self, kind)
+        writer = SqliteBulkWriter(self, kind)
         try:
             yield writer
         except BaseException:
@@ -326,10 +302,10 @@ def id_index(kind: str) -> str:
     return f"{kind}_id"
 
 
-class BulkWriter:
+class SqliteBulkWriter:
     """Writes batches of records on one ADBC connection from its own thread (see `Store.bulk_writer`)."""
 
-    def __init__(self, store: Store, kind: str):
+    def __init__(self, store: SqliteStore, kind: str):
         self.kind = kind
         self.fields = store.fields(kind)
         self.cols = store.columns(kind)
@@ -396,43 +372,6 @@ class BulkWriter:
             self.con.close()
         if commit and self.error is not None:
             raise self.error
-
-
-def typed_records(frame: pd.DataFrame, fields: dict[str, dict[str, Any]], wanted: list[str]) -> pd.DataFrame:
-    """Columns in the store's encoding (datetimes as UTC seconds, booleans as 0/1) turned
-    into the types every reader of the store expects, whichever backend held them."""
-    for name in wanted:
-        kind_of = fields.get(name, {}).get("type")
-        if kind_of == "datetime":
-            frame[name] = pd.to_datetime(frame[name], unit="s", utc=True)
-        elif kind_of == "int":
-            frame[name] = frame[name].astype("Int64")
-        elif kind_of == "bool":
-            frame[name] = frame[name].astype("boolean")
-        elif kind_of in ("text", "code", "codes", "date", "id"):
-            frame[name] = frame[name].astype("string")
-    return frame
-
-
-def _to_arrow(records: pd.DataFrame, fields: dict[str, dict[str, Any]]) -> pa.Table:
-    """Records as an Arrow table in the store's encoding (datetimes as UTC seconds, booleans as 0/1)."""
-    arrays = {}
-    for name in records.columns:
-        col = records[name]
-        kind = fields.get(name, {}).get("type")
-        sql = SQL_TYPES[kind] if kind else META[name]
-        missing = pd.isna(col).to_numpy(dtype=bool)
-        if kind == "datetime":
-            values = col.dt.tz_convert("UTC").to_numpy(dtype="datetime64[s]").astype(np.int64)
-        elif sql == "INTEGER":
-            values = col.astype("Int64").fillna(0).to_numpy(dtype=np.int64)
-        elif sql == "REAL":
-            values = col.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            arrays[name] = pa.array(col.astype("string[pyarrow]").array, type=pa.string())
-            continue
-        arrays[name] = pa.array(values, mask=missing)
-    return pa.table(arrays)
 
 
 def _to_sql_values(records: pd.DataFrame, fields: dict[str, dict[str, Any]]):

@@ -2,7 +2,7 @@
 
 For a region, a police area or the whole country, one SQLite file on one machine is too
 little; PostgreSQL with PostGIS is what municipal GIS departments already run. The tables,
-columns and behaviour are those of `estgeo.store.Store` (one table per kind of record,
+columns and behaviour are those of `estgeo.store.sqlite.SqliteStore` (one table per kind of record,
 upserts by id, content hashes, quarantine, notes, runs, edits), so ingest, builders and
 the API's edits use either without knowing which. Values are kept in PostgreSQL's own
 types (timestamptz, boolean, date), and every record table has a generated
@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from estgeo.store import META, RecordExists, RecordMissing, _to_arrow, typed_records
+from estgeo.store.base import META, RecordExists, RecordMissing, _to_arrow, typed_records
 
 #: Column types in PostgreSQL, by field type of config/model.yml.
 PG_TYPES = {
@@ -82,15 +82,21 @@ class PostgisStore:
 
     backend = "postgis"
 
-    def __init__(self, url: str, model: dict[str, Any]):
+    def __init__(self, url: str, model: dict[str, Any], create: bool = True):
         import psycopg
 
         self._psycopg = psycopg
         self.url, self.schema = split_url(url)
         self.model = model
+        if create:
+            self.create_schema()
+
+    def create_schema(self) -> None:
+        """Make the schema, tables and indexes that are missing (13 statements; never
+        run by the server, which opens its store with create=False)."""
         with self._connect() as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.schema)}")
-            for kind in model:
+            for kind in self.model:
                 con.execute(f"CREATE TABLE IF NOT EXISTS {self._t(kind)} ({self._columns_sql(kind)}, "
                             f"_seq bigint GENERATED ALWAYS AS IDENTITY, "
                             f"geom geometry(Point, 3006) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 3006)) STORED)")
