@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -16,7 +17,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from estgeo import __version__
-from estgeo.config import ConfigError, Settings, load_settings
+from estgeo.config import Settings, load_settings
+from estgeo.errors import EstgeoError
 
 console = Console(stderr=True)
 out = Console()
@@ -27,24 +29,30 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=console, transient=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: every `EstgeoError` (estgeo.errors) that reaches it is printed as
+    its message, without a traceback, and exits 1 — caught here once for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EstgeoError as exc:
+            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise click.ClickException(message) from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path), envvar="ESTGEO_HOME",
               help="Workspace folder with inbox/, the store, quarantine/ and published/ (default ./var, or ESTGEO_HOME).")
 @click.version_option(__version__, prog_name="estgeo")
 @click.pass_context
 def main(ctx: click.Context, workspace: Path | None) -> None:
     """estgeo — insecurity layers for EST, published over OGC APIs."""
-    try:
-        settings = load_settings(workspace=workspace)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = load_settings(workspace=workspace)  # a ConfigError is an EstgeoError: _Commands prints it
     # Everything written from here on (store, quarantine, builds, the server's files) is
     # private to the service's user, or group-readable by `workspace_group`.
     os.umask(settings.workspace_umask())
-    try:
-        settings.ensure_workspace()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings.ensure_workspace()
     ctx.obj = settings
 
 
@@ -146,8 +154,7 @@ def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: 
 @click.pass_obj
 def build(settings: Settings, only: tuple[str, ...]) -> None:
     """Build every layer declared in layers/ and publish them atomically."""
-    from estgeo.build.audit import PrivacyLeak
-    from estgeo.build.run import BuildBusy, build_layers
+    from estgeo.build.run import build_layers
 
     store = _store(settings)
     if store.count("incidents") == 0:
@@ -157,8 +164,8 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
         task = progress.add_task("building layers", total=None)
         try:
             result = build_layers(settings, store, lambda m: progress.update(task, description=m), list(only) or None)
-        except (BuildBusy, PrivacyLeak) as exc:
-            raise click.ClickException(str(exc)) from exc
+        except EstgeoError:
+            raise  # BuildBusy, PrivacyLeak, …: their message is the answer (_Commands)
         except Exception as exc:
             from estgeo.ingest.pipeline import is_disk_full
 
@@ -250,11 +257,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
     """Serve the published layers over OGC APIs (pygeoapi behind granian)."""
     from estgeo.publish.serve import serve as run_server
 
-    try:
-        code = run_server(settings, host, port, workers, profile=profile)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    sys.exit(code)
+    sys.exit(run_server(settings, host, port, workers, profile=profile))
 
 
 @main.command()
@@ -269,10 +272,7 @@ def apikey(settings: Settings, name: str) -> None:
     """
     from estgeo.publish.access import add_api_key
 
-    try:
-        key, path = add_api_key(settings, name)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    key, path = add_api_key(settings, name)
     console.print(f"API key '{name}' added to {path} (only its hash is stored). The key, shown this once:")
     out.print(key, markup=False, highlight=False)
 
@@ -306,14 +306,8 @@ def publish(settings: Settings, print_config: bool) -> None:
 def report(settings: Settings, period: str, area: str | None, profile: str, lang: str, out_dir: Path) -> None:
     """Write the lägesbild report (self-contained HTML and PDF) from the published layers."""
     from estgeo.report import make_report
-    from estgeo.report.area import AreaError
-    from estgeo.report.data import MissingLayerError
-    from estgeo.report.periods import PeriodError
 
-    try:
-        paths = make_report(settings, period, area, profile, lang, out_dir, store=_store(settings))
-    except (PeriodError, AreaError, MissingLayerError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    paths = make_report(settings, period, area, profile, lang, out_dir, store=_store(settings))
     for path in paths.values():
         out.print(str(path))
 
@@ -332,14 +326,11 @@ def qgis_project(settings: Settings, url: str | None, output: Path, lang: str, p
     Feature collections are OGC API Features layers, tiled ones also vector tile layers,
     the modelled light a raster; the styles come from layers/styles/.
     """
-    from estgeo.clients.qgis_project import ProjectError, make_project
+    from estgeo.clients.qgis_project import make_project
 
     base = url or str(settings.server.get("url", "http://localhost:5000"))
-    try:
-        path, collections = make_project(base, output, lang=lang, taxonomy=settings.taxonomy,
-                                         min_count=settings.privacy_min_count, period_kind=period_kind)
-    except ProjectError as exc:
-        raise click.ClickException(str(exc)) from exc
+    path, collections = make_project(base, output, lang=lang, taxonomy=settings.taxonomy,
+                                     min_count=settings.privacy_min_count, period_kind=period_kind)
     console.print(f"[green]QGIS project written to {path}[/green] ({len(collections)} collections from {base})")
 
 

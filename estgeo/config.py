@@ -17,11 +17,13 @@ from typing import Any
 
 import yaml
 
+from estgeo.errors import EstgeoError
+
 #: The repository's own config/ and layers/, used when no other folder is given.
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-class ConfigError(Exception):
+class ConfigError(EstgeoError):
     """A configuration file is missing or wrong; the message names the file and key."""
 
 

@@ -35,3 +35,48 @@ def test_a_store_importing_the_command_line_breaks_it(tmp_path: Path) -> None:
     result = _lint(copy, copy)
     assert result.returncode == 1
     assert "BROKEN" in result.stdout and "estgeo.store.base -> estgeo.cli" in result.stdout
+
+
+def test_requests_to_the_store_collection_run_no_ddl(settings, store, monkeypatch) -> None:
+    """pygeoapi makes a provider per request; the store collection's provider opened a
+    store per request, which ran the schema statements (13 on PostGIS) each time. Now the
+    server opens its store once, without DDL: counted here over reads and a write, on the
+    backend under test."""
+    import json
+
+    from estgeo.ingest.pipeline import ingest_file
+    from estgeo.publish import transactions
+    from estgeo.publish.access import editable_collections
+    from estgeo.store import PostgisStore, SqliteStore
+
+    data = Path(__file__).parent / "data"
+    assert ingest_file(settings, store, data / "trygghetsvandring_test.csv").ingested > 0
+    calls: list[str] = []
+    for cls in (SqliteStore, PostgisStore):
+        original = cls.create_schema
+
+        def counted(self, original=original, name=cls.__name__):
+            calls.append(name)
+            return original(self)
+
+        monkeypatch.setattr(cls, "create_schema", counted)
+    monkeypatch.setattr(transactions, "_stores", {})
+    monkeypatch.setattr(transactions, "_layers", {})
+    collection = editable_collections(settings)[0]
+    definition = transactions.store_resource(settings, collection)
+    for _ in range(3):  # three requests, each with its own provider, as pygeoapi does
+        provider = transactions.StoreProvider(definition)
+        found = provider.query(limit=5)
+        assert found["numberMatched"] > 0
+        provider.get(found["features"][0]["id"])
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [13.1433, 59.8366]},
+               "properties": {"walk_id": "V-DDL", "walk_date": "2026-10-01", "light_condition": "mörker",
+                              "problems": ["belysning_saknas"], "participants": 3}}
+    created = transactions.StoreProvider(definition).create(json.dumps(feature))
+    assert not store.read_one("walks", created).empty
+    assert calls == []
+    # And the count is real: opening a store the way ingest and build do runs it.
+    from estgeo.store import open_store
+
+    open_store(settings)
+    assert len(calls) == 1

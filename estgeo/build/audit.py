@@ -37,6 +37,7 @@ import pandas as pd
 
 from estgeo.audit import density as audit_density
 from estgeo.audit import intervals, tables
+from estgeo.errors import EstgeoError
 
 
 @dataclass
@@ -87,7 +88,7 @@ class AuditReport:
         return ""
 
 
-class PrivacyLeak(RuntimeError):
+class PrivacyLeak(EstgeoError, RuntimeError):
     """The audit found withheld counts an attacker can work out; the build is not published."""
 
 

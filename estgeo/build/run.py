@@ -31,6 +31,7 @@ import geopandas as gpd
 import pandas as pd
 
 from estgeo.config import Settings
+from estgeo.errors import EstgeoError
 from estgeo.layers.context import BuildContext
 from estgeo.store import Store
 
@@ -55,7 +56,7 @@ def current_build(settings: Settings) -> Path | None:
     return link.resolve() if link.exists() else None
 
 
-class BuildBusy(RuntimeError):
+class BuildBusy(EstgeoError, RuntimeError):
     """Another build of the same workspace is running."""
 
 

@@ -34,6 +34,7 @@ import pyproj
 
 from estgeo import __version__
 from estgeo.config import PACKAGE_ROOT
+from estgeo.errors import EstgeoError
 
 STYLES = PACKAGE_ROOT / "layers" / "styles"
 PROJECT_CRS = "EPSG:3006"
@@ -70,7 +71,7 @@ PERIOD_WORDS = {"week": {"sv": "vecka", "en": "week"}, "lagesbild": {"sv": "läg
                 "month": {"sv": "månad", "en": "month"}, "all": {"sv": "hela tiden", "en": "whole range"}}
 
 
-class ProjectError(Exception):
+class ProjectError(EstgeoError):
     """The server could not be read or does not look like estgeo; the message says why."""
 
 

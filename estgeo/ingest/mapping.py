@@ -17,13 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from estgeo.config import Settings, normalise_label
+from estgeo.errors import EstgeoError
 
 #: Column names understood for the two coordinates when a mapping names none.
 COORDINATE_NAMES = [("x", "y"), ("e", "n"), ("easting", "northing"), ("lon", "lat"), ("long", "lat"),
                     ("longitude", "latitude"), ("lng", "lat"), ("ost", "nord")]
 
 
-class MappingError(Exception):
+class MappingError(EstgeoError):
     """The file cannot be matched to a source or a kind; the message says what to do."""
 
 

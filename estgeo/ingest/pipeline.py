@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from estgeo.config import Settings
+from estgeo.errors import EstgeoError
 from estgeo.ingest import fields as parse
 from estgeo.ingest.coords import check_extent, to_storage_crs
 from estgeo.ingest.mapping import MappingError, choose_source, map_columns
@@ -62,7 +63,7 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-class DiskFull(OSError):
+class DiskFull(EstgeoError, OSError):
     """The disk (or the database) is full: nothing more can be written."""
 
 

@@ -23,10 +23,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from estgeo.errors import EstgeoError
+
 _NOT_BLANK = re.compile(rb"\S")
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(EstgeoError):
     """The file as a whole cannot be read (empty, not the format its name says, …)."""
 
 

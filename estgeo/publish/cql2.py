@@ -28,6 +28,7 @@ from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import Evaluator, handle
 from pygeofilter.util import like_pattern_to_re
 
+from estgeo.errors import EstgeoError
 from estgeo.publish import budget
 from estgeo.publish.crs import box_in_crs84
 from estgeo.publish.layer_cache import TEMPORAL_KINDS, Layer
@@ -65,7 +66,7 @@ TREE_PREDICATES = {
 }
 
 
-class FilterError(ValueError):
+class FilterError(EstgeoError, ValueError):
     """The filter cannot be applied to this collection; the message says why."""
 
 

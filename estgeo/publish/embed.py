@@ -41,6 +41,7 @@ from flask import Blueprint, Flask, Response, abort, render_template, request, s
 from werkzeug.security import safe_join
 
 from estgeo.config import Settings, load_settings
+from estgeo.errors import EstgeoError
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 
 ASSETS = Path(__file__).resolve().parent / "embed_assets"
@@ -83,7 +84,7 @@ MIMETYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".css": "text/
 BLUEPRINT = Blueprint("estgeo_embed", __name__, template_folder=str(ASSETS / "templates"))
 
 
-class EmbedError(ValueError):
+class EmbedError(EstgeoError, ValueError):
     """A request the page cannot be made for; the message is shown to the web editor."""
 
 

@@ -22,6 +22,7 @@ import pyogrio
 import shapely
 from pyogrio.errors import DataSourceError
 
+from estgeo.errors import EstgeoError
 from estgeo.publish.temporal import DATE_ONLY, TimeSpans, parse_time_column
 
 #: OGR field type → our field kind (the JSON type, or a temporal kind).
@@ -38,7 +39,7 @@ TEMPORAL_KINDS = ("date", "date-time")
 _DATE_TIME = DATE_ONLY + r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2})?"
 
 
-class LayerUnavailable(Exception):
+class LayerUnavailable(EstgeoError):
     """The layer file is missing or unreadable; the message says which file and why."""
 
 

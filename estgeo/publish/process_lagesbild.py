@@ -22,6 +22,7 @@ from typing import Any
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from estgeo.config import Settings
+from estgeo.errors import EstgeoError
 
 PROCESS_ID = "lagesbild"
 PROCESSOR = "estgeo.publish.process_lagesbild.LagesbildProcessor"
@@ -148,10 +149,7 @@ class LagesbildProcessor(BaseProcessor):
 
     def execute(self, data: dict[str, Any], outputs: dict[str, Any] | None = None) -> tuple[str, bytes]:
         from estgeo.config import load_settings
-        from estgeo.report.area import AreaError
         from estgeo.report.content import ReportOptions, compose
-        from estgeo.report.data import MissingLayerError
-        from estgeo.report.periods import PeriodError
         from estgeo.report.render import render_html, render_pdf
         from estgeo.store import open_store
 
@@ -166,7 +164,7 @@ class LagesbildProcessor(BaseProcessor):
                                 profile=self.profile, lang=language)
         try:
             report = compose(settings, options, store=store)
-        except (PeriodError, AreaError, MissingLayerError) as exc:
+        except EstgeoError as exc:  # a period, area or layer the report cannot use: the caller's to fix
             raise LagesbildInputError(user_msg=str(exc)) from exc
         html = render_html(report)
         if fmt == "html":

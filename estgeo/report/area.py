@@ -23,11 +23,13 @@ import numpy as np
 import pyproj
 import shapely
 
+from estgeo.errors import EstgeoError
+
 #: A polygon area's totals use the coarsest resolution whose selected cells overlap it at least this much (IoU).
 MIN_OVERLAP = 0.8
 
 
-class AreaError(ValueError):
+class AreaError(EstgeoError, ValueError):
     """The area cannot be understood; the message says what was expected."""
 
 

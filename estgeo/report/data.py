@@ -29,6 +29,7 @@ import pyogrio
 import pyproj
 
 from estgeo.config import Settings
+from estgeo.errors import EstgeoError
 from estgeo.layers import density
 from estgeo.layers.periods import PeriodScheme
 from estgeo.layers.sun import LIGHT_CONDITIONS
@@ -38,7 +39,7 @@ from estgeo.report.periods import Window, to_day
 DENSITY_PREFIX = "incident-density"
 
 
-class MissingLayerError(LookupError):
+class MissingLayerError(EstgeoError, LookupError):
     """A published layer the report needs is not there (no build yet, or not declared)."""
 
 

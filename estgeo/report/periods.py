@@ -20,6 +20,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from estgeo.errors import EstgeoError
 from estgeo.layers.periods import PeriodScheme
 
 #: Kinds a report period may consist of, coarsest first (the first that fits wins).
@@ -27,7 +28,7 @@ REPORT_KINDS = ("month", "lagesbild", "week")
 _RANGE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/)\s*(\d{4}-\d{2}-\d{2})\s*$")
 
 
-class PeriodError(ValueError):
+class PeriodError(EstgeoError, ValueError):
     """The period asked for cannot be reported; the message says why and what would work."""
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from estgeo.errors import EstgeoError
+
 SQL_TYPES = {
     "id": "TEXT",  # unique through the index `id_index` names (see Store.__init__)
     "text": "TEXT",
@@ -30,11 +32,11 @@ SQL_TYPES = {
 META = {"x": "REAL", "y": "REAL", "_hash": "INTEGER", "_source": "TEXT", "_file": "TEXT", "_row": "INTEGER", "_ingested_at": "TEXT"}
 
 
-class RecordExists(Exception):
+class RecordExists(EstgeoError):
     """A record with this id is already stored."""
 
 
-class RecordMissing(Exception):
+class RecordMissing(EstgeoError):
     """No record with this id is stored."""
 
 
