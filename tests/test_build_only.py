@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from estgeo.config import Settings
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -48,3 +50,33 @@ def test_only_one_layer_keeps_every_other_collection(tmp_path):
     lit = gpd.read_file(current.resolve() / "lighting-insecurity.gpkg", engine="pyogrio")
     old = gpd.read_file(before / "lighting-insecurity.gpkg", engine="pyogrio")
     assert lit["dark_incidents"].isna().sum() == old["dark_incidents"].isna().sum()
+
+
+def test_layers_are_built_in_the_order_their_needs_say() -> None:
+    from estgeo.build.run import LayerOrderError, build_order
+
+    layers = [{"name": "c", "needs": ["b"]}, {"name": "a"}, {"name": "b", "needs": ["a"]}]
+    assert [layer["name"] for layer in build_order(layers)] == ["a", "b", "c"]
+    with pytest.raises(LayerOrderError, match="need each other"):
+        build_order([{"name": "a", "needs": ["b"]}, {"name": "b", "needs": ["a"]}])
+    # A needed layer that is not configured only does not order anything.
+    assert [layer["name"] for layer in build_order([{"name": "a", "needs": ["x"]}, {"name": "x2"}])] == ["a", "x2"]
+
+
+def test_the_repository_layers_need_what_they_use(settings: Settings) -> None:
+    from estgeo.build.run import build_order
+
+    order = [layer["name"] for layer in build_order(settings.layers)]
+    assert order.index("incident-density") < order.index("lighting") < order.index("unsafe-places")
+
+
+def test_a_builder_must_make_what_it_declares(tmp_path: Path) -> None:
+    from estgeo.build.run import BuilderOutputError, check_outputs
+
+    layer = {"name": "x", "builder": "x", "collections": [{"id": "a"}, {"id": "r", "type": "coverage"}]}
+    (tmp_path / "r.tif").write_bytes(b"")
+    check_outputs(layer, {"a": None}, tmp_path)
+    with pytest.raises(BuilderOutputError, match="undeclared collection"):
+        check_outputs(layer, {"a": None, "b": None}, tmp_path)
+    with pytest.raises(BuilderOutputError, match="did not make declared collection"):
+        check_outputs(layer, {}, tmp_path)

@@ -30,7 +30,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from estgeo.config import Settings
+from estgeo.config import ConfigError, Settings
 from estgeo.errors import EstgeoError
 from estgeo.layers.context import BuildContext
 from estgeo.store import Store
@@ -54,6 +54,54 @@ class BuildResult:
 def current_build(settings: Settings) -> Path | None:
     link = settings.published_dir / "current"
     return link.resolve() if link.exists() else None
+
+
+class LayerOrderError(ConfigError):
+    """layers/*.yml: layers need each other (`needs:`), so none can be built first."""
+
+
+class BuilderOutputError(EstgeoError, RuntimeError):
+    """A builder returned collections its layers/*.yml does not declare, or left one out."""
+
+
+def build_order(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layers in dependency order: each after the configured layers its `needs:`
+    names (and, among those free to go, in the order of layers/*.yml). The order was the
+    alphabetical order of the file names, which a renamed file silently changed.
+
+    A needed layer that is not configured at all (an installation without street lights,
+    a test with three layers) is no error: every builder works with what the build has
+    (`ctx.built.get`), the needs only order it after what is there."""
+    by_name = {layer["name"]: layer for layer in layers}
+    needs = {layer["name"]: {n for n in layer.get("needs") or [] if n in by_name} for layer in layers}
+    ordered: list[dict[str, Any]] = []
+    done: set[str] = set()
+    waiting = list(layers)
+    while waiting:
+        ready = [layer for layer in waiting if needs[layer["name"]] <= done]
+        if not ready:
+            raise LayerOrderError("layers/*.yml: these layers need each other: "
+                                  + ", ".join(f"{layer['name']} (needs {', '.join(layer['needs'])})" for layer in waiting))
+        ordered.append(ready[0])
+        done.add(ready[0]["name"])
+        waiting.remove(ready[0])
+    return ordered
+
+
+def check_outputs(layer: dict[str, Any], outputs: dict[str, Any], folder: Path) -> None:
+    """A builder's results against its declaration: every collection it returns is
+    declared in its layers/*.yml, and every declared collection was made (returned, or a
+    coverage written into the build folder)."""
+    declared = {c["id"]: c for c in layer.get("collections") or []}
+    extra = sorted(set(outputs) - set(declared))
+    missing = sorted(cid for cid, c in declared.items()
+                     if cid not in outputs and not (c.get("type") == "coverage" and (folder / f"{cid}.tif").exists()))
+    if extra or missing:
+        where = layer.get("_path", layer["name"])
+        raise BuilderOutputError(f"builder '{layer['builder']}' ({where}): "
+                                 + (f"returned undeclared collection(s) {', '.join(extra)}" if extra else "")
+                                 + ("; " if extra and missing else "")
+                                 + (f"did not make declared collection(s) {', '.join(missing)}" if missing else ""))
 
 
 class BuildBusy(EstgeoError, RuntimeError):
@@ -112,12 +160,13 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
             carried = carry_collections(settings, partial, only)
             result.collections.update(carried)
             ctx.built = _Built(partial, carried)
-        for layer in settings.layers:
+        for layer in build_order(settings.layers):
             if only and layer["name"] not in only:
                 continue
             progress(f"building {layer['name']}")
             module = importlib.import_module(f"estgeo.layers.{layer['builder']}")
             outputs: dict[str, gpd.GeoDataFrame] = module.build(ctx, dict(layer.get("params") or {}))
+            check_outputs(layer, outputs, partial)
             for collection_id, frame in outputs.items():
                 progress(f"writing {collection_id} ({len(frame):,} features)")
                 write_collection(frame, partial / f"{collection_id}.gpkg", collection_id)
