@@ -381,7 +381,10 @@ def test_process_is_configured_with_a_job_manager(demo: Settings, pygeoapi_files
     config = yaml.safe_load(pygeoapi_files[0].read_text(encoding="utf-8"))
     assert validate_config(config)
     assert config["resources"]["lagesbild"]["processor"]["profile"] == "public"
-    assert config["server"]["manager"]["name"] == "TinyDB"
+    manager = config["server"]["manager"]
+    # pygeoapi's TinyDB manager with bounds (estgeo.publish.jobs): capped, expiring, unlisted.
+    assert manager["name"] == "estgeo.publish.jobs.BoundedJobManager"
+    assert manager["max_active"] == 2 and manager["keep_hours"] == 24
     assert "/processes/lagesbild/execution" in pygeoapi_files[1].read_text(encoding="utf-8")
 
 
