@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from live_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -50,10 +50,6 @@ def test_ingest_of_an_unreadable_file_says_why_without_a_traceback(tmp_path: Pat
     assert "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -66,7 +62,7 @@ def test_demo_build_serve_answers_collections(tmp_path: Path) -> None:
     for collection in ("incident-density", "hotspots", "street-lights", "unsafe-places", "walks", "interventions"):
         assert collection in built.stdout
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ESTGEO_HOME": str(tmp_path)}
     server = subprocess.Popen([sys.executable, "-m", "estgeo.cli", "serve", "--port", str(port), "--workers", "1"],
                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

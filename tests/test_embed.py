@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import requests
 import shapely
 import yaml
 from flask import Flask
+from live_server import free_port
 
 from estgeo.config import Settings
 from estgeo.publish import embed
@@ -265,10 +265,6 @@ def test_landing_page_gets_the_iframe_line(client) -> None:
 
 
 # A live demo server and a real browser -------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _estgeo(workspace: Path, *args: str, env: dict[str, str] | None = None) -> None:
@@ -289,7 +285,7 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 class Server:
     def __init__(self, workspace: Path, log: Path, env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         run_env = {**os.environ, "ESTGEO_HOME": str(workspace), **(env or {})}
@@ -580,7 +576,7 @@ def test_unreachable_basemap_falls_back_to_streets(workspace: Path, tmp_path: Pa
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     project = yaml.safe_load((config / "estgeo.yml").read_text(encoding="utf-8"))
-    closed_port = _free_port()
+    closed_port = free_port()
     unreachable = f"http://127.0.0.1:{closed_port}/{{z}}/{{x}}/{{y}}.png"
     project.setdefault("embed", {})["basemap_url"] = unreachable
     (config / "estgeo.yml").write_text(yaml.safe_dump(project, allow_unicode=True), encoding="utf-8")

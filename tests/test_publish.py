@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ import pytest
 import requests
 import shapely
 import yaml
+from live_server import free_port
 
 from estgeo.config import Settings, load_settings
 from estgeo.publish.pygeoapi_config import (
@@ -155,16 +155,12 @@ def places() -> gpd.GeoDataFrame:
     return places_frame()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(publish_settings: Settings) -> Iterator[str]:
     """`estgeo.publish.serve.serve` in a child process, as the CLI would run it."""
-    port = _free_port()
+    port = free_port()
     workspace, layers = str(publish_settings.workspace), str(publish_settings.layers_dir)
     script = (
         "import sys\n"

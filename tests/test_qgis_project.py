@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from live_server import free_port
 
 from estgeo.clients import qgis_project as qp
 from estgeo.clients import qgis_styles
@@ -171,10 +172,6 @@ def test_cli_says_why_when_the_server_is_not_there(tmp_path: Path) -> None:
 
 
 # Against the live demo server, and in QGIS ------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _estgeo(workspace: Path, *args: str) -> subprocess.CompletedProcess:
@@ -192,7 +189,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (workspace / "published" / "current").exists():
         _estgeo(workspace, "demo", "--incidents", "6000", "--seed", "7")
         _estgeo(workspace, "build")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("qgis-server") / "serve.log"
     env = {**os.environ, "ESTGEO_HOME": str(workspace)}
     with log.open("w") as out:
