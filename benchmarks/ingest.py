@@ -101,7 +101,7 @@ def concurrent(rows: int) -> None:
               f"{run['quarantined'] if run is not None else '-':>11} {str(adds):>7}")
         if "Traceback" in err:
             print(err[-2000:])
-    waited = [i + 1 for i, (_, err) in enumerate(outputs) if "waiting for it to finish" in err]
+    waited = [i + 1 for i, (_, err) in enumerate(outputs) if "waiting for it to finish" in " ".join(err.split())]
     print(f"rows in the store: {stored:,} of {rows:,} (each once: {stored == rows}); run records: {len(runs)}; "
           f"process {waited} waited for the other; both done in {seconds:.1f} s")
 

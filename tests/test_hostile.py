@@ -293,17 +293,23 @@ def test_two_ingests_of_the_same_file_at_once(tmp_path: Path) -> None:
     export.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = {**os.environ, "ESTGEO_HOME": str(workspace), "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "estgeo.cli", "ingest", "--kind", "incidents", str(export)]
-    first, second = (subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True) for _ in range(2))
+    from estgeo.config import load_settings
+    from estgeo.store import open_store
+
+    holder = open_store(load_settings(workspace=workspace))
+    # This process holds the ingest lock while both start, so both meet it whatever their
+    # start-up times (on PostGIS the first could otherwise finish before the second began).
+    with holder.ingest_lock():
+        first, second = (subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True) for _ in range(2))
+        time.sleep(8)
+        assert first.poll() is None and second.poll() is None  # both wait for the lock
     outputs = [p.communicate(timeout=600) for p in (first, second)]
     assert first.returncode == 0 and second.returncode == 0, outputs
     assert "quarantined" not in "".join(err for _, err in outputs), outputs
     assert not any("Traceback" in out + err for out, err in outputs)
-    assert any("waiting for it to finish" in err for _, err in outputs)
-    from estgeo.config import load_settings
-    from estgeo.store import open_store
-
-    store = open_store(load_settings(workspace=workspace))
+    assert all("waiting for it to finish" in " ".join(err.split()) for _, err in outputs), [err[-600:] for _, err in outputs]
+    store = holder
     assert store.count("incidents") == 60_000  # each row once
     runs = store.read_runs()
     assert len(runs) == 2
