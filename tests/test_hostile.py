@@ -156,6 +156,35 @@ def test_busy_slots_answer_503_and_cheap_requests_pass(tmp_path: Path) -> None:
     assert call(app, ITEMS, "filter=count%3E1")[0].startswith("200")
 
 
+def test_the_slot_is_free_as_soon_as_the_answer_is_made(tmp_path: Path) -> None:
+    """The server closes a response body after sending it, on its own schedule; a slot
+    held until then made a client's next expensive request a 503."""
+
+    class Body:
+        closed = False
+
+        def __iter__(self) -> Any:
+            return iter([b"{}"])
+
+        def close(self) -> None:
+            Body.closed = True
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return Body()
+
+    limits = RequestLimits(expensive_slots=1, expensive_wait_s=0.0)
+    guarded = limits_middleware(app, limits, tmp_path / "slots")
+    env = {"REQUEST_METHOD": "GET", "PATH_INFO": ITEMS, "QUERY_STRING": "filter=count%3E1", "REMOTE_ADDR": "127.0.0.1",
+           "wsgi.input": io.BytesIO(b"")}
+    answer = guarded(env, lambda status, headers, exc_info=None: None)  # not yet iterated, not yet closed by a server
+    assert answer == [b"{}"] and Body.closed
+    fd = Slots(tmp_path / "slots", 1).acquire(0.0)
+    assert fd is not None  # free for the next request at once
+    Slots.release(fd)
+    assert budget.remaining() is None
+
+
 def test_rate_limit_per_client() -> None:
     rates = RateLimiter(rate_per_s=10, burst=3)
     assert [rates.take("a", 1, now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]

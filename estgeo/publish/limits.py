@@ -43,7 +43,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -329,27 +329,6 @@ class Slots:
         os.close(fd)  # closing the descriptor drops its flock
 
 
-class _Finally:
-    """A response body that runs `done` once when the server closes it (PEP 3333)."""
-
-    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
-        self.body, self.done, self._closed = body, done, False
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.done()
-
-
 # Middleware ---------------------------------------------------------------------------
 def _refuse(start_response: Callable[..., Any], refusal: Refusal) -> list[bytes]:
     body = json.dumps({"code": refusal.code, "type": refusal.code, "description": refusal.message}).encode("utf-8")
@@ -397,18 +376,24 @@ def limits_middleware(app: WSGIApp, limits: RequestLimits, slots_dir: Path,
                     "503 Service Unavailable", "ServerBusy",
                     f"the server is running {limits.expensive_slots} expensive requests (filters, searches, sorting, "
                     "HTML pages, large pages) already; retry in a second, or ask for less", retry_after=1))
-        token = budget.begin(limits.time_budget_s)
-
-        def done() -> None:
-            budget.end(token)
+        budget.begin(limits.time_budget_s)
+        try:
+            result = app(environ, start_response)
+            if fd is None:
+                return result
+            # The slot is given back as soon as the answer is made, not when the server
+            # closes the body: granian closes it after sending, on its own schedule, and a
+            # client's next expensive request (QGIS asks several in a row) found the slot
+            # still held and got a 503. Our answers are complete when the app returns.
+            try:
+                return list(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            budget.end()
             if fd is not None:
                 slots.release(fd)
-
-        try:
-            body = app(environ, start_response)
-        except BaseException:
-            done()
-            raise
-        return _Finally(body, done)
 
     return wrapped
