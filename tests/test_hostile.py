@@ -175,7 +175,7 @@ def test_the_slot_is_free_as_soon_as_the_answer_is_made(tmp_path: Path) -> None:
 
     limits = RequestLimits(expensive_slots=1, expensive_wait_s=0.0)
     guarded = limits_middleware(app, limits, tmp_path / "slots")
-    env = {"REQUEST_METHOD": "GET", "PATH_INFO": ITEMS, "QUERY_STRING": "filter=count%3E1", "REMOTE_ADDR": "127.0.0.1",
+    env = {"REQUEST_METHOD": "GET", "PATH_INFO": ITEMS, "QUERY_STRING": "filter=count%3E1", "REMOTE_ADDR": "203.0.113.9",
            "wsgi.input": io.BytesIO(b"")}
     answer = guarded(env, lambda status, headers, exc_info=None: None)  # not yet iterated, not yet closed by a server
     assert answer == [b"{}"] and Body.closed
@@ -183,6 +183,17 @@ def test_the_slot_is_free_as_soon_as_the_answer_is_made(tmp_path: Path) -> None:
     assert fd is not None  # free for the next request at once
     Slots.release(fd)
     assert budget.remaining() is None
+
+
+def test_the_proxy_host_and_authenticated_profiles_are_not_queued(tmp_path: Path) -> None:
+    limits = RequestLimits(expensive_slots=1, expensive_wait_s=0.0)
+    held = Slots(tmp_path / "slots", 1).acquire(0.0)  # the one slot is taken
+    public = limits_middleware(Recorder(), limits, tmp_path / "slots")
+    assert call(public, ITEMS, "filter=count%3E1")[0].startswith("503")  # a stranger waits
+    assert call(public, ITEMS, "filter=count%3E1", REMOTE_ADDR="127.0.0.1")[0].startswith("200")  # QGIS on the host
+    internal = limits_middleware(Recorder(), limits, tmp_path / "slots", rate_limited=False)
+    assert call(internal, ITEMS, "filter=count%3E1")[0].startswith("200")
+    Slots.release(held)
 
 
 def test_rate_limit_per_client() -> None:

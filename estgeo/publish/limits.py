@@ -19,7 +19,7 @@ every request passes, in this order (WSGI middleware, `limits_middleware`):
    `trusted_proxies` (a request from a trusted address without X-Forwarded-For is the
    proxy's own host and is not limited). Buckets live in each worker process, so with W
    workers a client gets at most W times the rate — the bound that matters is per
-   request anyway.
+   request anyway. The internal profile (every request authenticated) is not limited.
 3. **Admission.** An *expensive* request (a filter, q, sortby, an HTML items page, a
    page larger than `cheap_items`, a coverage, a process run) needs one of
    `expensive_slots` slots shared by all workers of the server (lock files, so the
@@ -360,6 +360,10 @@ def limits_middleware(app: WSGIApp, limits: RequestLimits, slots_dir: Path,
         except Refusal as refusal:
             return _refuse(start_response, refusal)
         expensive = is_expensive(environ, params, limits)
+        # The proxy's own host (health checks, the operator's tools: `estgeo qgis-project`,
+        # QGIS on the server) is neither rate-limited nor queued for a slot; neither is an
+        # authenticated profile (rate_limited=False). QGIS opens a project's layers in
+        # parallel, and one slot answered most of them with 503.
         client = client_address(environ, trusted_proxies) if rate_limited else None
         if client is not None:
             wait = rates.take(client, limits.expensive_cost if expensive else 1.0)
@@ -369,7 +373,7 @@ def limits_middleware(app: WSGIApp, limits: RequestLimits, slots_dir: Path,
                     f"too many requests from this address (at most {limits.rate_per_s:g} per second, "
                     f"server.limits.rate_per_s); retry in {wait:.1f} s", retry_after=math.ceil(wait)))
         fd = None
-        if expensive:
+        if expensive and client is not None:
             fd = slots.acquire(limits.expensive_wait_s)
             if fd is None:
                 return _refuse(start_response, Refusal(

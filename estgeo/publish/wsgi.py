@@ -138,7 +138,8 @@ from estgeo.publish.pygeoapi_config import pygeoapi_dir  # noqa: E402
 _SETTINGS = load_settings()
 _POLICY = policy_for(_SETTINGS, PROFILE)
 APP.wsgi_app = limits_middleware(APP.wsgi_app, RequestLimits.from_settings(_SETTINGS),  # type: ignore[method-assign]
-                                 pygeoapi_dir(_SETTINGS, PROFILE) / "slots", _POLICY.trusted_proxies)
+                                 pygeoapi_dir(_SETTINGS, PROFILE) / "slots", _POLICY.trusted_proxies,
+                                 rate_limited=PROFILE == "public")
 APP.wsgi_app = access_middleware(APP.wsgi_app, _POLICY)  # type: ignore[method-assign]
 
 __all__ = ["APP", "crs_uri"]
