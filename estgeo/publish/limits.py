@@ -79,14 +79,14 @@ class RequestLimits:
     #: A coverage subset of at most this many square degrees (about 1.1 × 0.56 km) is cheap.
     cheap_coverage_deg2: float = 0.0001
     #: Server time one request may take before it is stopped with a 503.
-    time_budget_s: float = 1.0
+    time_budget_s: float = 0.8
     #: Expensive requests running at once across all workers, and how long one waits.
     expensive_slots: int = 1
     expensive_wait_s: float = 0.1
     #: Per client: tokens refilled per second, bucket size, tokens an expensive request costs.
     rate_per_s: float = 50.0
     burst: float = 200.0
-    expensive_cost: float = 25.0
+    expensive_cost: float = 50.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestLimits:
