@@ -109,7 +109,7 @@ def test_ordinary_requests_pass_with_a_time_budget(guarded: tuple[Any, Recorder]
     chain = " OR ".join(f"count = {i}" for i in range(40))  # a long OR chain is one level, not forty
     for query in ("f=json&limit=100&bbox=13.1,59.8,13.2,59.9", "q=klotter+brand", "filter=" + requests.utils.quote(chain),
                   "f=html&limit=200", "f=json&limit=10000"):
-        status, _, _ = call(app, ITEMS, query)
+        status, _, _ = call(app, ITEMS, query, REMOTE_ADDR=f"203.0.113.{len(query) % 250}")  # each its own client
         assert status.startswith("200"), query
         assert inner.remaining is not None and 0 < inner.remaining <= RequestLimits().time_budget_s
     assert budget.remaining() is None  # the deadline ends with the request
