@@ -7,7 +7,7 @@
   (905 km × 1,600 km), 5 m pixels: a 58-gigapixel grid of which only the tiles that some
   lamp reaches are computed and stored (sparse tiles).
 
-Each case runs `estgeo.layers.lighting.write_modelled_light` — render every tile of both
+Each case runs `estgeo.layers.lighting.rasters.write_modelled_light` — render every tile of both
 rasters (current and repaired) and write them as Cloud Optimized GeoTIFFs — in a fresh child
 process (so peak memory is its own), after a warm-up that loads the compiled kernel.
 
@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from estgeo.layers.illuminance import Lamps, LightModel, RenderStats, lamp_photometry, render_tiles  # noqa: E402
-from estgeo.layers.lighting import lamps_grid, merged_params, write_modelled_light  # noqa: E402
+from estgeo.layers.lighting import merged_params  # noqa: E402
+from estgeo.layers.lighting.rasters import lamps_grid, write_modelled_light  # noqa: E402
 
 TARGET_UPDATES_PER_CORE = 100e6
 SWEDEN_3006 = (180_000.0, 6_100_000.0, 1_085_000.0, 7_700_000.0)

@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from estgeo import demo
 from estgeo.config import Settings, load_settings, normalise_label
-from estgeo.demo import DemoResult, generate_demo, sun_altitude_deg
+from estgeo.demo import DemoResult, generate_demo, town
+from estgeo.demo import run as demo_run
+from estgeo.demo.incidents import sun_altitude_deg
 
 N = 2_000
 DATA = Path(__file__).parent / "data"
@@ -40,7 +41,7 @@ def incidents_3006(generated: tuple[Settings, DemoResult]) -> pd.DataFrame:
     pol = pd.read_csv(inbox / "polisen_utdrag.csv", sep=";", encoding="cp1252", decimal=",", dtype={"Klockslag": str})
     bb = pd.read_csv(inbox / "bostadsbolaget_arenden.csv", sep=";", encoding="utf-8-sig", decimal=",")
     app = _read_geojson(inbox / "est-app_export.geojson")
-    to_3006 = demo._transformer(4326, 3006)
+    to_3006 = town._transformer(4326, 3006)
     bb_e, bb_n = to_3006.transform(bb["Long"].to_numpy(), bb["Lat"].to_numpy())
     app_e, app_n = to_3006.transform(app["lon"].to_numpy(), app["lat"].to_numpy())
     pol_time = pd.to_datetime(pol["Datum"] + " " + pol["Klockslag"].fillna(""), format="%Y-%m-%d %H:%M", errors="coerce")
@@ -116,7 +117,7 @@ def test_writes_the_expected_files(generated: tuple[Settings, DemoResult]) -> No
     assert all(p.parent == settings.inbox and p.stat().st_size > 0 for p in result.files)
     assert {p.name for p in result.basemap_files} == {"streets.gpkg", "municipality.gpkg", "demo-truth.json"}
     assert result.counts["incidents"] == N
-    assert sum(result.counts[f"incidents_{s}"] for s in demo.SOURCES) == N
+    assert sum(result.counts[f"incidents_{s}"] for s in town.SOURCES) == N
 
 
 def test_polisen_extract_is_windows_1252_with_x_northing(generated: tuple[Settings, DemoResult]) -> None:
@@ -236,7 +237,7 @@ def test_lamps_in_range_with_outages_in_dark_clusters(generated: tuple[Settings,
     assert 4 <= len(clusters) <= 6
     centres = np.array([[c["E"], c["N"]] for c in clusters])
     xy = np.column_stack([lights.geometry.x, lights.geometry.y])
-    near = (np.hypot(*(xy[:, None, :] - centres[None]).transpose(2, 0, 1)) < demo.DARK_CLUSTER_RADIUS_M).any(axis=1)
+    near = (np.hypot(*(xy[:, None, :] - centres[None]).transpose(2, 0, 1)) < town.DARK_CLUSTER_RADIUS_M).any(axis=1)
     assert out[near].mean() > 0.5
     assert out[~near].mean() < 0.05
     assert all(c["lamps"] >= 15 and c["lamps_out"] / c["lamps"] > 0.45 for c in clusters)
@@ -340,8 +341,8 @@ def test_basemap_layers(generated: tuple[Settings, DemoResult]) -> None:
 
 
 def test_large_runs_write_the_app_share_as_csv_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo, "GEOJSON_MAX_INCIDENTS", 100)
-    monkeypatch.setattr(demo, "CHUNK_ROWS", 700)
+    monkeypatch.setattr(demo_run, "GEOJSON_MAX_INCIDENTS", 100)
+    monkeypatch.setattr(demo_run, "CHUNK_ROWS", 700)
     settings = load_settings(workspace=tmp_path)
     steps: list[tuple[str, float]] = []
     result = generate_demo(settings, n_incidents=N, seed=3, progress=lambda d, f: steps.append((d, f)))

@@ -108,7 +108,7 @@ def _build(settings, frames, out_dir, params=None):
     ctx = BuildContext(settings=settings, read=lambda kind: frames[kind].copy(), out_dir=out_dir)
     layer = next(layer for layer in settings.layers if layer["name"] == "lighting")
     p = lighting.merged_params(layer["params"])
-    p = lighting._deep_update(p, {"as_of": "2026-03-01", **(params or {})})
+    p = lighting.params._deep_update(p, {"as_of": "2026-03-01", **(params or {})})
     return ctx, lighting.build(ctx, p)
 
 

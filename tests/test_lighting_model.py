@@ -21,7 +21,8 @@ from estgeo.layers.illuminance import (
     point_illuminance,
     reach_m,
 )
-from estgeo.layers.lighting import lamps_grid, merged_params, write_modelled_light
+from estgeo.layers.lighting import merged_params
+from estgeo.layers.lighting.rasters import lamps_grid, write_modelled_light
 
 DATA = Path(__file__).parent / "data"
 

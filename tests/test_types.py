@@ -1,4 +1,4 @@
-"""The package is type-checked: mypy over estgeo/ (settings in pyproject.toml) finds no error.
+"""The package is type-checked and linted: mypy over estgeo/ (settings in pyproject.toml) finds no error, ruff finds nothing.
 
 Run as a test so that `./dev test`, and so CI, fails on a type error like on any other
 defect; `.venv/bin/mypy` alone gives the same answer."""
@@ -26,3 +26,19 @@ def test_mypy_catches_a_type_error(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), str(bad)], cwd=REPO,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "Incompatible return value type" in result.stdout
+
+
+def test_ruff_finds_nothing() -> None:
+    """The lint settings of pyproject.toml ([tool.ruff]) hold over the package, the tests and
+    the benchmarks: an unused import or an undefined name turns CI red like a failing test."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "estgeo", "tests", "benchmarks"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_ruff_catches_an_undefined_name(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f() -> int:\n    return undefined_name\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(bad)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "F821" in result.stdout
