@@ -26,7 +26,7 @@ from demo_workspace import demo_workspace
 from live_server import live_server
 
 from estgeo.config import load_settings
-from estgeo.publish.pygeoapi_config import POSTGIS_TILE_PROVIDER, TILE_PROVIDER, pygeoapi_config
+from estgeo.publish.pygeoapi_config import POSTGIS_TILE_PROVIDER, PROVIDER, TILE_PROVIDER, pygeoapi_config
 from estgeo.store import is_postgis_url
 
 pytestmark = pytest.mark.slow
@@ -114,3 +114,29 @@ def test_a_table_above_the_count_limit_pages_without_numbermatched(server: str) 
     assert hits["numberMatched"] == rows
     places = requests.get(f"{server}/collections/unsafe-places/items", params={"f": "json"}, timeout=60).json()
     assert places["numberMatched"] == small
+
+
+def test_one_postgresql_driver_serves_features_and_tiles(config_dir: Path) -> None:
+    """The PostGIS providers run on psycopg 3, the store's driver (pygeoapi's own would ask
+    SQLAlchemy for psycopg2, which the project no longer installs): a page of features and a
+    tile come back through engines whose DBAPI is psycopg."""
+    import importlib
+
+    settings = load_settings(workspace=demo_workspace(), config_dir=config_dir)
+    providers = pygeoapi_config(settings)["resources"]["incident-density"]["providers"]
+    feature_def = next(p for p in providers if p["type"] == "feature")
+    tile_def = next(p for p in providers if p["type"] == "tile")
+    if not is_postgis_url(settings.store_url):
+        assert feature_def["name"] == PROVIDER and tile_def["name"] == TILE_PROVIDER
+        return
+    module, _, name = feature_def["name"].rpartition(".")
+    features = getattr(importlib.import_module(module), name)(feature_def)
+    assert features._engine.dialect.driver == "psycopg"
+    page = features.query(limit=3)
+    assert len(page["features"]) == 3 and page["features"][0]["geometry"]["type"] == "Polygon"
+    module, _, name = tile_def["name"].rpartition(".")
+    tiles = getattr(importlib.import_module(module), name)(tile_def)
+    assert tiles._engine.dialect.driver == "psycopg"
+    x, y = _tile(*CENTRE, 13)
+    data = tiles.get_tiles(tileset="WebMercatorQuad", z=13, y=y, x=x, format_="mvt")
+    assert data and _features(data, "incident-density")

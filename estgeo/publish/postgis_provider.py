@@ -6,17 +6,21 @@ in `sortby`, `properties` or `filter`, or a filter comparing a number with text,
 as a Python or database error and become a 500. Here they are a
 `ProviderInvalidQueryError` (400) that names what is wrong; a database that cannot be
 reached stays a server error.
+
+One PostgreSQL driver: pygeoapi's provider asks SQLAlchemy for `postgresql+psycopg2`;
+this one asks for `postgresql+psycopg` (psycopg 3, SQLAlchemy ≥ 2.0), the driver the store
+(`estgeo.store.postgis`) and the build's publish step use, so the project installs one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from psycopg2.errors import QueryCanceled
+from psycopg.errors import QueryCanceled
 from pygeoapi.provider.base import ProviderConnectionError, ProviderInvalidQueryError
 from pygeoapi.provider.base_mvt import BaseMVTProvider
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
-from pygeoapi.provider.sql import PostgreSQLProvider
+from pygeoapi.provider.sql import GenericSQLProvider, PostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 from sqlalchemy import text
 from sqlalchemy.exc import ArgumentError, DataError, OperationalError, ProgrammingError, StatementError
@@ -25,8 +29,17 @@ from estgeo.build.tiles import BUFFER, EXTENT
 from estgeo.publish.budget import OverBudget
 
 
+#: SQLAlchemy's name for psycopg 3, and the connection parameters pygeoapi sets for psycopg2.
+DRIVER = "postgresql+psycopg"
+CONNECTION_PARAMETERS = {"client_encoding": "utf8", "application_name": "estgeo"}
+
+
 class PostgisProvider(PostgreSQLProvider):
     """OGC API Features over one published PostGIS table (see estgeo.build.postgis_layers)."""
+
+    def __init__(self, provider_def: dict[str, Any]) -> None:
+        # PostgreSQLProvider.__init__ would pin psycopg2; its SQL (bbox, CQL2) is kept.
+        GenericSQLProvider.__init__(self, provider_def, DRIVER, CONNECTION_PARAMETERS)
 
     def query(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         filterq = kwargs.get("filterq")
@@ -65,7 +78,8 @@ class PostgisTileProvider(MVTPostgreSQLProvider):
     factory (a list there is unhashable)."""
 
     def __init__(self, provider_def: dict[str, Any]) -> None:
-        PostgreSQLProvider.__init__(self, {k: v for k, v in provider_def.items() if k != "options"})
+        # As pygeoapi's own MVT provider does, with the one driver (see PostgisProvider).
+        GenericSQLProvider.__init__(self, {k: v for k, v in provider_def.items() if k != "options"}, DRIVER, CONNECTION_PARAMETERS)
         BaseMVTProvider.__init__(self, provider_def)
         self.layer_name = provider_def.get("layer") or self.table
         self.sources = {int(z): table for z, table in (provider_def.get("sources") or {}).items()}
