@@ -338,35 +338,6 @@ def test_cli_explains_a_period_that_is_not_whole_periods(demo: Settings, tmp_pat
 
 
 # The OGC API Processes process `lagesbild` ---------------------------------------------------
-PROCESS_CLIENT = r"""
-import json, os, sys, time
-os.environ["PYGEOAPI_CONFIG"], os.environ["PYGEOAPI_OPENAPI"] = sys.argv[1], sys.argv[2]
-from pygeoapi.flask_app import APP
-
-client = APP.test_client()
-out = {}
-description = client.get("/processes/lagesbild?f=json")
-out["description"] = [description.status_code, description.json]
-sync = client.post("/processes/lagesbild/execution", json={"inputs": {"format": "html", "language": "en"}})
-out["sync"] = [sync.status_code, sync.headers["Content-Type"], sync.data.decode("utf-8")]
-started = client.post("/processes/lagesbild/execution", json={"inputs": {"period": "latest"}},
-                      headers={"Prefer": "respond-async"})
-job = started.json["jobID"]
-out["async"] = [started.status_code, started.headers.get("Location")]
-deadline = time.monotonic() + 120
-while time.monotonic() < deadline:
-    status = client.get(f"/jobs/{job}?f=json").json["status"]
-    if status in ("successful", "failed"):
-        break
-    time.sleep(0.3)
-result = client.get(f"/jobs/{job}/results")
-out["job"] = [status, result.status_code, result.headers["Content-Type"], result.data[:5].decode("latin-1")]
-bad = client.post("/processes/lagesbild/execution", json={"inputs": {"period": "2026-01-02..2026-01-05"}})
-out["bad"] = [bad.status_code, bad.json]
-print("RESULT " + json.dumps(out))
-"""
-
-
 @pytest.fixture(scope="module")
 def pygeoapi_files(demo: Settings) -> tuple[Path, Path]:
     from estgeo.publish.pygeoapi_config import write_pygeoapi_files
@@ -388,31 +359,41 @@ def test_process_is_configured_with_a_job_manager(demo: Settings, pygeoapi_files
     assert "/processes/lagesbild/execution" in pygeoapi_files[1].read_text(encoding="utf-8")
 
 
-def test_process_runs_sync_and_async_through_pygeoapi(demo: Settings, pygeoapi_files: tuple[Path, Path]) -> None:
-    """pygeoapi's own Processes API (in a child process: pygeoapi reads its config at import)."""
-    import os
-    import sys
+def test_process_runs_sync_and_async_through_pygeoapi(demo: Settings) -> None:
+    """pygeoapi's own Processes API, in-process: the app `estgeo serve` runs
+    (estgeo.publish.app.build_app, every middleware) behind Flask's test client."""
+    import time
 
-    run = subprocess.run([sys.executable, "-c", PROCESS_CLIENT, *map(str, pygeoapi_files)], capture_output=True, text=True,
-                         timeout=300, env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)))
-    line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
-    assert line, run.stdout[-3000:] + run.stderr[-3000:]
-    out = json.loads(line[len("RESULT "):])
-    status, description = out["description"]
-    assert status == 200 and set(description["inputs"]) == {"period", "area", "language", "format"}
-    assert "async-execute" in description["jobControlOptions"]
-    status, content_type, body = out["sync"]
-    assert status == 200 and content_type.startswith("text/html") and 'lang="en"' in body and "lagesbild-data" in body
-    status, location = out["async"]
-    assert status == 201 and "/jobs/" in location
-    assert out["job"] == ["successful", 200, "application/pdf", "%PDF-"]
-    status, error = out["bad"]
-    assert status == 400 and "whole" in error["description"]
+    from estgeo.publish.app import build_app
+
+    client = build_app(demo, "public", write=True).test_client()
+    description = client.get("/processes/lagesbild?f=json")
+    assert description.status_code == 200 and set(description.json["inputs"]) == {"period", "area", "language", "format"}
+    assert "async-execute" in description.json["jobControlOptions"]
+    sync = client.post("/processes/lagesbild/execution", json={"inputs": {"format": "html", "language": "en"}})
+    body = sync.data.decode("utf-8")
+    assert sync.status_code == 200 and sync.headers["Content-Type"].startswith("text/html")
+    assert 'lang="en"' in body and "lagesbild-data" in body
+    started = client.post("/processes/lagesbild/execution", json={"inputs": {"period": "latest"}},
+                          headers={"Prefer": "respond-async"})
+    assert started.status_code == 201 and "/jobs/" in started.headers["Location"]
+    job, status = started.json["jobID"], "accepted"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = client.get(f"/jobs/{job}?f=json").json["status"]
+        if status in ("successful", "failed"):
+            break
+        time.sleep(0.3)
+    result = client.get(f"/jobs/{job}/results")
+    assert [status, result.status_code, result.headers["Content-Type"], result.data[:5]] == \
+        ["successful", 200, "application/pdf", b"%PDF-"]
+    bad = client.post("/processes/lagesbild/execution", json={"inputs": {"period": "2026-01-02..2026-01-05"}})
+    assert bad.status_code == 400 and "whole" in bad.json["description"]
 
 
 @pytest.mark.slow
 def test_process_through_the_real_server(demo: Settings) -> None:
-    """`estgeo serve` (gunicorn, estgeo's WSGI stack): the public server writes the public report."""
+    """`estgeo serve` (granian, estgeo's WSGI stack): the public server writes the public report."""
     import requests
     from live_server import live_server
 

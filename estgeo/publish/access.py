@@ -30,8 +30,8 @@ For both profiles the middleware also
   backslashes, NUL and control characters, double encoding), and tile addresses whose
   matrix, row and column are not numbers — a 400 before pygeoapi or a provider sees them;
 * answers CORS itself (`access.cors_origins`; the internal profile allows no origin
-  unless `access.internal.cors_origins` says so) and removes whatever CORS headers the app
-  set, so one policy holds;
+  unless `access.internal.cors_origins` says so) — the only place CORS is answered
+  (pygeoapi's flask-cors is off in the generated configuration), so one policy holds;
 * adds security headers: `X-Content-Type-Options: nosniff` and a `Referrer-Policy` on
   everything, a `Content-Security-Policy` (with `frame-ancestors` from
   `access.frame_ancestors`, for embeds) on HTML, and `Cache-Control: no-store` on every
@@ -44,7 +44,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -54,6 +53,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from estgeo.config import ConfigError, Settings
+from estgeo.publish.http import ogc_error
 
 PROFILES = ("public", "internal")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -304,12 +304,6 @@ def method_problem(policy: AccessPolicy, environ: dict[str, Any]) -> tuple[str, 
     return f"{method} is not allowed here: {why}", allow
 
 
-def _json_error(status: str, code: str, description: str, extra: list[tuple[str, str]] | None = None):
-    body = json.dumps({"code": code, "type": code, "description": description}).encode("utf-8")
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *(extra or [])]
-    return status, headers, [body]
-
-
 # Middleware ------------------------------------------------------------------------
 def access_middleware(app: Callable[..., Iterable[bytes]], policy: AccessPolicy) -> Callable[..., Iterable[bytes]]:
     """Wrap a WSGI app with the path guard, method policy, authentication, CORS and headers."""
@@ -324,7 +318,7 @@ def access_middleware(app: Callable[..., Iterable[bytes]], policy: AccessPolicy)
 
         problem = path_problem(environ)
         if problem:
-            return respond(*_json_error("400 Bad Request", "InvalidParameterValue", problem))
+            return respond(*ogc_error("400 Bad Request", "InvalidParameterValue", problem))
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method == "OPTIONS" and origin and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
             return respond(*_preflight(policy, environ, cors))
@@ -333,7 +327,7 @@ def access_middleware(app: Callable[..., Iterable[bytes]], policy: AccessPolicy)
             if user is None:
                 challenge = [("WWW-Authenticate", 'Bearer realm="estgeo internal"'),
                              ("WWW-Authenticate", 'Basic realm="estgeo internal", charset="UTF-8"')]
-                return respond(*_json_error("401 Unauthorized", "Unauthorized",
+                return respond(*ogc_error("401 Unauthorized", "Unauthorized",
                                             "authentication required: send an API key (Authorization: Bearer <key> "
                                             "or X-API-Key) or sign in through the municipality's proxy", challenge))
             environ["estgeo.user"] = user
@@ -341,12 +335,12 @@ def access_middleware(app: Callable[..., Iterable[bytes]], policy: AccessPolicy)
         refused = method_problem(policy, environ)
         if refused:
             message, allow = refused
-            return respond(*_json_error("405 Method Not Allowed", "MethodNotAllowed", message, [("Allow", allow)]))
+            return respond(*ogc_error("405 Method Not Allowed", "MethodNotAllowed", message, [("Allow", allow)]))
         length = environ.get("CONTENT_LENGTH") or "0"
         if not length.isdigit():
-            return respond(*_json_error("400 Bad Request", "InvalidParameterValue", "Content-Length is not a number"))
+            return respond(*ogc_error("400 Bad Request", "InvalidParameterValue", "Content-Length is not a number"))
         if int(length) > MAX_BODY_BYTES:
-            return respond(*_json_error("413 Content Too Large", "InvalidParameterValue",
+            return respond(*ogc_error("413 Content Too Large", "InvalidParameterValue",
                                         f"request body larger than {MAX_BODY_BYTES} bytes"))
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -370,7 +364,7 @@ def _cors_headers(policy: AccessPolicy, origin: str | None) -> list[tuple[str, s
 
 def _preflight(policy: AccessPolicy, environ: dict[str, Any], cors: list[tuple[str, str]]):
     if not cors:
-        return _json_error("403 Forbidden", "Forbidden", "this origin may not call the API from a browser")
+        return ogc_error("403 Forbidden", "Forbidden", "this origin may not call the API from a browser")
     methods = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE" if policy.internal else "GET, HEAD, OPTIONS, POST"
     headers = [
         ("Access-Control-Allow-Methods", methods),
@@ -383,8 +377,12 @@ def _preflight(policy: AccessPolicy, environ: dict[str, Any], cors: list[tuple[s
 
 def _finish_headers(policy: AccessPolicy, headers: list[tuple[str, str]], cors: list[tuple[str, str]],
                     ours: bool = False) -> list[tuple[str, str]]:
-    """The app's headers without its CORS headers (`ours`: our own answer's, kept), plus
-    the CORS headers of our policy and the security headers."""
+    """The app's headers plus the CORS headers of our policy and the security headers.
+
+    CORS is answered here alone: pygeoapi's flask-cors is off in the generated
+    configuration. An `Access-Control-*` header some route of the app still sets (not
+    ours: `ours` marks this middleware's own answers) is dropped, so the policy holds
+    whatever is mounted on the app later."""
     out = [(k, v) for k, v in headers if ours or not k.lower().startswith("access-control-")]
     present = {k.lower() for k, _ in out}
     out += cors
@@ -405,10 +403,6 @@ def _finish_headers(policy: AccessPolicy, headers: list[tuple[str, str]], cors: 
         # Internal answers hold names and proposals: no shared cache may keep them.
         out = [(k, v) for k, v in out if k.lower() != "cache-control"] + [("Cache-Control", "no-store")]
     return out
-
-
-def profile_from_env() -> str:
-    return os.environ.get("ESTGEO_PROFILE", "public")
 
 
 def add_api_key(settings: Settings, name: str) -> tuple[str, Path]:

@@ -16,13 +16,12 @@ stays on granian's faster WSGI interface (its tiles are served by the hundred).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
-from estgeo.publish.wsgi import APP as WSGI_APP
-from estgeo.publish.wsgi import SERVER_THREADS
+from estgeo.publish.app import app_from_environment, server_threads
+from estgeo.publish.http import ogc_error_body
 
 
 def underscored_headers(headers: list[tuple[bytes, bytes]]) -> list[str]:
@@ -37,11 +36,9 @@ def refuse_underscored_headers(app: Any) -> Any:
         if scope["type"] == "http":
             found = underscored_headers(scope.get("headers") or [])
             if found:
-                body = json.dumps({
-                    "code": "InvalidParameterValue", "type": "InvalidParameterValue",
-                    "description": f"header names with '_' are refused ({', '.join(sorted(set(found)))}): they would be "
-                                   "read as the same header as their hyphenated spelling; use '-'",
-                }).encode("utf-8")
+                body = ogc_error_body("InvalidParameterValue",
+                                      f"header names with '_' are refused ({', '.join(sorted(set(found)))}): they would be "
+                                      "read as the same header as their hyphenated spelling; use '-'")
                 await send({"type": "http.response.start", "status": 400,
                             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                         (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]})
@@ -57,6 +54,7 @@ def refuse_underscored_headers(app: Any) -> Any:
     return guarded
 
 
-APP = refuse_underscored_headers(WSGIMiddleware(WSGI_APP, workers=4 * SERVER_THREADS))
+WSGI_APP = app_from_environment()
+APP = refuse_underscored_headers(WSGIMiddleware(WSGI_APP, workers=4 * server_threads(WSGI_APP)))
 
 __all__ = ["APP", "refuse_underscored_headers", "underscored_headers"]

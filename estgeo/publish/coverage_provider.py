@@ -51,6 +51,8 @@ from rasterio.enums import Resampling
 from rasterio.io import MemoryFile
 from rasterio.warp import reproject
 
+from estgeo.publish.http import request_arg
+
 LOGGER = logging.getLogger(__name__)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -184,7 +186,7 @@ class CoverageProvider(BaseProvider):
         if bbox and subsets:
             raise ProviderInvalidQueryError(user_msg="use either bbox or subset, not both")
         as_json = format_ != self.native_format
-        scale = parse_scale_size(_request_arg("scaleSize") or _request_arg("scale-size"))
+        scale = parse_scale_size(request_arg("scaleSize") or request_arg("scale-size"))
         if scale is not None and scale[0] == "crs84":
             return self._resampled_crs84(bbox or [], bbox_crs, subsets, scale[1], scale[2], bands, as_json)
         window = self._window(bbox or [], bbox_crs, subsets)
@@ -473,15 +475,6 @@ def parse_scale_size(value: str | None) -> tuple[str, int, int] | None:
     if x < 1 or y < 1:
         raise ProviderInvalidQueryError(user_msg="scaleSize sizes are at least 1")
     return grid, x, y
-
-
-def _request_arg(name: str) -> str | None:
-    """A query parameter pygeoapi does not pass to coverage providers (scaleSize)."""
-    try:
-        from flask import has_request_context, request
-    except ImportError:
-        return None
-    return request.args.get(name) if has_request_context() else None
 
 
 # Domain set -------------------------------------------------------------------------

@@ -9,8 +9,11 @@ densely and transformed, so "inside the box" means what the client asked for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 import pyproj
@@ -81,3 +84,38 @@ def transform_bbox(bbox: list[float], from_crs: str, to_crs: str, always_xy: boo
         bbox = [bbox[0], max(-85.0511, bbox[1]), bbox[2], min(85.0511, bbox[3])]
     n_dims = len(bbox) // 2
     return list(transformer.transform(*bbox[:n_dims]) + transformer.transform(*bbox[n_dims:]))  # type: ignore[call-overload]
+
+
+# CRS shorthands ---------------------------------------------------------------------------
+#: pygeoapi accepts `crs`, `bbox-crs` and `filter-crs` only as the exact URIs listed for
+#: the collection, so `crs=EPSG:3006` — what people type, and what OGC allows as a CURIE —
+#: would be a 400. Such values are rewritten to the URI first.
+CRS_PARAMETERS = ("crs", "bbox-crs", "filter-crs")
+_EPSG = re.compile(r"^\[?(?:EPSG:|urn:ogc:def:crs:EPSG:[^:]*:)(\d+)\]?$", re.IGNORECASE)
+_CRS84 = re.compile(r"^\[?(?:OGC:|CRS:|urn:ogc:def:crs:OGC:[^:]*:)?CRS ?84\]?$", re.IGNORECASE)
+
+
+def crs_uri(value: str) -> str:
+    """`EPSG:3006`, `[EPSG:3006]`, `urn:ogc:def:crs:EPSG::3006` → the OGC URI; `CRS84`
+    and its spellings → the CRS84 URI; anything else unchanged."""
+    value = value.strip()
+    epsg = _EPSG.match(value)
+    if epsg:
+        return f"http://www.opengis.net/def/crs/EPSG/0/{epsg.group(1)}"
+    if _CRS84.match(value):
+        return "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    return value
+
+
+def normalise_crs_parameters(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """WSGI middleware rewriting CRS shorthands in the query string to URIs."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        query = environ.get("QUERY_STRING", "")
+        if any(f"{name}=" in query for name in CRS_PARAMETERS):
+            pairs = parse_qsl(query, keep_blank_values=True)
+            pairs = [(k, crs_uri(v) if k in CRS_PARAMETERS else v) for k, v in pairs]
+            environ["QUERY_STRING"] = urlencode(pairs, safe=",:/")
+        return app(environ, start_response)
+
+    return wrapped

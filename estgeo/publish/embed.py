@@ -37,10 +37,10 @@ from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, Flask, Response, abort, render_template, request, send_file
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, send_file
 from werkzeug.security import safe_join
 
-from estgeo.config import Settings, load_settings
+from estgeo.config import Settings
 from estgeo.errors import EstgeoError
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 
@@ -351,20 +351,15 @@ def add_section(page: str, section: str) -> str:
 
 
 # HTTP -----------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
 def server_settings() -> Settings:
-    """The settings of the workspace being served. gunicorn's environment names
-    pygeoapi's configuration, which lives in `<workspace>/pygeoapi/`."""
-    workspace = os.environ.get("ESTGEO_HOME")
-    if not workspace and os.environ.get("PYGEOAPI_CONFIG"):
-        workspace = str(Path(os.environ["PYGEOAPI_CONFIG"]).resolve().parent.parent)
-    return load_settings(workspace=workspace)
+    """The settings of the workspace being served (`estgeo.publish.app.build_app` keeps them
+    on the app)."""
+    return current_app.config["ESTGEO_SETTINGS"]
 
 
 def _pygeoapi_config() -> dict[str, Any]:
-    from pygeoapi import flask_app  # imported by the WSGI module already; reads env
-
-    return flask_app.CONFIG
+    """pygeoapi's configuration as the serving app loaded it."""
+    return current_app.config["ESTGEO_PYGEOAPI"]
 
 
 @BLUEPRINT.get("/embed")

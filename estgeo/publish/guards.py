@@ -19,6 +19,8 @@ from urllib.parse import parse_qs
 
 from pygeoapi.api import validate_bbox
 
+from estgeo.publish.http import ogc_error, send
+
 COVERAGE_PATH = re.compile(r"^/collections/[^/]+/coverage/?$")
 ITEMS_PATH = re.compile(r"^/collections/[^/]+/items/?$")
 EXECUTION_PATH = re.compile(r"^/processes/[^/]+/execution/?$")
@@ -27,9 +29,7 @@ WSGIApp = Callable[..., Iterable[bytes]]
 
 
 def _bad_request(start_response: Callable[..., Any], description: str, status: str = "400 Bad Request") -> list[bytes]:
-    body = json.dumps({"code": "InvalidParameterValue", "type": "InvalidParameterValue", "description": description}).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+    return send(start_response, ogc_error(status, "InvalidParameterValue", description))
 
 
 def client_errors_are_400(app: WSGIApp) -> WSGIApp:

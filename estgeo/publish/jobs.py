@@ -18,32 +18,19 @@ Here:
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from http import HTTPStatus
 from typing import Any
 
-import pygeoapi
-import pygeoapi.process.manager.base as _manager_base
 from pygeoapi.process.base import JobNotFoundError, ProcessorExecuteError
 from pygeoapi.process.manager.tinydb_ import TinyDBManager
+
+from estgeo.publish import compat
 
 ACTIVE = ("accepted", "running")
 MANAGER = "estgeo.publish.jobs.BoundedJobManager"
 
-# pygeoapi 0.24 names a job `uuid.uuid1()` inside `BaseManager.execute_process`; the
-# module's `uuid` is swapped for one whose uuid1 is uuid4, the only change to it.
-if not pygeoapi.__version__.startswith("0.24"):  # pragma: no cover - caught by the version pin
-    raise ImportError(f"estgeo.publish.jobs patches pygeoapi 0.24's job ids; this is pygeoapi {pygeoapi.__version__}")
-
-
-class _RandomIds:
-    uuid1 = staticmethod(uuid.uuid4)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(uuid, name)
-
-
-_manager_base.uuid = _RandomIds()  # type: ignore[assignment]
+# Job ids: uuid4, not pygeoapi's guessable uuid1 (estgeo.publish.compat).
+compat.random_job_ids()
 
 
 class TooManyJobs(ProcessorExecuteError):

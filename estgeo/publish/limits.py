@@ -51,6 +51,7 @@ from urllib.parse import parse_qs
 
 from estgeo.config import ConfigError, Settings
 from estgeo.publish import budget
+from estgeo.publish.http import ogc_error, send
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
@@ -331,12 +332,8 @@ class Slots:
 
 # Middleware ---------------------------------------------------------------------------
 def _refuse(start_response: Callable[..., Any], refusal: Refusal) -> list[bytes]:
-    body = json.dumps({"code": refusal.code, "type": refusal.code, "description": refusal.message}).encode("utf-8")
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    if refusal.retry_after is not None:
-        headers.append(("Retry-After", str(refusal.retry_after)))
-    start_response(refusal.status, headers)
-    return [body]
+    extra = [("Retry-After", str(refusal.retry_after))] if refusal.retry_after is not None else []
+    return send(start_response, ogc_error(refusal.status, refusal.code, refusal.message, extra))
 
 
 def limits_middleware(app: WSGIApp, limits: RequestLimits, slots_dir: Path,

@@ -28,7 +28,6 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError, Programmi
 from estgeo.build.tiles import BUFFER, EXTENT
 from estgeo.publish.budget import OverBudget
 
-
 #: SQLAlchemy's name for psycopg 3, and the connection parameters pygeoapi sets for psycopg2.
 DRIVER = "postgresql+psycopg"
 CONNECTION_PARAMETERS = {"client_encoding": "utf8", "application_name": "estgeo"}

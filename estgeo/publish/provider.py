@@ -39,6 +39,7 @@ from pygeoapi.util import str2bool
 from estgeo.publish import budget
 from estgeo.publish.cql2 import FilterError, filter_mask
 from estgeo.publish.crs import bbox_polygon, box_in_crs84
+from estgeo.publish.http import request_arg, request_args
 from estgeo.publish.layer_cache import TEMPORAL_KINDS, Layer, LayerUnavailable, load_layer
 from estgeo.publish.temporal import overlaps, parse_datetime_param
 
@@ -112,7 +113,7 @@ class GeoPackageProvider(BaseProvider):
             mask &= self._equals(name, value)
         if filterq is not None:
             try:
-                mask &= filter_mask(filterq, self.layer, self.time_zone, filter_crs=_request_arg("filter-crs"))
+                mask &= filter_mask(filterq, self.layer, self.time_zone, filter_crs=request_arg("filter-crs"))
             except FilterError as exc:
                 raise ProviderInvalidQueryError(user_msg=f"filter: {exc}") from exc
         if q:
@@ -142,7 +143,7 @@ class GeoPackageProvider(BaseProvider):
         """A query parameter that is neither standard nor a property is a 400
         (OGC API Features /req/core/query-param-unknown); pygeoapi drops it silently,
         so a misspelt filter would return everything."""
-        names = _request_args()
+        names = request_args()
         unknown = sorted(set(names) - STANDARD_PARAMETERS - set(self.layer.kinds))
         if unknown:
             raise ProviderInvalidQueryError(
@@ -152,7 +153,7 @@ class GeoPackageProvider(BaseProvider):
 
     def _in_area(self, bbox: list[float]) -> np.ndarray:
         area = bbox_polygon(bbox)
-        requested, bbox_crs = _request_arg("bbox"), _request_arg("bbox-crs")
+        requested, bbox_crs = request_arg("bbox"), request_arg("bbox-crs")
         if requested and bbox_crs:
             # pygeoapi validated the numbers already; if they still fail, keep its box.
             with contextlib.suppress(ValueError):
@@ -258,27 +259,3 @@ def _collection(features: list[dict[str, Any]], matched: int) -> dict[str, Any]:
         "numberMatched": matched,
         "numberReturned": len(features),
     }
-
-
-def _request_args() -> list[str]:
-    """Names of the query parameters of the HTTP request being served (none outside Flask)."""
-    try:
-        from flask import has_request_context, request
-    except ImportError:
-        return []
-    return list(request.args) if has_request_context() else []
-
-
-def _request_arg(name: str) -> str | None:
-    """A query parameter of the HTTP request being served, when under Flask.
-
-    pygeoapi hands the provider a `bbox` already converted from `bbox-crs` by its two
-    corners, and does not pass `filter-crs` at all; the original values are only in
-    the request (see `estgeo.publish.crs`). Outside a Flask request this returns None
-    and the provider uses what pygeoapi passed.
-    """
-    try:
-        from flask import has_request_context, request
-    except ImportError:
-        return None
-    return request.args.get(name) if has_request_context() else None

@@ -165,8 +165,9 @@ def _server(settings: Settings, url: str | None) -> dict[str, Any]:
         "encoding": "utf-8",
         "gzip": False,
         "languages": list(server.get("languages", LANGUAGES)),
-        # Web embeds (MapLibre) fetch from other origins.
-        "cors": bool(server.get("cors", True)),
+        # Web embeds (MapLibre) fetch from other origins: CORS is answered by the access
+        # middleware (access.cors_origins), not by pygeoapi's flask-cors.
+        "cors": False,
         "pretty_print": False,
         "admin": False,
         # 0.24 replaced `server.limit` with a `limits` block (RFC5); `throttle` caps a

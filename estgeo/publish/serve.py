@@ -1,8 +1,9 @@
 """Run the generated pygeoapi under granian, and reload it after a build.
 
-pygeoapi reads its configuration when `pygeoapi.flask_app` is imported, so the server
-runs in a child process whose environment carries `PYGEOAPI_CONFIG` and
-`PYGEOAPI_OPENAPI` from the start; this process never imports the Flask app. granian
+The server runs in a child process; this process never imports the Flask app. Its
+workers build it with `estgeo.publish.app.build_app` from the settings, which reach them
+in the variables the CLI reads (`ESTGEO_HOME`, `ESTGEO_CONFIG`, `ESTGEO_LAYERS`) and the
+profile in `ESTGEO_PROFILE`; the pygeoapi files are written here first. granian
 (a production WSGI server with its HTTP layer in Rust; not Flask's debug server) serves
 it. It replaced gunicorn because a web map asks for tiles by the hundred: gunicorn's
 Python HTTP handling alone caps a tile at about a tenth of what nginx serves from disk,
@@ -121,11 +122,9 @@ def serve(
         port = int(port or settings.server.get("port", 5000))
         base = (url or public_url(settings, host, port)).rstrip("/")
     workers = int(workers or settings.server.get("workers", 2))
-    config_path, openapi_path = write_pygeoapi_files(settings, url=base, profile=profile)
-
-    env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path), ESTGEO_PROFILE=profile,
-               ESTGEO_HOME=str(settings.workspace), ESTGEO_CONFIG=str(settings.config_dir),
-               ESTGEO_LAYERS=str(settings.layers_dir), ESTGEO_THREADS=str(int(settings.server.get("threads", 4))))
+    write_pygeoapi_files(settings, url=base, profile=profile)
+    env = dict(os.environ, ESTGEO_PROFILE=profile, ESTGEO_HOME=str(settings.workspace),
+               ESTGEO_CONFIG=str(settings.config_dir), ESTGEO_LAYERS=str(settings.layers_dir))
     print_urls(settings, base, profile)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
     pid_file(settings, profile).unlink(missing_ok=True)  # left by a killed server, granian would refuse to start

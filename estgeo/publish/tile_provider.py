@@ -33,6 +33,7 @@ from pygeoapi.provider.tile import ProviderTileNotFoundError, ProviderTilesetIdN
 from pygeoapi.util import url_join
 
 from estgeo.build.tiles import MVT_MEDIA_TYPE, MVT_SUFFIX, TILESET
+from estgeo.publish.http import ogc_error, send
 
 WEB_MERCATOR_QUAD = TileMatrixSetEnum.WEBMERCATORQUAD.value
 TILE_FORMATS = ("mvt", "pbf")
@@ -290,9 +291,7 @@ def tile_fast_path(app: Callable[..., Iterable[bytes]], folders: dict[str, str])
         try:
             data = read_tile(folder, int(match["z"]), int(match["row"]), int(match["col"]))
         except ProviderTileNotFoundError as exc:
-            body = json.dumps({"code": "NotFound", "type": "NotFound", "description": exc.message}).encode()
-            start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [] if method == "HEAD" else [body]
+            return send(start_response, ogc_error("404 Not Found", "NotFound", exc.message), str(method))
         except ProviderConnectionError:
             return app(environ, start_response)  # pygeoapi says why
         if data is None:

@@ -47,6 +47,7 @@ from pygeoapi.provider.base import BaseProvider, ProviderGenericError, ProviderI
 
 from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import validate_many
+from estgeo.publish.http import current_request, ogc_error_body, request_user
 from estgeo.publish.layer_cache import Layer
 from estgeo.publish.provider import GeoPackageProvider
 from estgeo.publish.pygeoapi_config import CRS84, SUPPORTED_CRS
@@ -283,7 +284,7 @@ class StoreProvider(GeoPackageProvider):
 
     def delete(self, identifier: str) -> bool:
         try:
-            self.store.delete(self.kind, str(identifier), user=_user(), at=_now())
+            self.store.delete(self.kind, str(identifier), user=request_user(), at=_now())
         except RecordMissing as exc:
             raise ProviderItemNotFoundError(user_msg=f"no feature with id '{identifier}'") from exc
         return True
@@ -310,7 +311,7 @@ class StoreProvider(GeoPackageProvider):
             problems.append(f"geometry: {geometry_problem}")
         if problems:
             raise FeatureInvalid(user_msg="; ".join(problems))
-        _batcher(self, crs or _content_crs(), tuple(values)).write(values, point, create, _user())
+        _batcher(self, crs or _content_crs(), tuple(values)).write(values, point, create, request_user())
 
     def __repr__(self) -> str:
         return f"<StoreProvider> {self.kind}"
@@ -410,22 +411,9 @@ def _describe(problem: Any) -> str:
     return text
 
 
-def _request() -> Any:
-    try:
-        from flask import has_request_context, request
-    except ImportError:  # pragma: no cover - flask comes with pygeoapi
-        return None
-    return request if has_request_context() else None
-
-
-def _user() -> str:
-    request = _request()
-    return str(request.environ.get("estgeo.user", "unknown")) if request is not None else "local"
-
-
 def _content_crs() -> str:
     """The CRS of the request body: `Content-Crs: <uri>` (Part 4), default CRS84."""
-    request = _request()
+    request = current_request()
     header = request.headers.get("Content-Crs", "") if request is not None else ""
     header = header.strip().strip("<>").strip()
     if not header:
@@ -464,8 +452,7 @@ def patch_view(api: Any, collection_id: str, item_id: str) -> Any:
 def _error(status: int, code: str, description: str) -> Any:
     from flask import make_response
 
-    body = json.dumps({"code": code, "type": code, "description": description})
-    return make_response(body, status, {"Content-Type": "application/json"})
+    return make_response(ogc_error_body(code, description), status, {"Content-Type": "application/json"})
 
 
 
