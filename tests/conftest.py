@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from estgeo.config import Settings, load_settings
-from estgeo.store import PostgisStore, Store, is_postgis_url, open_store
+from estgeo.store import PostgisStore, SqliteStore, Store, is_postgis_url, open_store
 
 DATA = Path(__file__).parent / "data"
 #: The suite runs once per store backend: `./dev test` sets ESTGEO_TEST_STORE to a
@@ -20,6 +20,38 @@ if is_postgis_url(TEST_STORE):
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"estgeo store backend: {'postgis' if is_postgis_url(TEST_STORE) else 'embedded'}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "store_independent: never opens a store (pure computation, lint, types); "
+                                       "run in the embedded pass only")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostGIS pass leaves out the tests marked `store_independent`: they never open a
+    store, so a second run over another backend would repeat the same assertions on the
+    same code. The embedded pass runs them with every store constructor made to fail
+    (`_no_store_in_store_independent_tests`), so the marker cannot hide a test that does
+    use a store. They are reported as deselected."""
+    if not is_postgis_url(TEST_STORE):
+        return
+    kept = [item for item in items if item.get_closest_marker("store_independent") is None]
+    deselected = [item for item in items if item.get_closest_marker("store_independent") is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _no_store_in_store_independent_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("store_independent") is None:
+        return
+
+    def refuse(self: object, *args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{request.node.nodeid} is marked store_independent but opens a store: remove the marker")
+
+    monkeypatch.setattr(SqliteStore, "__init__", refuse)
+    monkeypatch.setattr(PostgisStore, "__init__", refuse)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 LINT = Path(sys.executable).with_name("lint-imports")
 
@@ -80,3 +82,14 @@ def test_requests_to_the_store_collection_run_no_ddl(settings, store, monkeypatc
 
     open_store(settings)
     assert len(calls) == 1
+
+
+@pytest.mark.store_independent
+def test_a_store_independent_test_cannot_open_a_store(tmp_path: Path) -> None:
+    """The marker that keeps a test out of the PostGIS pass (tests/conftest.py) is checked:
+    under it, opening a store fails the test."""
+    from estgeo.config import load_settings
+    from estgeo.store import open_store
+
+    with pytest.raises(AssertionError, match="marked store_independent but opens a store"):
+        open_store(load_settings(workspace=tmp_path / "ws"))

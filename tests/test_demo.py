@@ -23,6 +23,9 @@ from estgeo.demo import DemoResult, generate_demo, town
 from estgeo.demo import run as demo_run
 from estgeo.demo.incidents import sun_altitude_deg
 
+#: Pure computation: runs in the embedded pass only (tests/conftest.py).
+pytestmark = pytest.mark.store_independent
+
 N = 2_000
 DATA = Path(__file__).parent / "data"
 

@@ -23,6 +23,9 @@ from estgeo.layers import density, sun
 from estgeo.layers.context import BuildContext
 from estgeo.layers.periods import PeriodScheme
 
+#: Pure computation: runs in the embedded pass only (tests/conftest.py).
+pytestmark = pytest.mark.store_independent
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 TO_3006 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
 TO_WGS84 = pyproj.Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)

@@ -10,6 +10,9 @@ from scipy import stats
 from estgeo.layers import hotspots
 from estgeo.layers.hotspots import EMERGING_CLASSES, emerging_hotspots
 
+#: Pure computation: runs in the embedded pass only (tests/conftest.py).
+pytestmark = pytest.mark.store_independent
+
 
 @pytest.fixture(scope="module")
 def cells():

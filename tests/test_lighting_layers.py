@@ -11,6 +11,9 @@ import shapely
 from estgeo.layers import lighting, street_lights
 from estgeo.layers.context import BuildContext
 
+#: Pure computation: runs in the embedded pass only (tests/conftest.py).
+pytestmark = pytest.mark.store_independent
+
 #: South-west corner of the planted town (EPSG:3006, inside the configured municipality).
 X0, Y0 = 395_000.0, 6_635_000.0
 #: The dark cluster: every lamp within CLUSTER_R of this street crossing is out.

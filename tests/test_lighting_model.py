@@ -24,6 +24,9 @@ from estgeo.layers.illuminance import (
 from estgeo.layers.lighting import merged_params
 from estgeo.layers.lighting.rasters import lamps_grid, write_modelled_light
 
+#: Pure computation: runs in the embedded pass only (tests/conftest.py).
+pytestmark = pytest.mark.store_independent
+
 DATA = Path(__file__).parent / "data"
 
 #: The layer's defaults, with the smallest COG tiles and 2.5 m pixels, so the fixture spans

@@ -25,6 +25,9 @@ from estgeo.config import load_settings
 from estgeo.layers import density, privacy
 from estgeo.layers.context import BuildContext
 
+#: Pure computation: runs in the embedded pass only (tests/conftest.py).
+pytestmark = pytest.mark.store_independent
+
 TO_3006 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
 MIN_COUNT = 5
 

@@ -16,6 +16,9 @@ from estgeo.report.area import AreaError, parse_area
 from estgeo.report.periods import PeriodError, resolve
 from estgeo.report.texts import Texts
 
+#: Pure computation: runs in the embedded pass only (tests/conftest.py).
+pytestmark = pytest.mark.store_independent
+
 SCHEME = PeriodScheme()  # lägesbild periods of 14 days from Monday 2020-01-06
 CENTRE = (59.8366, 13.1433)
 

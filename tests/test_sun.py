@@ -10,6 +10,9 @@ import pytest
 
 from estgeo.layers.sun import DARKNESS, DAYLIGHT, TWILIGHT, UNKNOWN, light_class, light_condition, sun_altitude
 
+#: Pure computation: runs in the embedded pass only (tests/conftest.py).
+pytestmark = pytest.mark.store_independent
+
 DATA = Path(__file__).parent / "data"
 SUNNE = (59.8366, 13.1433)
 
