@@ -12,7 +12,7 @@ def h3_parent(cells: np.ndarray, res: int) -> np.ndarray:
     An H3 cell index holds its resolution in bits 52–55 and one 3-bit digit per finer
     resolution; the parent sets the resolution and fills the digits below it with 7.
     Written by hand because h3-py parents one cell per call (a Python loop over a
-    million cells); this is one vectorised expression (tests/test_density.py checks it
+    million cells); this is one vectorised expression (tests/layers/test_density.py checks it
     against h3-py).
     """
     cells = np.asarray(cells, dtype=np.uint64)

@@ -1,6 +1,6 @@
 """The demo municipality, generated and built once per test run, for real-client tests.
 
-Not a test module: tests/test_clients.py and tests/test_conformance.py import it (by its
+Not a test module: tests/clients/test_clients.py and tests/publish/test_conformance.py import it (by its
 own name, like live_server) and each starts its own server on the same workspace. The
 workspace is made with the CLI exactly as the README's run command does (`estgeo demo`,
 `estgeo build`), with the repository's config/ and layers/, so every declared layer is

@@ -7,7 +7,7 @@ includes the cell itself, computed for many periods at once (one column per peri
 
 with x̄ and S the mean and (population) standard deviation of x over the n cells of the
 study area. This is esda's `G_Local(..., transform="B", star=True).Zs` (pinned in
-tests/test_hotspots.py) and what Esri's Hot Spot Analysis reports. p-values are two-sided.
+tests/layers/test_hotspots.py) and what Esri's Hot Spot Analysis reports. p-values are two-sided.
 
 **Study area**: every cell within `k` rings of a cell that has at least one incident in
 the whole range, at that resolution. Cells in it without incidents count as 0; cells

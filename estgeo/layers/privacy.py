@@ -217,7 +217,7 @@ def _withhold_zeros_beside(state: _State, column_relations: Sequence[ColumnRelat
 
     Otherwise a reader knows every withheld count is at least 1, and with the many
     published zeros of a sparse table that lower bound pins counts down across relations
-    (found by the linear-programming attack in tests/test_privacy.py). Relations are
+    (found by the linear-programming attack in tests/layers/test_privacy.py). Relations are
     taken parent-first, so a withheld zero group also hides its zero categories.
     """
     parents, ptr, children = _flatten(column_relations)

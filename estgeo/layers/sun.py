@@ -3,7 +3,7 @@
 `sun_altitude` is NOAA's solar-position algorithm (the one behind the NOAA Solar
 Calculator spreadsheet; Meeus, *Astronomical Algorithms*), written on whole numpy arrays.
 It gives the true (refraction-free) altitude of the sun's centre, good to about 0.01° for
-1900–2100, which is far finer than the light classes need. tests/test_sun.py pins it
+1900–2100, which is far finer than the light classes need. tests/layers/test_sun.py pins it
 against sunrise, sunset and civil twilight in Sunne at four dates.
 
 Light conditions (the issue's definition, on the true altitude *h* of the sun's centre):

@@ -1,6 +1,6 @@
 """WSGI middleware for requests pygeoapi 0.24 answers with a 500 although the client erred.
 
-Found by schemathesis against our OpenAPI document (tests/test_conformance.py): a
+Found by schemathesis against our OpenAPI document (tests/publish/test_conformance.py): a
 malformed `bbox` on `/coverage` (pygeoapi validates it and then answers 500), a POST
 query on `/items` without a Content-Type (pygeoapi's view returns nothing) or whose body
 is not UTF-8 text (pygeoapi's error handler itself fails), and a process execution whose

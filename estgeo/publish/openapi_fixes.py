@@ -1,6 +1,6 @@
 """Corrections to pygeoapi 0.24's generated OpenAPI document, so it says what the server answers.
 
-Found by fuzzing the served document with schemathesis (tests/test_fuzz_api.py):
+Found by fuzzing the served document with schemathesis (tests/publish/test_fuzz_api.py):
 
 * `/collections/{id}/tiles` answers a list of `tilesets` (OGC API – Tiles 1.0), while
   the document's `tiles` schema still requires the draft's `tileMatrixSetLinks`;

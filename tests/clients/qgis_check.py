@@ -1,6 +1,6 @@
 """Load an estgeo server in headless QGIS and report what QGIS sees, as JSON on stdout.
 
-Run by tests/test_clients.py with Debian's /usr/bin/python3 (python3-qgis is built for
+Run by tests/clients/test_clients.py with Debian's /usr/bin/python3 (python3-qgis is built for
 the system Python, not for estgeo's). Nothing is asserted here: the test compares the
 report with what the server says.
 

@@ -13,7 +13,7 @@ from estgeo.layers.sun import DARKNESS, DAYLIGHT, TWILIGHT, UNKNOWN, light_class
 #: Pure computation: runs in the embedded pass only (tests/conftest.py).
 pytestmark = pytest.mark.store_independent
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 SUNNE = (59.8366, 13.1433)
 
 

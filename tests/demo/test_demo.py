@@ -27,7 +27,7 @@ from estgeo.demo.incidents import sun_altitude_deg
 pytestmark = pytest.mark.store_independent
 
 N = 2_000
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")

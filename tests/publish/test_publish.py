@@ -37,7 +37,7 @@ from estgeo.publish.pygeoapi_config import (
     write_pygeoapi_files,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CENTRE = (13.1433, 59.8366)  # Sunne centre, lon/lat
 CENTRE_3006 = (6634672, 395936)  # the same point in SWEREF 99 TM, official order N, E
 #: A SWEREF 99 TM box (northing, easting order) around the centre.

@@ -28,8 +28,8 @@ from estgeo.ingest.pipeline import ingest_file
 from estgeo.publish.access import AccessConfigError, AccessPolicy, access_middleware, load_api_keys, policy_for
 from estgeo.store import open_store
 
-DATA = Path(__file__).parent / "data"
-REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parents[1] / "data"
+REPO = Path(__file__).resolve().parents[2]
 KEY = "access-test-key-0123456789abcdefgh"
 
 

@@ -31,7 +31,7 @@ from estgeo.store import is_postgis_url
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CENTRE = (13.14, 59.84)
 #: Zooms at each of which the pre-generated incident-density tiles take another H3 resolution.
 ZOOMS = (11, 12, 13, 14, 16)

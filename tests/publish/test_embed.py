@@ -35,8 +35,8 @@ from live_server import free_port
 from estgeo.config import Settings
 from estgeo.publish import embed
 
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(__file__).parent / "artifacts"
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ASSETS = REPO / "estgeo" / "publish" / "embed_assets"
 
 

@@ -56,7 +56,7 @@ def coverage_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     (root / "layers" / "lighting.yml").write_text(LAYERS_YML, encoding="utf-8")
     config = root / "config"
     config.mkdir()
-    repo_config = Path(__file__).resolve().parent.parent / "config"
+    repo_config = Path(__file__).resolve().parents[2] / "config"
     for path in repo_config.glob("*.yml"):
         text = path.read_text(encoding="utf-8")
         if path.name == "estgeo.yml":

@@ -30,7 +30,7 @@ from live_server import live_server
 
 from estgeo.config import load_settings
 
-QGIS_SCRIPT = Path(__file__).parent / "clients" / "qgis_check.py"
+QGIS_SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "qgis_check.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 #: Sunne's centre (lon/lat) and the same point in SWEREF 99 TM (northing, easting).
 SUNNE = (13.1433, 59.8366)

@@ -73,7 +73,7 @@ def test_ogctests_features_core(features_only_server: str, tmp_path: Path) -> No
 
     suite = Path(ogctests.__file__).parent / "features" / "core"
     report = tmp_path / "ogctests.xml"
-    plugins = Path(__file__).parent / "clients"  # ogctests_bytes: see its docstring
+    plugins = Path(__file__).resolve().parents[1] / "clients"  # ogctests_bytes: see its docstring
     run = subprocess.run(
         [sys.executable, "-m", "pytest", str(suite), "-q", "-p", "no:cacheprovider", "-p", "ogctests_bytes",
          "-c", os.devnull, "--rootdir", str(tmp_path), "-W", "ignore", f"--junitxml={report}"],

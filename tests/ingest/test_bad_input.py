@@ -18,7 +18,7 @@ from estgeo.config import Settings
 from estgeo.ingest.pipeline import EXCEL_CELL_LIMIT, ingest_file
 from estgeo.store import Store
 
-BAD = Path(__file__).parent / "data" / "bad"
+BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 MANIFEST: dict[str, dict[str, Any]] = yaml.safe_load((BAD / "MANIFEST.yml").read_text(encoding="utf-8"))
 
 

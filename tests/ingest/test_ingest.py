@@ -10,7 +10,7 @@ import pytest
 
 from estgeo.ingest.pipeline import ingest_file
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def quarantine_by_row(store) -> dict[int, list[tuple[str, str]]]:

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_density import build, random_incidents, settings_for
+from density_fixtures import build, random_incidents, settings_for
 
 from estgeo.audit import intervals, tables
 from estgeo.build import audit as public
 from estgeo.layers import density
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Incidents:

@@ -28,9 +28,9 @@ from live_server import free_port
 from estgeo.clients import qgis_project as qp
 from estgeo.clients import qgis_styles
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STYLES = REPO / "layers" / "styles"
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 QGIS_PYTHON = "/usr/bin/python3"
 
 
@@ -184,7 +184,7 @@ def _estgeo(workspace: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo municipality (built once per session, shared with tests/test_embed.py)."""
+    """The demo municipality (built once per session, shared with tests/publish/test_embed.py)."""
     workspace = tmp_path_factory.getbasetemp() / "estgeo-demo-clients"
     if not (workspace / "published" / "current").exists():
         _estgeo(workspace, "demo", "--incidents", "6000", "--seed", "7")

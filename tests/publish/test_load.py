@@ -19,7 +19,7 @@ from live_server import demo_workspace, live_server, server_pids
 
 pytest.importorskip("psutil")
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONCURRENCY = 32
 DURATION_S = float(os.environ.get("ESTGEO_LOAD_SECONDS", "25"))
 #: Growth of the server's resident memory allowed between the first and last 10 s.

@@ -27,7 +27,7 @@ from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.store import open_store
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 KEY = "walk-test-key-0123456789abcdefghij"
 HASHED_KEY = "hashed-key-abcdefghijklmnopqrstuvwxyz"
 ENV_KEY = "env-key-zyxwvutsrqponmlkjihgfedcba"

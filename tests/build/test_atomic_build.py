@@ -33,8 +33,8 @@ from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.store import Store, is_postgis_url, open_store, split_url
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data"
 #: The layers the kill test builds: density, lights and unsafe places (with their tiles).
 KILL_TEST_LAYERS = ("incident-density.yml", "street-lights.yml", "unsafe-places.yml")
 

@@ -11,7 +11,7 @@ import pytest
 
 from estgeo.config import Settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _estgeo(workspace: Path, *args: str) -> subprocess.CompletedProcess:

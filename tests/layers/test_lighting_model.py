@@ -27,7 +27,7 @@ from estgeo.layers.lighting.rasters import lamps_grid, write_modelled_light
 #: Pure computation: runs in the embedded pass only (tests/conftest.py).
 pytestmark = pytest.mark.store_independent
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 #: The layer's defaults, with the smallest COG tiles and 2.5 m pixels, so the fixture spans
 #: many tiles (some empty) and has overviews.

@@ -6,7 +6,7 @@
 3. two ingests at once;
 4. a GeoJSON nested 1,500 levels deep;
 5. a file name that is not UTF-8;
-6. proxy header smuggling (tests/test_access.py, against the real internal server);
+6. proxy header smuggling (tests/publish/test_access.py, against the real internal server);
 plus the 100,000-column CSV and the report jobs.
 """
 
@@ -34,7 +34,7 @@ from estgeo.ingest.pipeline import files_to_ingest, ingest_file
 from estgeo.publish import budget
 from estgeo.publish.limits import RateLimiter, RequestLimits, Slots, client_address, limits_middleware
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 GOOD_CSV = "id;source_org;category;occurred_from;x;y\nM-1;kommun;Skadegörelse;2025-05-01 12:00;395936;6634672\n"
 
 
