@@ -80,27 +80,8 @@ def live_server(workspace: Path, *, profile: str = "public", config_dir: Path | 
 
 
 def server_pids(process: subprocess.Popen) -> list[int]:
-    """The serve process and everything under it (gunicorn master and workers)."""
+    """The serve process and everything under it (granian master and workers)."""
     import psutil
 
     root = psutil.Process(process.pid)
     return [root.pid, *(child.pid for child in root.children(recursive=True))]
-
-
-_DEMO: dict[tuple[int, int], Path] = {}
-
-
-def demo_workspace(root: Path, incidents: int = 2000, seed: int = 3) -> Path:
-    """A demo municipality ingested and built with every layer in layers/, once per test
-    session (the privacy, fuzz and load tests share it); `root` is where it is made."""
-    key = (incidents, seed)
-    if key not in _DEMO:
-        workspace = root / f"demo-{incidents}-{seed}"
-        env = {**os.environ, "ESTGEO_HOME": str(workspace), "PYTHONPATH": str(REPO)}
-        for args in (["demo", "--incidents", str(incidents), "--seed", str(seed)], ["build"]):
-            result = subprocess.run([sys.executable, "-m", "estgeo.cli", *args], cwd=REPO, env=env, capture_output=True,
-                                    text=True, timeout=1200)
-            if result.returncode != 0:
-                raise RuntimeError(f"estgeo {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        _DEMO[key] = workspace
-    return _DEMO[key]

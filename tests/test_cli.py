@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from demo_workspace import SIZES
 from live_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
+#: The CLI test makes its own workspace, of the small demo's size.
+SMALL = SIZES["small"]
 
 
 def estgeo(workspace: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -54,10 +57,10 @@ def test_ingest_of_an_unreadable_file_says_why_without_a_traceback(tmp_path: Pat
 
 @pytest.mark.slow
 def test_demo_build_serve_answers_collections(tmp_path: Path) -> None:
-    demo = estgeo(tmp_path, "demo", "--incidents", "4000", "--seed", "3")
+    demo = estgeo(tmp_path, "demo", "--incidents", str(SMALL[0]), "--seed", str(SMALL[1]))
     assert "Ingest summary" in demo.stdout
     status = estgeo(tmp_path, "status")
-    assert "incidents" in status.stdout and "4,000" in status.stdout
+    assert "incidents" in status.stdout and f"{SMALL[0]:,}" in status.stdout
     built = estgeo(tmp_path, "build")
     for collection in ("incident-density", "hotspots", "street-lights", "unsafe-places", "walks", "interventions"):
         assert collection in built.stdout

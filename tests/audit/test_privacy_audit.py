@@ -17,11 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from demo_workspace import SIZES
 from density_fixtures import build, random_incidents, settings_for
 
 from estgeo.audit import intervals, tables
 from estgeo.build import audit as public
 from estgeo.layers import density
+
+#: These tests rebuild, so each makes its own workspace, of the small demo's size.
+SMALL = SIZES["small"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -180,7 +184,7 @@ def test_enforced_audit_refuses_a_leaky_build_and_keeps_the_served_one(tmp_path)
     """privacy.enforce with sparse rows (which leak): the build stops, naming collection,
     cell and period; `current` still points at the build before; the CLI audit agrees."""
     workspace = tmp_path / "ws"
-    done = _estgeo(workspace, "demo", "--incidents", "2000", "--seed", "11")
+    done = _estgeo(workspace, "demo", "--incidents", str(SMALL[0]), "--seed", str(SMALL[1]))
     assert done.returncode == 0, done.stderr
     done = _estgeo(workspace, "build")
     assert done.returncode == 0, done.stderr

@@ -25,6 +25,7 @@ from pathlib import Path
 import pyogrio
 import pytest
 import requests
+from demo_workspace import SIZES
 from live_server import live_server
 
 from estgeo.build.postgis_layers import staging_prefix
@@ -32,6 +33,9 @@ from estgeo.build.run import BuildBusy, build_layers, current_build
 from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import ingest_file
 from estgeo.store import Store, is_postgis_url, open_store, split_url
+
+#: These tests rebuild, so each makes its own workspace, of the small demo's size.
+SMALL = SIZES["small"]
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -132,7 +136,7 @@ def test_sigkill_during_build_keeps_the_previous_layers_served(tmp_path: Path) -
         shutil.copy(REPO / "layers" / name, layers)
     workspace = tmp_path / "ws"
     env = {**os.environ, "ESTGEO_HOME": str(workspace), "ESTGEO_LAYERS": str(layers), "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-m", "estgeo.cli", "demo", "--incidents", "2000", "--seed", "11"], cwd=REPO, env=env,
+    subprocess.run([sys.executable, "-m", "estgeo.cli", "demo", "--incidents", str(SMALL[0]), "--seed", str(SMALL[1])], cwd=REPO, env=env,
                    check=True, capture_output=True, timeout=600)
     subprocess.run([sys.executable, "-m", "estgeo.cli", "build"], cwd=REPO, env=env, check=True, capture_output=True,
                    timeout=600)

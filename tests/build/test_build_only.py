@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from demo_workspace import SIZES
 
 from estgeo.config import Settings
+
+#: These tests rebuild, so each makes its own workspace, of the small demo's size.
+SMALL = SIZES["small"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +27,7 @@ def _estgeo(workspace: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_only_one_layer_keeps_every_other_collection(tmp_path):
     workspace = tmp_path / "ws"
-    for args in (["demo", "--incidents", "2000", "--seed", "5"], ["build"]):
+    for args in (["demo", "--incidents", str(SMALL[0]), "--seed", str(SMALL[1])], ["build"]):
         done = _estgeo(workspace, *args)
         assert done.returncode == 0, done.stderr
     current = workspace / "published" / "current"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from demo_workspace import demo_workspace
 from live_server import free_port
 
 from estgeo.clients import qgis_project as qp
@@ -184,11 +185,8 @@ def _estgeo(workspace: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo municipality (built once per session, shared with tests/publish/test_embed.py)."""
-    workspace = tmp_path_factory.getbasetemp() / "estgeo-demo-clients"
-    if not (workspace / "published" / "current").exists():
-        _estgeo(workspace, "demo", "--incidents", "6000", "--seed", "7")
-        _estgeo(workspace, "build")
+    """The large demo (tests/demo_workspace.py, built once per session), served."""
+    workspace = demo_workspace("large")
     port = free_port()
     log = tmp_path_factory.mktemp("qgis-server") / "serve.log"
     env = {**os.environ, "ESTGEO_HOME": str(workspace)}

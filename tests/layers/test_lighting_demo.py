@@ -1,7 +1,6 @@
 """The demo municipality end to end: its planted dark clusters (lamps out) must be found.
 
-Generates the demo (estgeo.demo), ingests it, builds incident density and lighting, and
-checks the build against the planted truth (`basemap/demo-truth.json`): every dark cluster
+On the large demo of the test run (tests/demo_workspace.py), checks the build against the planted truth (`basemap/demo-truth.json`): every dark cluster
 is one of the top dark gaps, the cluster lamps top the lamps-out work list, and the
 clusters' cells have a higher darkness share in the density layer than the rest of town.
 """
@@ -14,25 +13,17 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from demo_workspace import demo_workspace
 
-from estgeo.build.run import build_layers
 from estgeo.config import Settings, load_settings
-from estgeo.demo import generate_demo
-from estgeo.ingest.pipeline import ingest_file
-from estgeo.store import open_store
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
-    settings = load_settings(workspace=tmp_path_factory.mktemp("demo"))
-    settings.ensure_workspace()
-    result = generate_demo(settings, n_incidents=20_000, seed=7)
-    store = open_store(settings)
-    for path in result.files:
-        ingest_file(settings, store, path)
-    build_layers(settings, store, only=["incident-density", "lighting"])
+def demo_build() -> tuple[Settings, dict]:
+    """The large demo (tests/demo_workspace.py: 20,000 incidents, every layer built by the CLI)."""
+    settings = load_settings(workspace=demo_workspace("large"))
     truth = json.loads((settings.workspace / "basemap" / "demo-truth.json").read_text(encoding="utf-8"))
     return settings, truth
 

@@ -30,7 +30,8 @@ import pandas as pd
 import pyproj
 import pytest
 import requests
-from live_server import demo_workspace, live_server
+from demo_workspace import demo_workspace
+from live_server import live_server
 from scipy.spatial import cKDTree
 
 from estgeo.config import Settings, load_settings
@@ -46,7 +47,7 @@ _TO_3006 = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:3006", always_xy=True)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return load_settings(workspace=demo_workspace(tmp_path_factory.getbasetemp()))
+    return load_settings(workspace=demo_workspace())
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ import pytest
 import requests
 import shapely
 import yaml
+from demo_workspace import demo_workspace
 from flask import Flask
 from live_server import free_port
 
@@ -267,22 +268,6 @@ def test_landing_page_gets_the_iframe_line(client) -> None:
 # A live demo server and a real browser -------------------------------------------------
 
 
-def _estgeo(workspace: Path, *args: str, env: dict[str, str] | None = None) -> None:
-    run_env = {**os.environ, "ESTGEO_HOME": str(workspace), **(env or {})}
-    result = subprocess.run([sys.executable, "-m", "estgeo.cli", *args], cwd=REPO, env=run_env, capture_output=True,
-                            text=True, timeout=900)
-    assert result.returncode == 0, f"estgeo {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-
-
-def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo municipality, built once per test session (the QGIS tests use the same)."""
-    workspace = tmp_path_factory.getbasetemp() / "estgeo-demo-clients"
-    if not (workspace / "published" / "current").exists():
-        _estgeo(workspace, "demo", "--incidents", "6000", "--seed", "7")
-        _estgeo(workspace, "build")
-    return workspace
-
-
 class Server:
     def __init__(self, workspace: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
@@ -319,8 +304,9 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_workspace(tmp_path_factory)
+def workspace() -> Path:
+    """The large demo (tests/demo_workspace.py), shared with the QGIS, lighting and report tests."""
+    return demo_workspace("large")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import demo_workspace, live_server
+from demo_workspace import demo_workspace
+from live_server import live_server
 
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")
@@ -57,7 +58,7 @@ def fuzz(base: str, headers: dict[str, str] | None = None) -> tuple[int, list[st
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workspace = demo_workspace(tmp_path_factory.getbasetemp())
+    workspace = demo_workspace()
     keys = workspace / "secrets" / "api-keys.txt"
     keys.parent.mkdir(exist_ok=True)
     keys.write_text(f"fuzz: {KEY}\n", encoding="utf-8")

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from live_server import demo_workspace, live_server, server_pids
+from demo_workspace import demo_workspace
+from live_server import live_server, server_pids
 
 pytest.importorskip("psutil")
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ def _load_module():
 
 def test_load_short(tmp_path_factory: pytest.TempPathFactory) -> None:
     load = _load_module()
-    workspace = demo_workspace(tmp_path_factory.getbasetemp())
+    workspace = demo_workspace()
     with live_server(workspace, workers=2) as (base, process):
         result = load.run_load(base, concurrency=CONCURRENCY, duration=DURATION_S, warmup=5.0,
                                server_pids=server_pids(process))

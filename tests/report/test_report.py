@@ -24,29 +24,19 @@ import pandas as pd
 import pyogrio
 import pytest
 from click.testing import CliRunner
+from demo_workspace import demo_workspace
 
-from estgeo.build.run import build_layers
 from estgeo.cli import main
 from estgeo.config import Settings, load_settings
-from estgeo.demo import generate_demo
-from estgeo.ingest.pipeline import ingest_file
 from estgeo.report import make_report
 from estgeo.store import open_store
-
-N_INCIDENTS = 10_000
 
 
 # Fixtures -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = load_settings(workspace=tmp_path_factory.mktemp("report") / "ws")
-    settings.ensure_workspace()
-    result = generate_demo(settings, n_incidents=N_INCIDENTS, seed=7)
-    store = open_store(settings)
-    for path in result.files:
-        ingest_file(settings, store, Path(path))
-    build_layers(settings, store)
-    return settings
+def demo() -> Settings:
+    """The large demo (tests/demo_workspace.py: 20,000 incidents, every layer built by the CLI)."""
+    return load_settings(workspace=demo_workspace("large"))
 
 
 @pytest.fixture(scope="module")
