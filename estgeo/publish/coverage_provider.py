@@ -313,8 +313,8 @@ class CoverageProvider(BaseProvider):
                 f"in {crs_uri_of(self.info.crs)}, easting/northing)"
             )
         # Every cell the area touches: outer edges rounded outwards (a point, one cell).
-        col_a, row_a = ~self.info.transform * (minx, maxy)
-        col_b, row_b = ~self.info.transform * (maxx, miny)
+        col_a, row_a = ~self.info.transform @ (minx, maxy)
+        col_b, row_b = ~self.info.transform @ (maxx, miny)
         col0, col1 = sorted((col_a, col_b))
         row0, row1 = sorted((row_a, row_b))
         col0, row0 = max(0, math.floor(col0 + 1e-9)), max(0, math.floor(row0 + 1e-9))

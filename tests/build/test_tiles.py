@@ -11,7 +11,6 @@ import gzip
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,9 +20,8 @@ import morecantile
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 import shapely
-from live_server import live_server
+from app_client import AppClient
 from pmtiles.reader import MmapSource, Reader
 
 from estgeo.build.tiles import (
@@ -180,9 +178,9 @@ def test_suppressed_counts_stay_out_of_tiles(tiled: Settings) -> None:
 
 # Over HTTP ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def server(tiled: Settings) -> Iterator[str]:
-    with live_server(tiled.workspace, layers_dir=tiled.layers_dir) as (base, _):
-        yield base
+def server(tiled: Settings) -> AppClient:
+    """The app in-process (tests/app_client.py): the tile fast path is WSGI middleware."""
+    return AppClient(tiled)
 
 
 def tile_url(base: str, collection: str, z: int, row: int, col: int) -> str:
@@ -191,17 +189,17 @@ def tile_url(base: str, collection: str, z: int, row: int, col: int) -> str:
 
 @pytest.mark.slow
 class TestTileServer:
-    def test_tile_places_the_light_in_sunne(self, server: str) -> None:
+    def test_tile_places_the_light_in_sunne(self, server: AppClient) -> None:
         t = WMQ.tile(*CENTRE, 15)
         for query in ("?f=mvt", ""):
-            response = requests.get(tile_url(server, "lights", 15, t.y, t.x) + query, timeout=10)
+            response = server.get(tile_url(server, "lights", 15, t.y, t.x) + query, timeout=10)
             assert response.status_code == 200
             assert response.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
         features = {f["properties"]["id"]: f for f in decode(response.content, "lights", 15, t.x, t.y)}
         assert features["centre"]["lonlat"] == pytest.approx(CENTRE, abs=1e-5)
         assert features["centre"]["properties"] == {"id": "centre", "status": "tand", "power_w": 60}
 
-    def test_empty_tile_is_204_and_outside_is_404(self, server: str, tiled: Settings) -> None:
+    def test_empty_tile_is_204_and_outside_is_404(self, server: AppClient, tiled: Settings) -> None:
         t = WMQ.tile(*CENTRE, 15)
         # Within the tile set's limits at zoom 16 but without a feature: an empty tile.
         folder = tiled.published_dir / "current" / "tiles" / "dens-r9"
@@ -210,39 +208,39 @@ class TestTileServer:
                      for col in range(lim["minTileCol"], lim["maxTileCol"] + 1)
                      if not (folder / "16" / str(col) / f"{row}.mvt").exists())
         for query in ("", "?f=mvt"):
-            answer = requests.get(tile_url(server, "dens-r9", 16, *empty) + query, timeout=10)
+            answer = server.get(tile_url(server, "dens-r9", 16, *empty) + query, timeout=10)
             assert answer.status_code == 204 and not answer.content
-        assert requests.get(tile_url(server, "lights", 15, t.y + 50, t.x), timeout=10).status_code == 404
-        assert requests.get(tile_url(server, "lights", 11, t.y, t.x), timeout=10).status_code == 404  # below minzoom
-        other = requests.get(f"{server}/collections/lights/tiles/WorldCRS84Quad/3/1/1", params={"f": "mvt"}, timeout=10)
+        assert server.get(tile_url(server, "lights", 15, t.y + 50, t.x), timeout=10).status_code == 404
+        assert server.get(tile_url(server, "lights", 11, t.y, t.x), timeout=10).status_code == 404  # below minzoom
+        other = server.get(f"{server}/collections/lights/tiles/WorldCRS84Quad/3/1/1", params={"f": "mvt"}, timeout=10)
         assert other.status_code == 404 and "WebMercatorQuad" in other.json()["description"]
 
-    def test_tilejson_and_tileset_metadata(self, server: str) -> None:
-        tilejson = requests.get(f"{server}/collections/dens/tiles/WebMercatorQuad/metadata",
+    def test_tilejson_and_tileset_metadata(self, server: AppClient) -> None:
+        tilejson = server.get(f"{server}/collections/dens/tiles/WebMercatorQuad/metadata",
                                 params={"f": "tilejson", "lang": "en"}, timeout=10).json()
         assert tilejson["tilejson"] == "3.0.0" and tilejson["name"] == "Density"
         assert tilejson["tiles"] == [f"{server}/collections/dens/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?f=mvt"]
         assert (tilejson["minzoom"], tilejson["maxzoom"]) == (10, 16)
         assert tilejson["bounds"][0] < CENTRE[0] < tilejson["bounds"][2]
-        swedish = requests.get(f"{server}/collections/dens/tiles/WebMercatorQuad/metadata",
+        swedish = server.get(f"{server}/collections/dens/tiles/WebMercatorQuad/metadata",
                                params={"f": "tilejson", "lang": "sv"}, timeout=10).json()
         assert swedish["name"] == "Täthet"
-        tileset = requests.get(f"{server}/collections/dens/tiles/WebMercatorQuad", params={"f": "json"}, timeout=10).json()
+        tileset = server.get(f"{server}/collections/dens/tiles/WebMercatorQuad", params={"f": "json"}, timeout=10).json()
         assert tileset["dataType"] == "vector" and tileset["crs"].endswith("3857")
         assert [lim["tileMatrix"] for lim in tileset["tileMatrixSetLimits"]] == [str(z) for z in range(10, 17)]
-        listing = requests.get(f"{server}/collections/dens/tiles", params={"f": "json"}, timeout=10).json()
+        listing = server.get(f"{server}/collections/dens/tiles", params={"f": "json"}, timeout=10).json()
         assert [t["tileMatrixSetURI"].rsplit("/", 1)[-1] for t in listing["tilesets"]] == ["WebMercatorQuad"]
 
-    def test_collections_without_tiles_have_none(self, server: str) -> None:
-        collection = requests.get(f"{server}/collections/lights", params={"f": "json"}, timeout=10).json()
+    def test_collections_without_tiles_have_none(self, server: AppClient) -> None:
+        collection = server.get(f"{server}/collections/lights", params={"f": "json"}, timeout=10).json()
         assert any("tilesets-vector" in link["rel"] for link in collection["links"])
-        assert requests.get(f"{server}/collections/hidden/tiles", params={"f": "json"}, timeout=10).status_code == 404
+        assert server.get(f"{server}/collections/hidden/tiles", params={"f": "json"}, timeout=10).status_code == 404
 
-    def test_a_new_build_serves_its_own_tiles(self, server: str, tiled: Settings) -> None:
+    def test_a_new_build_serves_its_own_tiles(self, server: AppClient, tiled: Settings) -> None:
         published = tiled.published_dir
         t = WMQ.tile(*CENTRE, 15)
         url = tile_url(server, "lights", 15, t.y, t.x)
-        before = requests.get(url, timeout=10).content
+        before = server.get(url, timeout=10).content
         shutil.copytree(published / "builds" / "b1", published / "builds" / "b2")
         tile = published / "builds" / "b2" / "tiles" / "lights" / "15" / str(t.x) / f"{t.y}.mvt"
         tile.unlink()  # a hard link may share the file with others: replace it, do not write into it
@@ -251,10 +249,10 @@ class TestTileServer:
         try:
             switch(published, "builds/b2")
             for _ in range(4):  # whichever worker answers, not a tile it read before
-                assert requests.get(url, timeout=10).content == replaced != before
+                assert server.get(url, timeout=10).content == replaced != before
         finally:
             switch(published, "builds/b1")
-        assert requests.get(url, timeout=10).content == before
+        assert server.get(url, timeout=10).content == before
 
 
 def switch(published: Path, target: str) -> None:

@@ -11,14 +11,13 @@ import io
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyproj
 import pytest
 import rasterio
-import requests
+from app_client import AppClient, Response
 from live_server import live_server
 from rasterio.transform import from_origin
 
@@ -77,14 +76,13 @@ def coverage_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def server(coverage_settings: Settings) -> Iterator[str]:
-    with live_server(coverage_settings.workspace, config_dir=coverage_settings.config_dir,
-                     layers_dir=coverage_settings.layers_dir) as (base, _):
-        yield base
+def server(coverage_settings: Settings) -> AppClient:
+    """The app in-process (tests/app_client.py)."""
+    return AppClient(coverage_settings)
 
 
-def coverage(base: str, **params: str) -> requests.Response:
-    return requests.get(f"{base}/collections/modelled-light/coverage", params=params, timeout=60)
+def coverage(server: AppClient, **params: str) -> Response:
+    return server.get(f"{server}/collections/modelled-light/coverage", params=params, timeout=60)
 
 
 def read_geotiff(content: bytes) -> tuple[np.ndarray, rasterio.Affine, rasterio.crs.CRS]:
@@ -111,13 +109,13 @@ def test_config_publishes_the_coverage(coverage_settings: Settings) -> None:
 
 @pytest.mark.slow
 class TestCoverageServer:
-    def test_conformance_claims_what_is_there(self, server: str) -> None:
-        classes = requests.get(f"{server}/conformance", params={"f": "json"}, timeout=10).json()["conformsTo"]
+    def test_conformance_claims_what_is_there(self, server: AppClient) -> None:
+        classes = server.get(f"{server}/conformance", params={"f": "json"}, timeout=10).json()["conformsTo"]
         assert "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-subset" in classes
         assert "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-datetime" not in classes
 
-    def test_collection_describes_the_grid(self, server: str) -> None:
-        collection = requests.get(f"{server}/collections/modelled-light", params={"f": "json", "lang": "en"}, timeout=10).json()
+    def test_collection_describes_the_grid(self, server: AppClient) -> None:
+        collection = server.get(f"{server}/collections/modelled-light", params={"f": "json", "lang": "en"}, timeout=10).json()
         assert collection["title"] == "Modelled light"
         # The grid in the extent's CRS (CRS84): as many cells as the raster, in degrees.
         grid = collection["extent"]["spatial"]["grid"]
@@ -125,10 +123,10 @@ class TestCoverageServer:
         assert [g["cellsCount"] for g in grid] == [WIDTH, HEIGHT]
         assert grid[0]["resolution"] == pytest.approx((east - west) / WIDTH)
         assert grid[1]["resolution"] == pytest.approx((north - south) / HEIGHT)
-        schema = requests.get(f"{server}/collections/modelled-light/schema", params={"f": "json"}, timeout=10).json()
+        schema = server.get(f"{server}/collections/modelled-light/schema", params={"f": "json"}, timeout=10).json()
         assert schema["properties"]["1"]["title"] == "illuminance_lux"
 
-    def test_bbox_in_sweref_northing_first(self, server: str) -> None:
+    def test_bbox_in_sweref_northing_first(self, server: AppClient) -> None:
         west, south, east, north = 395000.0, 6634000.0, 395500.0, 6634300.0
         answer = coverage(server, f="GTiff", bbox=f"{south},{west},{north},{east}", **{"bbox-crs": "EPSG:3006"})
         assert answer.status_code == 200, answer.text
@@ -137,7 +135,7 @@ class TestCoverageServer:
         assert (transform.c, transform.f) == (west, north)
         np.testing.assert_array_equal(values, expected_window(west, south, east, north))
 
-    def test_bbox_in_crs84_covers_the_same_place(self, server: str) -> None:
+    def test_bbox_in_crs84_covers_the_same_place(self, server: AppClient) -> None:
         to_lonlat = pyproj.Transformer.from_crs("EPSG:3006", "OGC:CRS84", always_xy=True)
         lon, lat = to_lonlat.transform(*CENTRE_3006)
         answer = coverage(server, f="GTiff", bbox=f"{lon - 0.001},{lat - 0.0005},{lon + 0.001},{lat + 0.0005}")
@@ -149,7 +147,7 @@ class TestCoverageServer:
         assert values[row, col] == expected_col + 1000 * expected_row  # the centre cell is where it belongs
         assert 10 <= values.shape[1] <= 14 and 10 <= values.shape[0] <= 14  # 0.002° × 0.001° at 60° N: 111 × 111 m
 
-    def test_subset_in_either_crs(self, server: str) -> None:
+    def test_subset_in_either_crs(self, server: AppClient) -> None:
         native = coverage(server, f="GTiff", subset="E(395000:395500),N(6634000:6634300)")
         values, _, _ = read_geotiff(native.content)
         np.testing.assert_array_equal(values, expected_window(395000, 6634000, 395500, 6634300))
@@ -159,7 +157,7 @@ class TestCoverageServer:
         by_bbox = coverage(server, f="GTiff", bbox=f"{lon - 0.001},{lat - 0.0005},{lon + 0.001},{lat + 0.0005}")
         np.testing.assert_array_equal(read_geotiff(by_lonlat.content)[0], read_geotiff(by_bbox.content)[0])
 
-    def test_coveragejson_keeps_unit_and_nodata(self, server: str) -> None:
+    def test_coveragejson_keeps_unit_and_nodata(self, server: AppClient) -> None:
         answer = coverage(server, f="json", subset=f"E({ORIGIN[0]}:{ORIGIN[0] + 150}),N({ORIGIN[1] - 100}:{ORIGIN[1]})")
         assert answer.status_code == 200, answer.text
         assert answer.headers["Content-Type"].startswith("application/prs.coverage+json")
@@ -173,14 +171,14 @@ class TestCoverageServer:
         assert values[0, 0] is None and values[9, 9] is None  # the nodata corner (10 × 10 cells)
         assert values[0, 10] == 10 and values[9, 14] == 9014 and values[5, 12] == 5012
 
-    def test_whole_file_as_published(self, server: str, coverage_settings: Settings) -> None:
+    def test_whole_file_as_published(self, server: AppClient, coverage_settings: Settings) -> None:
         # 1.2 M cells: over the configured GeoTIFF limit, so refused with the sizes.
         whole = coverage(server, f="GTiff")
         assert whole.status_code == 400
         message = whole.json()["description"]
         assert "1000 × 1200" in message and "400,000" in message and "bbox" in message
 
-    def test_size_limits_are_a_clear_400(self, server: str) -> None:
+    def test_size_limits_are_a_clear_400(self, server: AppClient) -> None:
         big_json = coverage(server, f="json", subset="E(390000:394000),N(6632000:6640000)")
         assert big_json.status_code == 400
         assert "CoverageJSON" in big_json.json()["description"] and "20,000" in big_json.json()["description"]
@@ -201,12 +199,12 @@ class TestCoverageServer:
             ({"datetime": "2024-01-01"}, "no time axis"),
         ],
     )
-    def test_bad_requests_are_400(self, server: str, params: dict[str, str], message: str) -> None:
+    def test_bad_requests_are_400(self, server: AppClient, params: dict[str, str], message: str) -> None:
         answer = coverage(server, f="GTiff", **params)
         assert answer.status_code == 400, answer.text
         assert message.lower() in answer.json()["description"].lower()
 
-    def test_scale_size_gives_a_crs84_grid(self, server: str) -> None:
+    def test_scale_size_gives_a_crs84_grid(self, server: AppClient) -> None:
         # What GDAL's OGC API driver asks for: a lon/lat box as exactly w × h cells.
         to_lonlat = pyproj.Transformer.from_crs("EPSG:3006", "OGC:CRS84", always_xy=True)
         lon, lat = to_lonlat.transform(*CENTRE_3006)
@@ -227,14 +225,22 @@ class TestCoverageServer:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("gdallocationinfo") is None, reason="GDAL (gdal-bin) is not installed")
-def test_gdal_reads_the_coverage_through_ogc_api(server: str) -> None:
+def test_gdal_reads_the_coverage_through_ogc_api(coverage_settings: Settings) -> None:
     """GDAL's OGC API driver (what QGIS's GDAL provider uses) opens the collection and reads
-    the value at Sunne's centre, the same as the file holds."""
-    to_lonlat = pyproj.Transformer.from_crs("EPSG:3006", "OGC:CRS84", always_xy=True)
-    lon, lat = to_lonlat.transform(*CENTRE_3006)
-    read = subprocess.run(["gdallocationinfo", "-valonly", "-wgs84", f"OGCAPI:{server}/collections/modelled-light",
-                           str(lon), str(lat)], capture_output=True, text=True, timeout=120)
+    the value at Sunne's centre, the same as the file holds. GDAL is a client of its own: it
+    needs a real server."""
+    with live_server(coverage_settings.workspace, config_dir=coverage_settings.config_dir,
+                     layers_dir=coverage_settings.layers_dir) as (server, _):
+        read = _gdal_value_at_centre(server)
     assert read.returncode == 0, read.stderr
     expected_col = int((CENTRE_3006[0] - ORIGIN[0]) // CELL)
     expected_row = int((ORIGIN[1] - CENTRE_3006[1]) // CELL)
     assert float(read.stdout.strip()) == expected_col + 1000 * expected_row
+
+
+def _gdal_value_at_centre(server: str) -> subprocess.CompletedProcess:
+    to_lonlat = pyproj.Transformer.from_crs("EPSG:3006", "OGC:CRS84", always_xy=True)
+    lon, lat = to_lonlat.transform(*CENTRE_3006)
+    read = subprocess.run(["gdallocationinfo", "-valonly", "-wgs84", f"OGCAPI:{server}/collections/modelled-light",
+                           str(lon), str(lat)], capture_output=True, text=True, timeout=120)
+    return read
