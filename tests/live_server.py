@@ -29,6 +29,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_serving(base: str, process: subprocess.Popen, log: Path, timeout: float = 90.0,
+                       headers: dict[str, str] | None = None) -> None:
+    """Return once `base` answers `/conformance` (200, or 401 for the internal profile);
+    raise with the server's log if the process ends first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{base}/conformance", headers=headers, timeout=5).status_code in (200, 401):
+                return
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start:\n{log.read_text()}")
+        time.sleep(0.3)
+
+
 @contextmanager
 def live_server(workspace: Path, *, profile: str = "public", config_dir: Path | None = None,
                 layers_dir: Path | None = None, workers: int = 1, env: dict[str, str] | None = None,
@@ -52,17 +68,8 @@ def live_server(workspace: Path, *, profile: str = "public", config_dir: Path | 
         process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=child_env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
     try:
-        while True:
-            try:
-                if requests.get(f"{base}/conformance", headers=headers, timeout=5).status_code in (200, 401):
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{log.read_text()}")
-            time.sleep(0.3)
+        wait_until_serving(base, process, log, headers=headers)
         yield base, process
     finally:
         if process.poll() is None:

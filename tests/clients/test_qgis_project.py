@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 from demo_workspace import demo_workspace
-from live_server import free_port
+from live_server import live_server
 
 from estgeo.clients import qgis_project as qp
 from estgeo.clients import qgis_styles
@@ -184,29 +182,10 @@ def _estgeo(workspace: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server() -> Iterator[str]:
     """The large demo (tests/demo_workspace.py, built once per session), served."""
-    workspace = demo_workspace("large")
-    port = free_port()
-    log = tmp_path_factory.mktemp("qgis-server") / "serve.log"
-    env = {**os.environ, "ESTGEO_HOME": str(workspace)}
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "estgeo.cli", "serve", "--port", str(port), "--workers", "1"],
-                                   cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if requests.get(f"{base}/conformance", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"server did not start:\n{log.read_text()}")
-        time.sleep(0.3)
-    yield base
-    os.killpg(process.pid, signal.SIGINT)
-    process.wait(timeout=30)
+    with live_server(demo_workspace("large")) as (base, _):
+        yield base
 
 
 @pytest.fixture(scope="module")

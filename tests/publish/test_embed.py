@@ -31,7 +31,7 @@ import shapely
 import yaml
 from demo_workspace import demo_workspace
 from flask import Flask
-from live_server import free_port
+from live_server import free_port, wait_until_serving
 
 from estgeo.config import Settings
 from estgeo.publish import embed
@@ -277,17 +277,11 @@ class Server:
         with log.open("w") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "estgeo.cli", "serve", "--port", str(self.port), "--workers", "1"],
                                             cwd=REPO, env=run_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{self.base}/conformance", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"server did not start:\n{log.read_text()}")
-            time.sleep(0.3)
+        try:
+            wait_until_serving(self.base, self.process, log)
+        except RuntimeError as exc:
+            self.stop()
+            pytest.fail(str(exc))
 
     def access_log(self) -> list[tuple[str, str, int]]:
         """(method, path, status) of every request in the access log so far."""

@@ -27,7 +27,7 @@ import pytest
 import requests
 import shapely
 import yaml
-from live_server import free_port
+from live_server import free_port, wait_until_serving
 
 from estgeo.config import Settings, load_settings
 from estgeo.publish.pygeoapi_config import (
@@ -174,17 +174,11 @@ def server(publish_settings: Settings) -> Iterator[str]:
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/conformance", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"server did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+    try:
+        wait_until_serving(base, process, log)
+    except RuntimeError as exc:
+        process.kill()
+        pytest.fail(str(exc))
     yield base
     process.send_signal(signal.SIGINT)  # what Ctrl-C does
     # A reload just before (the last test) may still be replacing workers: allow for it.
