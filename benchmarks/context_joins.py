@@ -1,4 +1,4 @@
-"""Benchmark: context joins of unsafe places (issue 4) — wall time and peak memory.
+"""Benchmark: context joins of unsafe places — wall time and peak memory.
 
     python benchmarks/context_joins.py [--places 100000] [--incidents 1000000] [--lamps 100000]
 

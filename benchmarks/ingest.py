@@ -6,7 +6,7 @@
 Writes a police-style export (semicolon, Windows-1252, date and time in two columns,
 X = northing, decimal comma) or a canonical UTF-8 CSV, then ingests it twice into a
 fresh workspace in a child process (first: all new; second: all unchanged), measuring
-wall time and the child's peak resident memory. Targets (issue 2): >= 200,000 rows/s,
+wall time and the child's peak resident memory. Targets: >= 200,000 rows/s,
 peak < 2 GB.
 """
 
@@ -72,7 +72,7 @@ def child(path: str, workspace: str) -> None:
 
 
 def concurrent(rows: int) -> None:
-    """Two `estgeo ingest` of the same export started together (issue 18): both must end
+    """Two `estgeo ingest` of the same export started together: both must end
     cleanly, the store must hold each row once, and both runs' counts must add up."""
     repo = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""Bounded load test of the public server on loopback (issue 9).
+"""Bounded load test of the public server on loopback.
 
     python benchmarks/load.py --workspace var                 # start `estgeo serve` on a free port
     python benchmarks/load.py --url http://127.0.0.1:5000     # or load a running server

@@ -15,7 +15,7 @@ One run, on loopback, with the same data for both sides of each comparison:
 
 Load comes from `wrk` (bounded: a fixed duration per run, a fixed number of connections)
 at each concurrency; it prints requests/s and p50/p99 latency per target, and the ratios
-against the targets of issue 6: estgeo's items at least as fast as QGIS Server with a
+against the targets: estgeo's items at least as fast as QGIS Server with a
 p50 under 50 ms, and its tiles at least 25 % of nginx's requests/s. Responses other than
 2xx are counted and shown. The machine's cores are shared by the load tool, the servers
 and anything else running, so absolute figures are noisy; the side-by-side ratios much

@@ -39,6 +39,21 @@ def test_a_store_importing_the_command_line_breaks_it(tmp_path: Path) -> None:
     assert "BROKEN" in result.stdout and "estgeo.store.base -> estgeo.cli" in result.stdout
 
 
+def test_a_cycle_inside_a_room_breaks_it(tmp_path: Path) -> None:
+    """The second contract: two modules of one room that import each other (here a lazy
+    import inside a function, the shape the CRS constants once had) are refused."""
+    copy = tmp_path / "src"
+    shutil.copytree(REPO / "estgeo", copy / "estgeo", ignore=shutil.ignore_patterns("__pycache__"))
+    crs = copy / "estgeo" / "publish" / "crs.py"
+    crs.write_text(crs.read_text(encoding="utf-8") + "\n\ndef _breach():\n    from estgeo.publish import pygeoapi_config  # noqa\n",
+                   encoding="utf-8")
+    shutil.copy(REPO / "pyproject.toml", copy / "pyproject.toml")
+    result = _lint(copy, copy)
+    assert result.returncode == 1
+    assert "No import cycles among the modules of a room BROKEN" in result.stdout
+    assert "estgeo.publish" in result.stdout
+
+
 def test_requests_to_the_store_collection_run_no_ddl(settings, store, monkeypatch) -> None:
     """pygeoapi makes a provider per request; the store collection's provider opened a
     store per request, which ran the schema statements (13 on PostGIS) each time. Now the

@@ -20,6 +20,14 @@ import pyproj
 import shapely
 from pygeoapi.crs import DEFAULT_CRS, get_crs
 
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
+EPSG_3006 = "http://www.opengis.net/def/crs/EPSG/0/3006"
+EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+#: Output and bbox CRSs offered for every collection: CRS84 first (the default),
+#: SWEREF 99 TM for municipal GIS, WGS 84 lat/lon and Web Mercator for generic clients.
+SUPPORTED_CRS = [CRS84_URI, EPSG_3006, EPSG_4326, EPSG_3857]
+
 #: Vertices per box edge; the error of a straight segment between them is < 1 mm.
 EDGE_VERTICES = 64
 

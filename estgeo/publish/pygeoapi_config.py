@@ -33,19 +33,14 @@ from pygeoapi.openapi import get_oas  # unlike pygeoapi.flask_app, reads no env 
 from estgeo.build.postgis_layers import GEOMETRY_COLUMN, connection_data, published_tables, table_name, tile_table
 from estgeo.build.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET, tile_sets
 from estgeo.config import Settings
+from estgeo.publish.crs import CRS84_URI as CRS84
+from estgeo.publish.crs import EPSG_4326, SUPPORTED_CRS
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 from estgeo.publish.limits import RequestLimits
 from estgeo.publish.openapi_bundle import self_contained
 from estgeo.publish.process_lagesbild import process_manager, processes
 from estgeo.store import is_postgis_url
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
-EPSG_3006 = "http://www.opengis.net/def/crs/EPSG/0/3006"
-EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
-#: Output and bbox CRSs offered for every collection: CRS84 first (the default),
-#: SWEREF 99 TM for municipal GIS, WGS 84 lat/lon and Web Mercator for generic clients.
-SUPPORTED_CRS = [CRS84, EPSG_3006, EPSG_4326, EPSG_3857]
 PROVIDER = "estgeo.publish.provider.GeoPackageProvider"
 POSTGIS_PROVIDER = "estgeo.publish.postgis_provider.PostgisProvider"
 POSTGIS_TILE_PROVIDER = "estgeo.publish.postgis_provider.PostgisTileProvider"
@@ -137,7 +132,7 @@ def write_pygeoapi_files(settings: Settings, url: str | None = None, profile: st
     openapi_path = folder / "openapi.yml"
     config_text = yaml.safe_dump(pygeoapi_config(settings, url, profile), allow_unicode=True, sort_keys=False)
     oas = self_contained(get_oas(copy.deepcopy(yaml.safe_load(config_text))))
-    from estgeo.publish.openapi_fixes import corrected  # issue 9: what the fuzzer found
+    from estgeo.publish.openapi_fixes import corrected  # what the schemathesis fuzzer found (tests/publish/test_fuzz_api.py)
 
     oas = corrected(oas)
     _write_atomically(config_path, config_text)

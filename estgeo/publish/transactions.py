@@ -47,10 +47,11 @@ from pygeoapi.provider.base import BaseProvider, ProviderGenericError, ProviderI
 
 from estgeo.config import Settings, load_settings
 from estgeo.ingest.pipeline import validate_many
+from estgeo.publish.crs import CRS84_URI as CRS84
+from estgeo.publish.crs import SUPPORTED_CRS
 from estgeo.publish.http import current_request, ogc_error_body, request_user
 from estgeo.publish.layer_cache import Layer
 from estgeo.publish.provider import GeoPackageProvider
-from estgeo.publish.pygeoapi_config import CRS84, SUPPORTED_CRS
 from estgeo.publish.temporal import parse_time_column
 from estgeo.store import RecordExists, RecordMissing, open_store
 

@@ -1,4 +1,4 @@
-"""Atomic publishing (issue 9): a build that fails or is killed leaves the previous layers
+"""Atomic publishing: a build that fails or is killed leaves the previous layers
 served and intact, and the running server answers from them all the while.
 
 The kill test runs `estgeo build` as a separate process and sends it SIGKILL at three

@@ -35,13 +35,13 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 #: Sunne's centre (lon/lat) and the same point in SWEREF 99 TM (northing, easting).
 SUNNE = (13.1433, 59.8366)
 SUNNE_3006 = (6634672.0, 395936.0)
-#: The collections issue 6 asks for (coverages last).
+#: The collections the map clients (QGIS, GDAL, web maps) must find (coverages last).
 REQUIRED = [
     "incident-density", "incident-density-r7", "incident-density-r8", "incident-density-r9", "incident-density-r10",
     "hotspots", "unsafe-places", "walks", "interventions", "street-lights", "lighting-insecurity", "dark-gaps",
     "lamps-out", "modelled-light", "modelled-light-repaired",
 ]
-#: The collections issue 6 asks vector tiles for.
+#: The collections web maps draw from vector tiles.
 TILED = ["incident-density", "hotspots", "unsafe-places", "street-lights", "dark-gaps"]
 TO_3006 = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:3006", always_xy=True)
 
@@ -87,7 +87,7 @@ def first_feature(base: str, collection: str, **params: str) -> dict[str, Any]:
 @pytest.mark.slow
 def test_required_collections_in_both_languages(server: str, collections: dict[str, dict[str, Any]]) -> None:
     declared = {c["id"] for c in load_settings().collections}
-    assert set(REQUIRED) <= declared, "layers/ must declare every collection of issue 6"
+    assert set(REQUIRED) <= declared, "layers/ must declare every collection the clients need"
     assert set(REQUIRED) <= set(collections), f"not published: {sorted(set(REQUIRED) - set(collections))}"
     for cid in REQUIRED:
         sv = requests.get(f"{server}/collections/{cid}", params={"f": "json", "lang": "sv"}, timeout=30).json()

@@ -1,4 +1,4 @@
-"""The bad-input corpus (tests/data/bad, issue 9): every messy export gets a clear outcome.
+"""The bad-input corpus (tests/data/bad): every messy export gets a clear outcome.
 
 For each file of `MANIFEST.yml`: ingest it into a fresh workspace and check that nothing
 crashes, that read = ingested + updated + unchanged + quarantined, that each quarantined

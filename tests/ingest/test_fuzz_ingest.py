@@ -1,4 +1,4 @@
-"""Property-based tests of the ingest parsers with hypothesis (issue 9).
+"""Property-based tests of the ingest parsers with hypothesis.
 
 Whatever text a cell holds, the parsers return a value or a problem — never an
 exception — and whatever bytes a file holds, reading it gives rows or a clear

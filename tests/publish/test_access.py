@@ -1,4 +1,4 @@
-"""Access over HTTP (issue 9): read-only public API, authenticated internal profile,
+"""Access over HTTP: read-only public API, authenticated internal profile,
 no path traversal, CORS for embeds, security headers on HTML.
 
 The middleware is tested on its own (every rule, with a stand-in app that records what

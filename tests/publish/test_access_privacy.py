@@ -1,4 +1,4 @@
-"""Privacy guarantees of the public profile, tested as an outsider sees it (issue 9).
+"""Privacy guarantees of the public profile, tested as an outsider sees it.
 
 A demo municipality is built with every layer and served by the public server; the test
 then reads everything a client can — every feature of every collection, vector tiles

@@ -1,4 +1,4 @@
-"""Fuzzing the whole OpenAPI document with schemathesis (issue 9).
+"""Fuzzing the whole OpenAPI document with schemathesis.
 
 Every operation the public server documents — and, with an API key, every operation of
 the internal profile, writes included — is called with cases schemathesis generates from

@@ -1,4 +1,4 @@
-"""The load test in its short form (issue 9); `benchmarks/load.py` runs the full one.
+"""The load test in its short form; `benchmarks/load.py` runs the full one.
 
 32 concurrent clients for 25 s (after a warm-up) over items, single features, tiles and
 coverages of the demo municipality on a live server on loopback: no errors, the p99

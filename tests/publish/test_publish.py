@@ -30,12 +30,9 @@ import yaml
 from live_server import free_port, wait_until_serving
 
 from estgeo.config import Settings, load_settings
-from estgeo.publish.pygeoapi_config import (
-    CRS84,
-    EPSG_3006,
-    pygeoapi_config,
-    write_pygeoapi_files,
-)
+from estgeo.publish.crs import CRS84_URI as CRS84
+from estgeo.publish.crs import EPSG_3006
+from estgeo.publish.pygeoapi_config import pygeoapi_config, write_pygeoapi_files
 
 REPO = Path(__file__).resolve().parents[2]
 CENTRE = (13.1433, 59.8366)  # Sunne centre, lon/lat

@@ -1,4 +1,4 @@
-"""Field collection over OGC API Features Part 4 on the internal profile (issue 4).
+"""Field collection over OGC API Features Part 4 on the internal profile.
 
 A real workspace (walks, lights and incidents ingested from tests/data, layers built)
 served by two real servers: the internal profile, where walk observations are created,

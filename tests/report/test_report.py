@@ -1,4 +1,4 @@
-"""The lägesbild report on the demo municipality (issue 8).
+"""The lägesbild report on the demo municipality.
 
 One demo workspace is generated, ingested and built for the module; the report is written
 from it in both profiles. Every number the HTML shows is checked three ways: each table

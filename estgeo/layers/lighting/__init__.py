@@ -1,4 +1,4 @@
-"""Builder `lighting`: where missing light and insecurity meet (issue 5).
+"""Builder `lighting`: where missing light and insecurity meet.
 
 From the lighting inventory, the incidents and the safety-walk observations it makes
 
