@@ -14,6 +14,8 @@ this one asks for `postgresql+psycopg` (psycopg 3, SQLAlchemy ≥ 2.0), the driv
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Any
 
 from psycopg.errors import QueryCanceled
@@ -22,7 +24,8 @@ from pygeoapi.provider.base_mvt import BaseMVTProvider
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.sql import GenericSQLProvider, PostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
-from sqlalchemy import text
+from pygeofilter import ast
+from sqlalchemy import String, and_, cast, literal, text
 from sqlalchemy.exc import ArgumentError, DataError, OperationalError, ProgrammingError, StatementError
 
 from estgeo.build.tiles import BUFFER, EXTENT
@@ -40,6 +43,19 @@ class PostgisProvider(PostgreSQLProvider):
         # PostgreSQLProvider.__init__ would pin psycopg2; its SQL (bbox, CQL2) is kept.
         GenericSQLProvider.__init__(self, provider_def, DRIVER, CONNECTION_PARAMETERS)
 
+    def _get_property_filters(self, properties: Any) -> Any:
+        """`?complete=true&resolution=9` as SQL. A query value is text; pygeoapi compares it
+        with the column as it is, which psycopg2 (binding on the client) let PostgreSQL
+        coerce, but psycopg 3 sends typed parameters and PostgreSQL has no `boolean =
+        character varying` (every such request was a 400). The text is cast to the
+        column's type in SQL, so PostgreSQL parses it as before, and a value that is not
+        of the type ("resolution=x") is a DataError, answered as a 400 that says so."""
+        if not properties:
+            return True
+        columns = [getattr(self.table_model, name) for name, _ in properties]
+        return and_(*(column == cast(literal(str(value), String()), column.type)
+                      for column, (_, value) in zip(columns, properties, strict=True)))
+
     def query(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         filterq = kwargs.get("filterq")
         if isinstance(filterq, str | int | float | bytes | list | dict) and not isinstance(filterq, bool):
@@ -49,6 +65,8 @@ class PostgisProvider(PostgreSQLProvider):
         for name in [s["property"] for s in kwargs.get("sortby") or []] + [p for p, _ in kwargs.get("properties") or []]:
             if name not in known:
                 raise ProviderInvalidQueryError(user_msg=f"unknown property '{name}' (known: {', '.join(sorted(known))})")
+        if isinstance(filterq, ast.Node):
+            kwargs["filterq"] = self._typed_literals(filterq)
         try:
             return super().query(*args, **kwargs)
         except (KeyError, AttributeError) as exc:
@@ -61,6 +79,52 @@ class PostgisProvider(PostgreSQLProvider):
         except (ArgumentError, DataError, ProgrammingError, StatementError, ValueError, TypeError) as exc:
             message = str(getattr(exc, "orig", exc)).splitlines()[0]
             raise ProviderInvalidQueryError(user_msg=f"the query cannot be answered: {message}") from exc
+
+
+    def _typed_literals(self, node: Any) -> Any:
+        """A CQL2 text literal compared with a typed column (`period_start = '2024-11-18'`,
+        `complete = 'true'`) becomes a value of the column's type, as the embedded store
+        reads it and as PostgreSQL did under psycopg2; psycopg 3 would send it as text and
+        PostgreSQL has no `timestamp = character varying`. A literal that is not of the
+        type is refused with a 400 that names the property."""
+        if isinstance(node, list):
+            return [self._typed_literals(n) for n in node]
+        if not isinstance(node, ast.Node) or not dataclasses.is_dataclass(node) or isinstance(node, type):
+            return node
+        changes = {f.name: self._typed_literals(getattr(node, f.name)) for f in dataclasses.fields(node) if f.init}
+        node = dataclasses.replace(node, **changes)  # type: ignore[type-var]
+        lhs = getattr(node, "lhs", None)
+        if not isinstance(lhs, ast.Attribute):
+            return node
+        if isinstance(node, ast.Comparison):
+            return dataclasses.replace(node, rhs=self._typed(lhs.name, node.rhs))
+        if isinstance(node, ast.Between):
+            return dataclasses.replace(node, low=self._typed(lhs.name, node.low), high=self._typed(lhs.name, node.high))
+        if isinstance(node, ast.In):
+            return dataclasses.replace(node, sub_nodes=[self._typed(lhs.name, v) for v in node.sub_nodes])
+        return node
+
+    def _typed(self, name: str, value: Any) -> Any:
+        column = getattr(self.table_model, name, None)
+        if not isinstance(value, str) or column is None:
+            return value
+        try:
+            kind = column.type.python_type
+        except NotImplementedError:  # geometry
+            return value
+        try:
+            if kind is bool:
+                truth = {"true": True, "t": True, "1": True, "yes": True, "false": False, "f": False, "0": False, "no": False}
+                return truth[value.strip().lower()]
+            if kind is dt.datetime:
+                return dt.datetime.fromisoformat(value)
+            if kind is dt.date:
+                return dt.date.fromisoformat(value)
+            if kind in (int, float):
+                return kind(value)
+        except (KeyError, ValueError) as exc:
+            raise ProviderInvalidQueryError(user_msg=f"filter: {name} is {kind.__name__}, '{value}' is not one") from exc
+        return value
 
 
 class PostgisTileProvider(MVTPostgreSQLProvider):

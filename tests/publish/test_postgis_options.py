@@ -24,6 +24,8 @@ import requests
 import yaml
 from demo_workspace import demo_workspace
 from live_server import live_server
+from pygeoapi.provider.base import ProviderInvalidQueryError
+from pygeofilter.parsers.cql2_text import parse as parse_cql2
 
 from estgeo.config import load_settings
 from estgeo.publish.pygeoapi_config import POSTGIS_TILE_PROVIDER, PROVIDER, TILE_PROVIDER, pygeoapi_config
@@ -134,6 +136,23 @@ def test_one_postgresql_driver_serves_features_and_tiles(config_dir: Path) -> No
     assert features._engine.dialect.driver == "psycopg"
     page = features.query(limit=3)
     assert len(page["features"]) == 3 and page["features"][0]["geometry"]["type"] == "Polygon"
+    # Query parameters are text; typed columns (boolean, integer, date) still compare, as
+    # they did when psycopg2 let PostgreSQL coerce them (`estgeo qgis-project` asks this).
+    latest = features.query(limit=1, sortby=[{"property": "period_start", "order": "-"}],
+                            properties=[("period_kind", "lagesbild"), ("complete", "true"), ("resolution", "9")])
+    assert latest["features"] and latest["features"][0]["properties"]["complete"] is True
+    start = latest["features"][0]["properties"]["period_start"]
+    same = features.query(limit=5, properties=[("period_start", str(start)[:10]), ("period_kind", "lagesbild")])
+    assert same["features"] and {str(f["properties"]["period_start"])[:10] for f in same["features"]} == {str(start)[:10]}
+    with pytest.raises(ProviderInvalidQueryError, match="invalid input syntax"):
+        features.query(limit=1, properties=[("resolution", "x")])
+    # CQL2 text literals against typed columns read as the embedded store reads them.
+    day = str(start)[:10]
+    for text in (f"period_start = '{day}'", f"period_start = DATE('{day}')", "complete IN ('true', 'false')",
+                 "resolution BETWEEN '8' AND '9'"):
+        assert features.query(limit=2, filterq=parse_cql2(text))["features"], text
+    with pytest.raises(ProviderInvalidQueryError, match="period_start is datetime, 'soon' is not one"):
+        features.query(limit=1, filterq=parse_cql2("period_start = 'soon'"))
     module, _, name = tile_def["name"].rpartition(".")
     tiles = getattr(importlib.import_module(module), name)(tile_def)
     assert tiles._engine.dialect.driver == "psycopg"
