@@ -51,11 +51,11 @@ from rasterio.enums import Resampling
 from rasterio.io import MemoryFile
 from rasterio.warp import reproject
 
+from estgeo.publish.crs import CRS84_URI as CRS84
 from estgeo.publish.http import request_arg
 
 LOGGER = logging.getLogger(__name__)
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 DEFAULT_MAX_CELLS = 16_000_000
 DEFAULT_MAX_CELLS_JSON = 1_000_000
 #: Subset axis names: the raster's own CRS (easting, northing) and CRS84 (lon, lat).

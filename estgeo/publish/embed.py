@@ -37,11 +37,12 @@ from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, send_file
+from flask import Blueprint, Flask, Response, abort, render_template, request, send_file
 from werkzeug.security import safe_join
 
 from estgeo.config import Settings
 from estgeo.errors import EstgeoError
+from estgeo.publish.http import app_pygeoapi_config, app_settings
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 
 ASSETS = Path(__file__).resolve().parent / "embed_assets"
@@ -351,21 +352,10 @@ def add_section(page: str, section: str) -> str:
 
 
 # HTTP -----------------------------------------------------------------------------------
-def server_settings() -> Settings:
-    """The settings of the workspace being served (`estgeo.publish.app.build_app` keeps them
-    on the app)."""
-    return current_app.config["ESTGEO_SETTINGS"]
-
-
-def _pygeoapi_config() -> dict[str, Any]:
-    """pygeoapi's configuration as the serving app loaded it."""
-    return current_app.config["ESTGEO_PYGEOAPI"]
-
-
 @BLUEPRINT.get("/embed")
 def embed_page() -> Response:
-    config = _pygeoapi_config()
-    settings = server_settings()
+    config = app_pygeoapi_config()
+    settings = app_settings()
     lang = pick_language(request.args.get("lang"), request.accept_languages, config["server"].get("languages", LANGUAGES))
     layers = [c.strip() for c in request.args.get("layers", "").split(",") if c.strip()] or None
     try:
@@ -444,8 +434,8 @@ def _landing_page_hook(response: Response) -> Response:
         return response
     if response.direct_passthrough or response.headers.get("Content-Encoding"):
         return response
-    config = _pygeoapi_config()
-    settings = server_settings()
+    config = app_pygeoapi_config()
+    settings = app_settings()
     lang = pick_language(request.args.get("lang"), request.accept_languages, config["server"].get("languages", LANGUAGES))
     layers = [cid for cid in embed_options(settings)["layers"] if cid in config.get("resources", {})]
     title = _text(config.get("metadata", {}).get("identification", {}).get("title", ""), lang)

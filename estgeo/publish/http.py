@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Request, current_app, has_app_context, has_request_context, request
+from flask import Request, current_app, has_request_context, request
 
 #: (status line, headers, body) — a WSGI response not yet started.
 Response = tuple[str, list[tuple[str, str]], list[bytes]]
@@ -48,8 +48,13 @@ def request_user() -> str:
 
 
 def app_settings() -> Any:
-    """The `Settings` the app was built with (`estgeo.publish.app.build_app`), or None."""
-    return current_app.config.get("ESTGEO_SETTINGS") if has_app_context() else None
+    """The `Settings` the app serving the request was built with (`estgeo.publish.app.build_app`)."""
+    return current_app.config["ESTGEO_SETTINGS"]
+
+
+def app_pygeoapi_config() -> dict[str, Any]:
+    """pygeoapi's configuration as the serving app loaded it."""
+    return current_app.config["ESTGEO_PYGEOAPI"]
 
 
 def ogc_error_body(code: str, description: str) -> bytes:

@@ -219,10 +219,10 @@ def test_messages_exist_in_swedish_and_english() -> None:
 
 # The Flask routes, on a bare app ------------------------------------------------------
 @pytest.fixture
-def client(published: dict[str, Any], settings: Settings, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(embed, "_pygeoapi_config", lambda: published)
-    monkeypatch.setattr(embed, "server_settings", lambda: settings)
+def client(published: dict[str, Any], settings: Settings):
     app = Flask("test")
+    # What estgeo.publish.app.build_app keeps on the app (read through estgeo.publish.http).
+    app.config.update(ESTGEO_SETTINGS=settings, ESTGEO_PYGEOAPI=published)
 
     @app.get("/", endpoint="pygeoapi.landing_page")
     def landing() -> Any:
