@@ -182,14 +182,15 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
         table.add_row(cid, f"{n:,}")
     out.print(table)
     if result.audit is not None:
+        what = "perturbed or withheld" if result.audit.method == "cell-key" else "withheld"
         if result.audit.ok:
-            console.print(f"Privacy audit: no withheld count exposed ({result.audit.seconds:.1f} s).")
+            console.print(f"Privacy audit ({result.audit.method}): no {what} count exposed ({result.audit.seconds:.1f} s).")
         elif result.audit.skipped:
             console.print(f"[yellow]Privacy audit: {result.audit.skipped}.[/yellow]")
         else:
-            console.print(f"[yellow]Privacy audit: {result.audit.exposed:,} withheld counts an attacker can narrow to ±1 "
+            console.print(f"[yellow]Privacy audit ({result.audit.method}): {result.audit.exposed:,} {what} counts an attacker can narrow to ±1 "
                           f"— {result.audit.first_leak()}. Report: {result.audit_file}; see `estgeo privacy audit` "
-                          f"and privacy.rows / privacy.enforce in config/estgeo.yml.[/yellow]")
+                          f"and privacy.method / privacy.enforce in config/estgeo.yml.[/yellow]")
     from estgeo.publish.serve import reload
 
     if reload(settings):
@@ -221,9 +222,14 @@ def privacy_audit(settings: Settings, build_dir: Path | None, no_truth: bool, lp
     if as_json:
         out.print_json(report.to_json())
     else:
-        table = Table(title=f"Privacy audit of build {report.build} (threshold {report.min_count}, {report.seconds:.1f} s)")
-        for name in ("collection", "withheld", f"sensitive (1–{report.min_count - 1})", "exposed (±1)", "exact",
-                     "interval widths of sensitive counts"):
+        table = Table(title=f"Privacy audit of build {report.build} ({report.method}, threshold {report.min_count}, "
+                            f"{report.seconds:.1f} s)")
+        perturbed = report.method == "cell-key"
+        names = ["collection", "perturbed" if perturbed else "withheld", f"sensitive (1–{report.min_count - 1})",
+                 "exposed (±1)", "exact"]
+        if perturbed:
+            names += ["mean |perturbation|", "small shown exactly", "small got by averaging"]
+        for name in [*names, "interval widths of sensitive counts"]:
             table.add_column(name, justify="left" if name.startswith(("collection", "interval")) else "right")
         for row in format_report(report):
             table.add_row(*row)
@@ -236,12 +242,12 @@ def privacy_audit(settings: Settings, build_dir: Path | None, no_truth: bool, lp
         if report.skipped:
             out.print(f"[red]Not audited: {report.skipped}.[/red]")
         if report.not_modelled:
-            out.print("Not modelled yet (counts over circles, gaps and lamp reaches against the density cells): "
-                      + ", ".join(report.not_modelled))
+            out.print("Not modelled yet: " + "; ".join(report.not_modelled))
+        what = "perturbed" if perturbed else "withheld"
         if report.ok:
-            out.print("[green]No withheld count is exposed.[/green]")
+            out.print(f"[green]No {what} count is exposed.[/green]")
         elif report.exposed:
-            out.print(f"[red]{report.exposed:,} withheld counts are exposed.[/red]")
+            out.print(f"[red]{report.exposed:,} {what} counts are exposed.[/red]")
     sys.exit(0 if report.ok else 1)
 
 

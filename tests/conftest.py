@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import os
 from pathlib import Path
 
@@ -59,6 +62,19 @@ def settings(tmp_path: Path) -> Settings:
     s = load_settings(workspace=tmp_path / "ws")
     s.ensure_workspace()
     return s
+
+
+def with_privacy(settings: Settings, **privacy) -> Settings:
+    """`settings` with config/estgeo.yml's privacy section changed (method, rows, …)."""
+    project = copy.deepcopy(settings.project)
+    project["privacy"].update(privacy)
+    return dataclasses.replace(settings, project=project)
+
+
+@pytest.fixture
+def suppression_settings(settings: Settings) -> Settings:
+    """`settings` with privacy.method suppression (the default is cell-key)."""
+    return with_privacy(settings, method="suppression")
 
 
 @pytest.fixture

@@ -21,9 +21,12 @@ from estgeo.layers.context import BuildContext
 TO_3006 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
 
 
-def settings_for(tmp_path, min_count=None, resolutions=None, default_resolution=None):
+def settings_for(tmp_path, min_count=None, resolutions=None, default_resolution=None, method="suppression"):
+    """Settings for a density fixture. The method defaults to suppression: most of these
+    tests pin exact counts and the suppression rules; cell-key tests ask for it."""
     settings = load_settings(workspace=tmp_path)
     project = copy.deepcopy(settings.project)
+    project["privacy"]["method"] = method
     if min_count is not None:
         project["privacy"]["min_count"] = min_count
     if resolutions is not None:

@@ -59,6 +59,7 @@ class CountTable:
     #: The same facts in bulk: entry cell = value (another collection repeating a count).
     equal_cells: np.ndarray | None = None
     equal_values: np.ndarray | None = None
+    upper: np.ndarray | None = None  # rows × columns: known upper bound (default none; a perturbed count's support)
 
     @property
     def width(self) -> int:
@@ -140,7 +141,8 @@ def table_system(table: CountTable) -> TableSystem:
     var_of = np.full(hidden.size, -1, dtype=np.int64)
     var_of[cells] = np.arange(cells.size)
     lower = np.zeros(cells.size) if table.lower is None else np.asarray(table.lower, dtype=np.float64).ravel()[cells]
-    builder = intervals.SystemBuilder(cells.size, lb=lower)
+    upper = None if table.upper is None else np.asarray(table.upper, dtype=np.float64).ravel()[cells]
+    builder = intervals.SystemBuilder(cells.size, lb=lower, ub=upper)
     terms = relation_terms(table)
     m = int(terms.con.max()) + 1 if terms.con.size else 0
     is_var = var_of[terms.cell] >= 0

@@ -48,6 +48,11 @@ class CollectionAudit:
     exposed: int = 0
     exact: int = 0
     widths: dict[str, int] = field(default_factory=dict)  # interval width → how many (sensitive, or all withheld)
+    #: cell-key, with the true counts: share of the sensitive counts published exactly, and
+    #: share an attacker who averages every published relation (least squares) gets exactly.
+    exact_published: float | None = None
+    exact_averaged: float | None = None
+    mean_abs_perturbation: float | None = None
     tightest: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -60,6 +65,7 @@ class AuditReport:
     collections: list[CollectionAudit]
     seconds: float = 0.0
     not_modelled: list[str] = field(default_factory=list)
+    method: str = "suppression"
     #: Why the density system was not solved (too large for `max_values`), if it was not.
     skipped: str = ""
 
@@ -122,7 +128,11 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
     public = set(public_collections(settings))
     density_names = sorted((n for n in public if n.startswith("incident-density-r")), key=lambda n: int(n.rsplit("r", 1)[1]))
     frames = {n: f for n in density_names if (f := _read(folder, n)) is not None}
-    report = AuditReport(build=folder.name, min_count=k, with_truth=truth_store is not None, collections=[])
+    from estgeo.layers import disclosure
+
+    method = disclosure.method(settings)
+    ptable = disclosure.perturbation_table(settings) if method == "cell-key" else None
+    report = AuditReport(build=folder.name, min_count=k, with_truth=truth_store is not None, collections=[], method=method)
     if max_values is None:
         max_values = int((settings.project.get("privacy") or {}).get("audit_max_values", 20_000_000))
     if frames:
@@ -132,21 +142,35 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
             report.skipped = (f"the density collections withhold {n_withheld:,} values, more than privacy.audit_max_values "
                               f"({max_values:,}); they were not audited")
         else:
-            report.collections.extend(_audit_density(settings, folder, frames, public, truth_store, lp_max_vars, tightest))
+            report.collections.extend(_audit_density(settings, folder, frames, public, truth_store, lp_max_vars, tightest,
+                                                     ptable))
     if "interventions" in public and (frame := _read(folder, "interventions")) is not None:
-        report.collections.append(_audit_derived(frame, k))
-    report.not_modelled = [n for n in ("unsafe-places", "dark-gaps", "lamps-out") if n in public]
+        report.collections.append(_audit_derived(frame, k, ptable))
+    for name, columns in AREA_COUNTS.items():
+        if name in public and (frame := _read(folder, name)) is not None:
+            report.collections.append(_audit_area_counts(name, frame, columns, k, ptable))
+    report.not_modelled = [f"{n}: its counts against the density cells and the other areas (differencing of overlapping geometries)"
+                           for n in AREA_COUNTS if n in public]
     report.seconds = time.perf_counter() - started
     return report
 
 
+#: Collections publishing counts of incidents over their own areas (circles, gaps, lamp reaches).
+AREA_COUNTS = {"unsafe-places": ["incidents_nearby", "incidents_nearby_dark"], "dark-gaps": ["dark_incidents"],
+               "lamps-out": ["dark_incidents"]}
+
+
 def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], public: set[str], truth_store,
-                   lp_max_vars: int, n_tightest: int) -> list[CollectionAudit]:
+                   lp_max_vars: int, n_tightest: int, ptable=None) -> list[CollectionAudit]:
     from estgeo.layers.periods import PeriodScheme
 
     k = settings.privacy_min_count
     scheme = PeriodScheme.from_settings(settings)
     view = audit_density.published_table(frames, settings.taxonomy, scheme.lagesbild_nests_weeks)
+    published_values = np.array(view.table.values, dtype=np.float64, copy=True)
+    published_withheld = view.table.withheld.copy()
+    if ptable is not None:
+        audit_density.perturbed(view, ptable.support)
     table, rows = view.table, view.rows
     w = table.width
     out: list[CollectionAudit] = []
@@ -175,6 +199,19 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
             col = view.columns.index(ours)
             pub = np.isfinite(value) & (at >= 0)
             cells = at[pub] * w + col
+            if ptable is not None:
+                # The same records give the same perturbed value; a different one is a second
+                # observation of the count, and both supports hold.
+                other = published_values.ravel()[cells] != value[pub]
+                lo, hi = ptable.support(value[pub][other].astype(np.int64))
+                assert table.lower is not None and table.upper is not None
+                flat_lo, flat_hi = table.lower.reshape(-1), table.upper.reshape(-1)
+                np.maximum.at(flat_lo, cells[other], lo)
+                np.minimum.at(flat_hi, cells[other], hi)
+                if other.any():
+                    note.notes.append(f"{int(other.sum())} value(s) of {theirs} differ from the density's {ours}: "
+                                      "both supports bound the count")
+                continue
             repeated = table.withheld.ravel()[cells]
             eq_cells.append(cells[repeated])
             eq_values.append(value[pub][repeated])
@@ -184,13 +221,15 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
             if repeated.any():
                 note.notes.append(f"{int(repeated.sum())} value(s) of {theirs} published where the density withholds {ours}")
         out.append(note)
-    table.equal_cells = np.concatenate([np.asarray(c, dtype=np.int64) for c in eq_cells if c is not None])
-    table.equal_values = np.concatenate([np.asarray(v, dtype=np.float64) for v in eq_values if v is not None])
+    if ptable is None:
+        table.equal_cells = np.concatenate([np.asarray(c, dtype=np.int64) for c in eq_cells if c is not None])
+        table.equal_values = np.concatenate([np.asarray(v, dtype=np.float64) for v in eq_values if v is not None])
     ts = tables.table_system(table)
     found = intervals.feasible_intervals(ts.system, lp_max_vars)
     truth = _truth(settings, truth_store, view) if truth_store is not None else None
     truth_v = truth.ravel()[ts.cells] if truth is not None else None
     bad = tables.exposed(found, k, truth_v)
+    averaged = averaging_attacker(ts, published_values.ravel()[ts.cells]) if ptable is not None and truth_v is not None else None
     sensitive = ((truth_v >= 1) & (truth_v <= k - 1)) if truth_v is not None else np.ones(ts.cells.size, dtype=bool)
     var_row = ts.cells // w
     var_col = ts.cells % w
@@ -202,6 +241,12 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
             audit.sensitive = int((sel & sensitive).sum())
         audit.exposed = int((sel & bad).sum())
         audit.exact = int((sel & sensitive & (found.width == 0)).sum())
+        if ptable is not None and truth_v is not None and averaged is not None:
+            pub_v = published_values.ravel()[ts.cells]
+            small = sel & sensitive
+            audit.mean_abs_perturbation = round(float(np.abs(pub_v[sel] - truth_v[sel]).mean()), 3) if sel.any() else 0.0
+            audit.exact_published = round(float((pub_v[small] == truth_v[small]).mean()), 3) if small.any() else 0.0
+            audit.exact_averaged = round(float((averaged[small] == truth_v[small]).mean()), 3) if small.any() else 0.0
         widths = np.minimum(found.width[sel & sensitive], 99)
         vals, counts = np.unique(np.where(np.isfinite(widths), widths, 99), return_counts=True)
         audit.widths = {("≥99" if v >= 99 else str(int(v))): int(c) for v, c in zip(vals, counts, strict=True)}
@@ -214,8 +259,31 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
                 "period": str(np.datetime64(int(r["period_start"]), "D")), "column": view.columns[int(var_col[i])],
                 "interval": [int(found.lo[i]), int(found.hi[i]) if np.isfinite(found.hi[i]) else None]})
         out.append(audit)
-    out.extend(_audit_gi(settings, frames, view))
+    out.extend(_audit_gi(settings, frames, view, published_values[:, 0], published_withheld[:, 0]))
     return out
+
+
+def averaging_attacker(ts: tables.TableSystem, published: np.ndarray, iterations: int = 300) -> np.ndarray:
+    """The least-squares attacker against perturbed counts: the values closest to the
+    published ones that satisfy every published relation exactly (the projection of the
+    published vector onto the null space of the relations, by LSQR), rounded. Averaging
+    over the many relations a count is part of is the way to cancel independent noise;
+    where it gives the true small count more often than the published value does, the
+    noise is averaging away."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import lsqr
+
+    terms = ts.terms
+    if terms.con.size == 0:
+        return np.round(published)
+    var_of = np.full(int(ts.cells.max()) + 1 if ts.cells.size else 0, -1, dtype=np.int64)
+    var_of[ts.cells] = np.arange(ts.cells.size)
+    v = var_of[terms.cell]
+    keep = v >= 0
+    m = int(terms.con.max()) + 1
+    a = csr_matrix((terms.coef[keep], (terms.con[keep], v[keep])), shape=(m, ts.cells.size))
+    lam = lsqr(a.T.tocsr(), published, iter_lim=iterations, atol=1e-8, btol=1e-8)[0]
+    return np.maximum(np.round(published - a.T @ lam), 0.0)
 
 
 def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
@@ -250,7 +318,8 @@ def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
     return truth
 
 
-def _audit_gi(settings, frames: dict[str, pd.DataFrame], view: audit_density.PublishedDensity) -> list[CollectionAudit]:
+def _audit_gi(settings, frames: dict[str, pd.DataFrame], view: audit_density.PublishedDensity, counts: np.ndarray,
+              hidden: np.ndarray) -> list[CollectionAudit]:
     """Is every published gi_z what the published counts give (withheld = min_count / 2)?"""
     from estgeo.layers import hotspots, privacy
 
@@ -258,8 +327,6 @@ def _audit_gi(settings, frames: dict[str, pd.DataFrame], view: audit_density.Pub
     k_ring = int(settings.project.get("h3", {}).get("gi_k_ring", 1))
     out = []
     rows = view.rows
-    counts = view.table.values[:, 0]
-    hidden = view.table.withheld[:, 0]
     for name, frame in frames.items():
         if "gi_z" not in frame:
             continue
@@ -312,13 +379,56 @@ def _decimals(values: np.ndarray) -> int:
     return 6
 
 
-def _audit_derived(frame: pd.DataFrame, k: int) -> CollectionAudit:
-    """interventions: no change, percentage or flag beside a withheld before/after count."""
+def _audit_area_counts(name: str, frame: pd.DataFrame, columns: list[str], k: int, ptable) -> CollectionAudit:
+    """Counts over a collection's own areas, on their own: a withheld count is [1, k − 1]
+    on its own, a perturbed one the support of its value. (Against the density cells and
+    each other these counts are not modelled yet: the report says so.)"""
+    audit = CollectionAudit(name)
+    widths: list[np.ndarray] = []
+    for column in columns:
+        if column not in frame:
+            continue
+        value = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+        if ptable is not None:
+            lo, hi = ptable.support(np.nan_to_num(value).astype(np.int64))
+            audit.withheld += int(np.isfinite(value).sum())
+            width = (hi - lo).astype(np.float64)
+            narrow = (width < max(k - 2, 1)) & (lo <= k - 1) & (hi >= 1)
+        else:
+            hidden = np.isnan(value)
+            audit.withheld += int(hidden.sum())
+            width = np.full(int(hidden.sum()), float(k - 2))
+            narrow = np.zeros(hidden.sum(), dtype=bool)
+        widths.append(width)
+        audit.exposed += int(narrow.sum())
+    if widths:
+        vals, counts = np.unique(np.minimum(np.concatenate(widths), 99), return_counts=True)
+        audit.widths = {("≥99" if v >= 99 else str(int(v))): int(c) for v, c in zip(vals, counts, strict=True)}
+    return audit
+
+
+def _audit_derived(frame: pd.DataFrame, k: int, ptable=None) -> CollectionAudit:
+    """interventions: no change, percentage or flag beside a withheld before/after count,
+    and every published change and percentage what the published counts give (one from
+    the true counts would give them away)."""
     audit = CollectionAudit("interventions")
     before = pd.to_numeric(frame.get("before_count"), errors="coerce")
     after = pd.to_numeric(frame.get("after_count"), errors="coerce")
     withheld = before.isna() | after.isna()
-    audit.withheld = int(before.isna().sum() + after.isna().sum())
+    audit.withheld = int(before.isna().sum() + after.isna().sum()) if ptable is None else int(before.notna().sum() + after.notna().sum())
+    shown_change = pd.to_numeric(frame.get("change"), errors="coerce")
+    shown_pct = pd.to_numeric(frame.get("change_pct"), errors="coerce")
+    both = ~withheld
+    off_change = both & shown_change.notna() & (shown_change != after - before)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.round(100.0 * (after - before) / before.where(before > 0), 1)
+    off_pct = both & shown_pct.notna() & ((shown_pct - pct).abs() > 0.05 + 1e-9)
+    for column, off in (("change", off_change), ("change_pct", off_pct)):
+        if off.any():
+            audit.exposed += int(off.sum())
+            for _, r in frame[off].head(5).iterrows():
+                audit.tightest.append({"cell": str(r.get("id")), "column": column,
+                                       "note": f"{column} = {r[column]} is not what the published counts give"})
     for column in ("change", "change_pct", "enough_data"):
         if column not in frame:
             continue
@@ -336,6 +446,11 @@ def format_report(report: AuditReport) -> list[list[str]]:
     out = []
     for c in report.collections:
         widths = ", ".join(f"{w}: {n}" for w, n in c.widths.items()) if c.widths else ""
-        out.append([c.collection, f"{c.withheld:,}", "" if c.sensitive is None else f"{c.sensitive:,}", f"{c.exposed:,}",
-                    f"{c.exact:,}", widths])
+        row = [c.collection, f"{c.withheld:,}", "" if c.sensitive is None else f"{c.sensitive:,}", f"{c.exposed:,}",
+               f"{c.exact:,}"]
+        if report.method == "cell-key":
+            row += ["" if c.mean_abs_perturbation is None else f"{c.mean_abs_perturbation:.2f}",
+                    "" if c.exact_published is None else f"{100 * c.exact_published:.1f} %",
+                    "" if c.exact_averaged is None else f"{100 * c.exact_averaged:.1f} %"]
+        out.append([*row, widths])
     return out

@@ -5,6 +5,7 @@ Part of the demo municipality (`estgeo.demo`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -43,6 +44,7 @@ from estgeo.demo.walks import (
     walks_to_labels,
     write_interventions,
 )
+from estgeo.layers import disclosure
 
 # --- the whole demo --------------------------------------------------------------------
 
@@ -122,6 +124,10 @@ def generate_demo(
     inbox.mkdir(parents=True, exist_ok=True)
     basemap.mkdir(parents=True, exist_ok=True)
 
+    # The demo's cell-key secret follows from its seed, so a demo builds the same
+    # perturbed layers every time (tests rely on it); a real installation's is random.
+    digest = hashlib.sha256(f"estgeo-demo-{seed}".encode()).hexdigest()
+    disclosure.write_secret(settings, digest[:16])
     town = make_town(settings, town_rng)
     streets = make_street_network(town, town_rng)
     outline = make_municipality_outline(town, settings, town_rng)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from estgeo.config import Settings
+
+if TYPE_CHECKING:
+    from estgeo.layers.disclosure import Disclosure
 
 
 @dataclass
@@ -27,3 +30,13 @@ class BuildContext:
     out_dir: Path
     built: dict[str, Any] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda message: None
+    _disclosure: Any = field(default=None, repr=False)
+
+    @property
+    def disclosure(self) -> Disclosure:
+        """How counts are published (`privacy.method`, `estgeo.layers.disclosure`), one per build."""
+        if self._disclosure is None:
+            from estgeo.layers import disclosure
+
+            self._disclosure = disclosure.from_settings(self.settings)
+        return self._disclosure

@@ -170,6 +170,36 @@ class Columns:
         return out
 
 
+    def key_sums(self, row: np.ndarray, n_rows: int, category: np.ndarray, light: np.ndarray, keys: np.ndarray,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """The cell keys (`estgeo.audit.cellkey`) of the matrix `count` makes: per entry, the
+        sum of the record keys of the incidents counted, modulo 2³². Kept as int32 (two's
+        complement wraps exactly as modulo 2³² does, and `grouping.sum_rows` then sums
+        coarser rows the same way); read them with ``.view(np.uint32)``."""
+        n_groups, n_categories = len(self.groups), len(self.categories)
+        if out is None:
+            out = np.empty((n_rows, len(self.names)), dtype=np.int32)
+        _sum_incident_keys(np.ascontiguousarray(row, dtype=np.int64), np.ascontiguousarray(category, dtype=np.int64),
+                           self.category_group.astype(np.int64), np.ascontiguousarray(light, dtype=np.int64),
+                           np.ascontiguousarray(keys, dtype=np.uint32).view(np.int32), 1, 1 + n_groups,
+                           1 + n_groups + n_categories, out)
+        return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _sum_incident_keys(row, category, category_group, light, key, group0, category0, light0, out):  # pragma: no cover
+    """`_count_incidents` with each incident adding its key (int32, wrapping) instead of 1."""
+    out[:] = 0
+    for i in range(row.size):
+        r = row[i]
+        c = category[i]
+        k = key[i]
+        out[r, 0] += k
+        out[r, group0 + category_group[c]] += k
+        out[r, category0 + c] += k
+        out[r, light0 + light[i]] += k
+
+
 @numba.njit(nogil=True, cache=True)
 def _count_incidents(row, category, category_group, light, group0, category0, light0, out):  # pragma: no cover
     """One pass over the incidents: each adds 1 to its row's total, group, category and light column."""
@@ -194,6 +224,7 @@ class Block:
     period: np.ndarray  # index into DensityTable.periods[kind]
     counts: np.ndarray  # rows × columns, int32
     n_periods: int = 1
+    keys: np.ndarray | None = None  # rows × columns: cell keys (int32 view of uint32), with cell-key
     offset: int = 0  # first row in the whole table
     parent_row: np.ndarray | None = None  # local row of each row's parent cell in the next coarser block
 
@@ -224,6 +255,8 @@ class DensityTable:
     as_of_day: int
     blocks: dict[tuple[int, str], Block]
     all_counts: np.ndarray | None = None
+    #: Cell keys of all_counts (int32, read as uint32), when the table was counted with record keys.
+    all_keys: np.ndarray | None = None
     #: Per resolution, which of `cells` hold at least one incident (all of them in a sparse table).
     occupied: dict[int, np.ndarray] = field(default_factory=dict)
     #: True when every cell of `cells` has a row for every period (see `count_table`).
@@ -244,15 +277,25 @@ class DensityTable:
     def n_rows(self) -> int:
         return sum(b.counts.shape[0] for b in self.blocks.values())
 
-    def allocate(self) -> None:
+    def allocate(self, keys: bool = False) -> None:
         """One matrix for the whole table, to be filled in place: the blocks become views into it."""
         offset = 0
         for block in self.ordered_blocks():
             block.offset = offset
             offset += block.cell.size
         self.all_counts = np.empty((offset, len(self.columns.names)), dtype=np.int32)
+        if keys:
+            self.all_keys = np.empty_like(self.all_counts)
         for block in self.ordered_blocks():
             block.counts = self.all_counts[block.offset: block.offset + block.cell.size]
+            if self.all_keys is not None:
+                block.keys = self.all_keys[block.offset: block.offset + block.cell.size]
+
+    def cell_keys(self) -> np.ndarray:
+        """All rows × count columns: the cell key of each count (uint32)."""
+        if self.all_keys is None:
+            raise ValueError("the table was counted without record keys")
+        return self.all_keys.view(np.uint32)
 
     def counts(self) -> np.ndarray:
         """All rows (blocks in `ordered_blocks` order) × count columns."""
@@ -274,7 +317,7 @@ def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray, day: np.ndarray,
                 as_of_day: int, resolutions: list[int], columns: Columns, scheme: PeriodScheme,
-                grid: bool = False) -> DensityTable:
+                grid: bool = False, keys: np.ndarray | None = None) -> DensityTable:
     """Aggregate incidents (finest cell, category code, light code, local day) to all blocks.
 
     Sparse (the default): a row per (cell, period) with at least one incident. With
@@ -284,8 +327,13 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     (count 0 where it had none). Otherwise a published row says "at least 1", and that
     bound, chained through the sums the layers publish, pins withheld counts (the
     privacy audit found 31,377 withheld counts known exactly on the demo that way).
+
+    With `keys` (one record key per incident, cell-key method; sparse tables only) the
+    table also holds the cell key of every count (`DensityTable.cell_keys`).
     """
     resolutions = sorted(resolutions)
+    if grid and keys is not None:
+        raise ValueError("privacy.rows grid is a suppression option; with cell-key the tables are sparse")
     if grid:
         return _grid_table(cell_finest, category, light, day, as_of_day, resolutions, columns, scheme)
     finest = resolutions[-1]
@@ -295,6 +343,7 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
     order = np.argsort(cell_finest)
     cells[finest], cell_idx = _sorted_unique(cell_finest[order])
     category, light, day = category[order], light[order], day[order]
+    keys = keys[order] if keys is not None else None
     coarser: dict[int, np.ndarray] = {}
     for coarse, fine in pairs:
         # Parents of sorted cells are sorted (an H3 parent is a prefix of the index).
@@ -315,13 +364,19 @@ def count_table(cell_finest: np.ndarray, category: np.ndarray, light: np.ndarray
             child.parent_row, row_cell, row_period = grouping.group_by_segment(coarser[fine][child.cell], child.period, n_periods)
             blocks[(coarse, kind)] = Block(coarse, kind, row_cell, row_period, unfilled, n_periods=n_periods)
     table = DensityTable(resolutions, columns, scheme, cells, coarser, periods, first_day, last_day, as_of_day, blocks)
-    table.allocate()
+    table.allocate(keys=keys is not None)
     for kind in PERIOD_KINDS:
-        columns.count(incident_rows[kind], blocks[(finest, kind)].cell.size, category, light, out=blocks[(finest, kind)].counts)
+        finest_block = blocks[(finest, kind)]
+        columns.count(incident_rows[kind], finest_block.cell.size, category, light, out=finest_block.counts)
+        if keys is not None:
+            columns.key_sums(incident_rows[kind], finest_block.cell.size, category, light, keys, out=finest_block.keys)
         for coarse, fine in pairs:
             child = blocks[(fine, kind)]
             assert child.parent_row is not None, "a finer block knows its parent rows"
             grouping.sum_rows(child.counts, child.parent_row, out=blocks[(coarse, kind)].counts)
+            if keys is not None:
+                assert child.keys is not None and blocks[(coarse, kind)].keys is not None
+                grouping.sum_rows(child.keys, child.parent_row, out=blocks[(coarse, kind)].keys)
     return table
 
 
@@ -515,6 +570,25 @@ def suppression_mask(table: DensityTable, min_count: int, audit: bool | None = N
     return mask
 
 
+def perturb_table(table: DensityTable, disclosure, min_count: int, stats: dict[str, Any] | None = None) -> np.ndarray:
+    """Cell-key method: replace the table's counts by their perturbed values, in place, and
+    return the mask of the few the audit still finds exposed (`estgeo.audit.density.
+    protect_perturbed`), to be published as withheld."""
+    from estgeo.audit.density import protect_perturbed
+
+    counts = table.counts()
+    truth = counts.copy()
+    published = disclosure.publish(counts.ravel(), table.cell_keys().ravel())[0].to_numpy(dtype=np.int64)
+    counts[:] = published.reshape(counts.shape)
+    mask, result = protect_perturbed(truth, counts, list(_row_relations(table, table.n_rows)), column_relations(table.columns),
+                                     min_count, disclosure.table.support, lower_bounds(table))
+    if stats is not None:
+        stats["protect"] = result
+    # Counts withheld are published as nothing: what the rest of the build shows of them
+    # (Gi*, change) uses `privacy.stand_in`, as with suppression.
+    return mask
+
+
 # Build ---------------------------------------------------------------------------------
 def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFrame]:
     opts = {**DEFAULTS, **(params or {})}
@@ -537,9 +611,19 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     # privacy.rows: "grid" publishes rows whose existence tells nothing (see count_table)
     # and audits the suppression until no withheld count is exposed; "sparse" (default)
     # publishes rows with incidents only.
-    grid = str((settings.project.get("privacy") or {}).get("rows", "sparse")) == "grid" and min_count > 1
+    # privacy.method cell-key (default): every count perturbed by its cell key, nothing
+    # withheld (estgeo.layers.disclosure); the rows are sparse, a row's existence says
+    # "at least 1" and the perturbation table is wide enough for that (estgeo.audit.cellkey).
+    disclosure = ctx.disclosure
+    keys = disclosure.keys(incidents["id"]) if min_count > 1 else None
+    grid = (keys is None and str((settings.project.get("privacy") or {}).get("rows", "sparse")) == "grid"
+            and min_count > 1)
     table = count_table(prepared.cell, prepared.category, prepared.light, prepared.day, prepared.as_of_day,
-                        resolutions, columns, scheme, grid=grid)
+                        resolutions, columns, scheme, grid=grid, keys=keys)
+    perturbed_mask = None
+    if keys is not None:
+        ctx.progress(f"density: perturbing {table.counts().size:,} counts by their cell keys")
+        perturbed_mask = perturb_table(table, disclosure, min_count, ctx.built.setdefault("density:privacy", {}))
     decimals = int(opts["gi_decimals"])
     prefix = opts["collection_prefix"]
     gi_resolutions = [r for r in resolutions if r in {int(g) for g in (opts.get("gi_resolutions") or [])} | {default_res}]
@@ -548,7 +632,8 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     # the polygons are mostly H3 calls that hold it. Side by side they use two cores.
     # The H3 calls (disks, polygons) stay in this thread; the whole-array work goes to the other.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        suppressing = pool.submit(suppression_mask, table, min_count)
+        suppressing = (pool.submit(suppression_mask, table, min_count) if perturbed_mask is None
+                       else pool.submit(lambda: perturbed_mask))
         neighbourhoods = {res: hotspots.study_area_weights(gi_cells(table, res), k_ring) for res in gi_resolutions}
         area_polygons = {res: cell_polygons(neighbourhoods[res][0]) for res in gi_resolutions}
         geometry_cache = {res: _cell_polygons_of(table, res, neighbourhoods.get(res, (None,))[0], area_polygons.get(res))
@@ -564,7 +649,8 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     # A frame is gathers in compiled code and Arrow kernels, which release the GIL: two
     # at a time, the finest (largest) first.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        making = {f"{prefix}-r{res}": pool.submit(density_frame, table, res, mask, gis.get(res), geometry_cache, decimals)
+        making = {f"{prefix}-r{res}": pool.submit(density_frame, table, res, mask, gis.get(res), geometry_cache, decimals,
+                                                  keys is None)
                   for res in reversed(resolutions)}
         making[opts["hotspots_collection"]] = pool.submit(hotspot_frame, table, default_res, mask, gis[default_res],
                                                           decimals, area_polygons[default_res])
@@ -767,12 +853,16 @@ def _gather_transposed(counts, mask, source):  # pragma: no cover - compiled
 
 
 def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult | None,
-                  geometry_cache: dict[int, np.ndarray], gi_decimals: int) -> gpd.GeoDataFrame:
+                  geometry_cache: dict[int, np.ndarray], gi_decimals: int, zero_rows: bool = True) -> gpd.GeoDataFrame:
     """All period kinds of one resolution as one GeoDataFrame (EPSG:4326 lon/lat).
 
-    Besides the rows with incidents, a row with count 0 follows a row whose published
-    count has no successor in the next period, so the drop shows as a change; after a
-    suppressed count such a row would say nothing (its change is withheld) and is left out.
+    Besides the rows with incidents, with `zero_rows` a row with count 0 follows a row
+    whose published count has no successor in the next period, so the drop shows as a
+    change; after a suppressed count such a row would say nothing (its change is
+    withheld) and is left out. With cell-key perturbation there are no such rows: a
+    perturbed count can be 0 too, and a reader who cannot tell the two apart learns less
+    than the audit would assume — every row then holds at least one incident, as the
+    audit models it.
     """
     periods = _PeriodIndex.of(table)
     cells, pcodes, sources, prev_counts, prev_unknown = [], [], [], [], []
@@ -782,7 +872,7 @@ def density_frame(table: DensityTable, res: int, mask: np.ndarray, gi: GiResult 
         source = block.offset + np.arange(cell.size)  # the row's place in the table; −1: a zero row
         if kind != "all":
             following = block.find(cell, period + 1)
-            extra = np.flatnonzero((following < 0) & (period + 1 < block.n_periods) & ~mask[source, 0])
+            extra = np.flatnonzero((following < 0) & (period + 1 < block.n_periods) & ~mask[source, 0] & zero_rows)
             cell = np.concatenate([cell, cell[extra]])
             period = np.concatenate([period, period[extra] + 1])
             source = np.concatenate([source, np.full(extra.size, -1)])

@@ -38,6 +38,24 @@ def count_within(px: np.ndarray, py: np.ndarray, tx: np.ndarray, ty: np.ndarray,
     return np.bincount(pairs.row, weights=np.asarray(weights, dtype=np.float64)[pairs.col], minlength=len(px))
 
 
+def count_within_keyed(px: np.ndarray, py: np.ndarray, tx: np.ndarray, ty: np.ndarray, radius: float,
+                       keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`count_within`, and the cell key of each count: the sum of the record `keys` of the
+    targets counted, modulo 2³² (`estgeo.audit.cellkey`)."""
+    from estgeo.audit.cellkey import key_sums
+
+    if len(tx) == 0 or len(px) == 0:
+        return np.zeros(len(px), dtype=np.int64), np.zeros(len(px), dtype=np.uint32)
+    targets = cKDTree(np.column_stack([tx, ty]))
+    points = cKDTree(np.column_stack([px, py]))
+    pairs = points.sparse_distance_matrix(targets, radius, output_type="coo_matrix")
+    # sparse_distance_matrix leaves out pairs at distance 0; count them like query_ball_point does.
+    same = points.query_ball_tree(targets, r=0.0)
+    rows = np.concatenate([pairs.row, np.repeat(np.arange(len(px)), [len(s) for s in same])]).astype(np.int64)
+    cols = np.concatenate([pairs.col, np.fromiter((j for s in same for j in s), dtype=np.int64)]).astype(np.int64)
+    return np.bincount(rows, minlength=len(px)).astype(np.int64), key_sums(rows, np.asarray(keys)[cols], len(px))
+
+
 def incident_light_conditions(incidents: pd.DataFrame, max_window_s: float = 7200.0) -> np.ndarray:
     """Light condition name (daylight/twilight/darkness/unknown) of each incident."""
     if incidents.empty:

@@ -22,7 +22,8 @@ import pyproj
 import shapely
 
 from estgeo.layers.context import BuildContext
-from estgeo.layers.neighbourhood import count_within, incident_light_conditions, nearest_distance
+from estgeo.layers.disclosure import key_sums
+from estgeo.layers.neighbourhood import count_within, count_within_keyed, incident_light_conditions, nearest_distance
 
 _TO_WGS84 = pyproj.Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
 _TO_3006 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
@@ -100,15 +101,24 @@ def unsafe_places(ctx: BuildContext, walks: pd.DataFrame, lights: pd.DataFrame, 
     ix, iy = incidents["x"].to_numpy()[recent], incidents["y"].to_numpy()[recent]
     dark = light[recent] == "darkness"
     radius_incidents = float(params["incident_radius_m"])
-    nearby = count_within(px, py, ix, iy, radius_incidents)
-    nearby_dark = count_within(px, py, ix[dark], iy[dark], radius_incidents)
-    # Counts of incidents are published, so small ones are withheld like in the density layer.
-    threshold = ctx.settings.privacy_min_count
-    small = nearby < threshold
-    frame["incidents_nearby"] = _withheld(nearby, small)
-    # The dark count is also withheld when the rest (total minus dark) is small, or the
-    # difference would give that small count away.
-    frame["incidents_nearby_dark"] = _withheld(nearby_dark, small | (nearby_dark < threshold) | (nearby - nearby_dark < threshold))
+    disclosure = ctx.disclosure
+    keys = disclosure.keys(incidents["id"])
+    if keys is not None:
+        # Cell key method: each count perturbed by the keys of the incidents it counts.
+        nearby, nearby_keys = count_within_keyed(px, py, ix, iy, radius_incidents, keys[recent])
+        nearby_dark, dark_keys = count_within_keyed(px, py, ix[dark], iy[dark], radius_incidents, keys[recent][dark])
+        frame["incidents_nearby"] = disclosure.publish(nearby, nearby_keys)[0]
+        frame["incidents_nearby_dark"] = disclosure.publish(nearby_dark, dark_keys)[0]
+    else:
+        nearby = count_within(px, py, ix, iy, radius_incidents)
+        nearby_dark = count_within(px, py, ix[dark], iy[dark], radius_incidents)
+        # Counts of incidents are published, so small ones are withheld like in the density layer.
+        threshold = ctx.settings.privacy_min_count
+        small = nearby < threshold
+        frame["incidents_nearby"] = _withheld(nearby, small)
+        # The dark count is also withheld when the rest (total minus dark) is small, or the
+        # difference would give that small count away.
+        frame["incidents_nearby_dark"] = _withheld(nearby_dark, small | (nearby_dark < threshold) | (nearby - nearby_dark < threshold))
     frame["incidents_suppressed"] = frame["incidents_nearby"].isna() | frame["incidents_nearby_dark"].isna()
 
     lon, lat = _TO_WGS84.transform(px, py)
@@ -218,6 +228,15 @@ def intervention_follow_up(ctx: BuildContext, interventions: pd.DataFrame, place
     after_hit = (when >= p) & (when < p + window_s)
     before = np.bincount(area_index[before_hit], minlength=len(interventions))
     after = np.bincount(area_index[after_hit], minlength=len(interventions))
+    disclosure = ctx.disclosure
+    keys = disclosure.keys(incidents["id"])
+    if keys is not None:
+        # Cell key method: the counts are perturbed, and everything below (change, share,
+        # "enough data") is computed from the perturbed ones, so none is a count in disguise.
+        n = len(interventions)
+        before = disclosure.publish(before, key_sums(area_index[before_hit], keys[point_index][before_hit], n))[0].to_numpy(dtype=np.int64)
+        after = disclosure.publish(after, key_sums(area_index[after_hit], keys[point_index][after_hit], n))[0].to_numpy(dtype=np.int64)
+        threshold = 0
 
     complete = (_unix(pivot) + window_s <= now.timestamp())
     enough = complete & (before + after >= min_total) & has_area

@@ -181,14 +181,15 @@ def _estgeo(workspace: Path, *args: str, env_extra: dict | None = None) -> subpr
 
 @pytest.mark.slow
 def test_enforced_audit_refuses_a_leaky_build_and_keeps_the_served_one(tmp_path):
-    """privacy.enforce with sparse rows (which leak): the build stops, naming collection,
-    cell and period; `current` still points at the build before; the CLI audit agrees."""
+    """The default configuration (cell-key) passes its audit. privacy.enforce with
+    suppression on sparse rows (which leak): the build stops, naming collection, cell and
+    period; `current` still points at the build before; the CLI audit agrees."""
     workspace = tmp_path / "ws"
     done = _estgeo(workspace, "demo", "--incidents", str(SMALL[0]), "--seed", str(SMALL[1]))
     assert done.returncode == 0, done.stderr
     done = _estgeo(workspace, "build")
     assert done.returncode == 0, done.stderr
-    assert "Privacy audit:" in done.stderr and "withheld counts an attacker can narrow" in " ".join(done.stderr.split())
+    assert "Privacy audit (cell-key): no perturbed or withheld count exposed" in " ".join(done.stderr.split())
     before = (workspace / "published" / "current").resolve()
     audits = sorted((workspace / "audit").glob("*.json"))
     assert audits, "every build writes its audit"
@@ -197,7 +198,9 @@ def test_enforced_audit_refuses_a_leaky_build_and_keeps_the_served_one(tmp_path)
     import shutil
 
     shutil.copytree(REPO / "config", config)
-    text = (config / "estgeo.yml").read_text(encoding="utf-8").replace("  enforce: false", "  enforce: true")
+    text = (config / "estgeo.yml").read_text(encoding="utf-8")
+    assert "  method: cell-key" in text and "  enforce: false" in text
+    text = text.replace("  enforce: false", "  enforce: true").replace("  method: cell-key", "  method: suppression")
     (config / "estgeo.yml").write_text(text, encoding="utf-8")
     refused = _estgeo(workspace, "build", env_extra={"ESTGEO_CONFIG": str(config)})
     assert refused.returncode != 0
@@ -205,9 +208,10 @@ def test_enforced_audit_refuses_a_leaky_build_and_keeps_the_served_one(tmp_path)
     assert "not published" in message and "incident-density-r" in message and "cell " in message and "period " in message
     assert (workspace / "published" / "current").resolve() == before
     audit = _estgeo(workspace, "privacy", "audit", "--json")
-    assert audit.returncode == 1
-    report = json.loads(audit.stdout)
-    assert report["exposed"] > 0 and report["with_truth"]
+    assert audit.returncode == 0, audit.stdout  # what is served: the cell-key build
+    assert json.loads(audit.stdout)["method"] == "cell-key"
+    refused_report = json.loads(sorted((workspace / "audit").glob("*.json"))[-1].read_text(encoding="utf-8"))
+    assert refused_report["method"] == "suppression" and refused_report["exposed"] > 0 and refused_report["with_truth"]
 
 
 def test_a_table_too_large_to_audit_is_said_so_and_not_passed(tmp_path):

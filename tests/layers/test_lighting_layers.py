@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import with_privacy
 
 from estgeo.layers import lighting, street_lights
 from estgeo.layers.context import BuildContext
@@ -148,7 +149,10 @@ def test_planted_dark_cluster_is_the_top_dark_gap(town, tmp_path):
 
 
 def test_lamps_in_the_dark_cluster_top_the_work_list(town, tmp_path):
+    """The ranking on exact counts (suppression): with cell-key, a lamp beside one or two
+    darkness incidents may show 0 of them, and the ranking follows what is shown."""
     settings, frames = town
+    settings = with_privacy(settings, method="suppression")
     _, out = _build(settings, frames, tmp_path / "build")
     work = out["lamps-out"]
     lights = frames["lights"]
@@ -186,6 +190,7 @@ def test_cluster_cell_has_the_highest_lighting_insecurity(town, tmp_path):
 
 def test_small_counts_are_withheld_and_scores_do_not_reveal_them(town, tmp_path):
     settings, frames = town
+    settings = with_privacy(settings, method="suppression")
     _, out = _build(settings, frames, tmp_path / "build")
     for name in ("lamps-out", "dark-gaps", "lighting-insecurity"):
         frame = out[name]
@@ -236,3 +241,29 @@ def test_street_lights_layer_has_out_flag_and_inspection_age(town, tmp_path):
     assert (out["out"] == (frames["lights"]["status"] != "tand").to_numpy()).all()
     assert (out["age_since_inspection_days"] == 45).all()
     assert {"status", "lamp_type", "power_w", "flux_lm", "pole_height_m", "owner", "last_inspected"} <= set(out.columns)
+
+
+def test_cell_key_counts_are_the_density_s_and_scores_use_them(town, tmp_path):
+    """privacy.method cell-key (the default): no darkness count is withheld; a cell's
+    darkness count in lighting-insecurity is exactly what a density build of the same
+    incidents publishes for it (the same incidents, the same cell key, the same value);
+    scores are computed from the published counts."""
+    settings, frames = town
+    ctx, out = _build(settings, frames, tmp_path / "build")
+    assert ctx.disclosure.method == "cell-key"
+    for name in ("lamps-out", "dark-gaps", "lighting-insecurity"):
+        assert out[name]["dark_incidents"].notna().all() and not out[name]["suppressed"].any(), name
+    work = out["lamps-out"]
+    w = lighting.DEFAULTS["work_list"]["weights"]
+    expected = w["dark_incident"] * work["dark_incidents"].astype(float) + w["lighting_report"] * work["lighting_reports"]
+    assert np.allclose(work["score"], expected.round(2))
+    from estgeo.layers import density
+
+    dctx = BuildContext(settings=settings, read=lambda kind: frames[kind].copy(), out_dir=tmp_path)
+    dens = density.build(dctx, {})
+    res = int(settings.project["h3"]["default_resolution"])
+    whole = dens[f"incident-density-r{res}"].query("period_kind == 'all'").set_index("h3")
+    cells = out["lighting-insecurity"].set_index("h3")
+    both = cells.index.intersection(whole.index)
+    assert len(both) > 3
+    assert (cells.loc[both, "dark_incidents"].astype(int) == whole.loc[both, "light_darkness"].astype(int)).all()

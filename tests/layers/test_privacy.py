@@ -36,6 +36,7 @@ def settings_for(tmp_path, resolutions=(7, 8, 9, 10)):
     settings = load_settings(workspace=tmp_path)
     project = copy.deepcopy(settings.project)
     project["privacy"]["min_count"] = MIN_COUNT
+    project["privacy"]["method"] = "suppression"  # these are the suppression rules' tests
     project["h3"]["resolutions"] = list(resolutions)
     project["h3"]["default_resolution"] = max(r for r in resolutions if r <= 9) if min(resolutions) <= 9 else min(resolutions)
     return dataclasses.replace(settings, project=project)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import with_privacy
 
 from estgeo.layers import trygghet
 from estgeo.layers.context import BuildContext
@@ -61,8 +62,11 @@ def fixture_frames(rng: np.random.Generator):
     return walks, lights, incidents, interventions
 
 
-@pytest.fixture
-def built(settings):
+@pytest.fixture(params=["suppression"])
+def built(request, settings):
+    """The fixture built with privacy.method suppression, so the counts it checks are exact
+    where published (the cell-key build: `test_cell_key_counts_are_perturbed_consistently`)."""
+    settings = with_privacy(settings, method=request.param)
     rng = np.random.default_rng(3)
     walks, lights, incidents, interventions = fixture_frames(rng)
     frames = {"walks": walks, "lights": lights, "incidents": incidents, "interventions": interventions}
@@ -140,3 +144,38 @@ def test_intervention_windows_known_answer(built):
     # atg-4 started 2026-05-20: its after-window has not run out by 2026-06-01.
     assert not bool(follow.loc["atg-4", "window_complete"]) and pd.isna(follow.loc["atg-4", "change_pct"])
     assert follow.loc["atg-4", "note"] == "uppföljningsfönstret har inte löpt ut än"
+
+
+def test_cell_key_counts_are_perturbed_consistently(settings):
+    """privacy.method cell-key: every count of incidents near a place and in an
+    intervention's windows is published, within the perturbation table's reach of the true
+    count (±8), never withheld; the same incidents give the same value in a second build;
+    and the change and percentage are those of the published counts."""
+    rng = np.random.default_rng(3)
+    walks, lights, incidents, interventions = fixture_frames(rng)
+    frames = {"walks": walks, "lights": lights, "incidents": incidents, "interventions": interventions}
+
+    def run():
+        ctx = BuildContext(settings=settings, read=lambda kind: frames[kind], out_dir=settings.workspace)
+        return ctx, trygghet.build(ctx, PARAMS)
+
+    ctx, out = run()
+    assert ctx.disclosure.method == "cell-key"
+    places = ctx.built["unsafe_places"].set_index("id")
+    now = pd.Timestamp("2026-06-01", tz="UTC")
+    recent = (incidents["occurred_from"] >= now - pd.DateOffset(months=12)) & (incidents["occurred_from"] <= now)
+    differ = 0
+    for _, w in walks.iterrows():
+        near = int(((np.hypot(incidents["x"] - w.x, incidents["y"] - w.y) <= 100) & recent).sum())
+        shown = places.loc[w.id, "incidents_nearby"]
+        assert pd.notna(shown) and abs(int(shown) - near) <= 8 and (near > 0 or shown == 0)
+        differ += int(shown != near)
+    follow = out["interventions"].set_index("id")
+    assert follow["before_count"].notna().all() and follow["after_count"].notna().all()
+    done = follow[follow["change"].notna()]
+    assert (done["change"] == done["after_count"] - done["before_count"]).all()
+    assert np.allclose(done["change_pct"], np.round(100 * done["change"] / done["before_count"], 1), equal_nan=True)
+    _, again = run()
+    pd.testing.assert_frame_equal(out["interventions"], again["interventions"])
+    assert (places["incidents_nearby"].to_numpy() == again["unsafe-places"].set_index("id").loc[places.index, "incidents_nearby"].to_numpy()).all()
+    assert differ + int((follow["before_count"] != 0).sum()) > 0  # something is perturbed at all

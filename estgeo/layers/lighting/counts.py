@@ -1,4 +1,6 @@
-"""Counts as the lighting collections publish them: small ones withheld, scores on stand-ins.
+"""Counts as the lighting collections publish them: through the build's `Disclosure`
+(`estgeo.layers.disclosure`: perturbed by cell key, or small ones withheld), and scores
+on the published values only.
 
 Part of the lighting builder (`estgeo.layers.lighting`).
 """
@@ -9,29 +11,27 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from estgeo.layers import privacy
+from estgeo.layers.disclosure import Disclosure, key_sums
 
 
-def published_count(values: np.ndarray, min_count: int, also_hidden: np.ndarray | None = None) -> tuple[pd.array, np.ndarray]:
-    """Counts as published (nullable Int64, 1 … min_count − 1 null) and the mask of withheld ones."""
-    values = np.asarray(values, dtype=np.int64)
-    hidden = (values > 0) & (values < min_count)
-    if also_hidden is not None:
-        hidden |= also_hidden
-    out = pd.array(values, dtype="Int64")
-    out[hidden] = pd.NA
-    return out, hidden
+def published_count(disclosure: Disclosure, values: np.ndarray, cell_keys: np.ndarray | None,
+                    also_hidden: np.ndarray | None = None) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
+    """Counts as published (nullable Int64) and the mask of withheld ones."""
+    return disclosure.publish(np.asarray(values, dtype=np.int64), cell_keys, also_hidden)
 
 
-def safe_value(values: np.ndarray, hidden: np.ndarray, min_count: int) -> np.ndarray:
-    """What scores use for a count: the published value, or `privacy.stand_in` where it is withheld."""
-    return np.where(hidden, privacy.stand_in(min_count), np.asarray(values, dtype=np.float64))
+def safe_value(disclosure: Disclosure, published: pd.arrays.IntegerArray) -> np.ndarray:
+    """What scores use for a count: the published value (a stand-in where it is withheld)."""
+    return disclosure.score_value(published)
 
 
-def count_near(points_xy: np.ndarray, geoms: np.ndarray, distance) -> np.ndarray:
-    """How many points lie within `distance` (scalar or one per geometry) of each geometry."""
+def count_near(points_xy: np.ndarray, geoms: np.ndarray, distance, keys: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """How many points lie within `distance` (scalar or one per geometry) of each geometry,
+    and, with the points' record `keys`, the cell key of each of those counts."""
     if len(points_xy) == 0 or len(geoms) == 0:
-        return np.zeros(len(geoms), dtype=np.int64)
+        return np.zeros(len(geoms), dtype=np.int64), key_sums(np.zeros(0, dtype=np.int64), keys, len(geoms))
     tree = shapely.STRtree(shapely.points(points_xy))
     pairs = tree.query(geoms, predicate="dwithin", distance=distance)
-    return np.bincount(pairs[0], minlength=len(geoms)).astype(np.int64)
+    counts = np.bincount(pairs[0], minlength=len(geoms)).astype(np.int64)
+    return counts, key_sums(pairs[0], None if keys is None else keys[pairs[1]], len(geoms))

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from estgeo.layers.disclosure import Disclosure
 from estgeo.layers.lighting.counts import count_near, published_count, safe_value
 from estgeo.layers.lighting.inputs import Evidence
 from estgeo.layers.lighting.tiles import GapPiece
@@ -23,7 +24,7 @@ def dark_gaps(
     out_lamps: gpd.GeoDataFrame,
     streets: gpd.GeoSeries | None,
     opts: dict[str, Any],
-    min_count: int,
+    disclosure: Disclosure,
     resolution: float,
 ) -> gpd.GeoDataFrame:
     """Merge the tile pieces into gaps, count the evidence around them and rank them."""
@@ -71,12 +72,12 @@ def dark_gaps(
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:3006")
 
     radius = float(gcfg["evidence_radius_m"])
-    dark_n = count_near(evidence.dark_xy, merged, radius)
-    reports = count_near(evidence.open_report_xy, merged, radius)
-    dark_pub, dark_hidden = published_count(dark_n, min_count)
+    dark_n, dark_keys = count_near(evidence.dark_xy, merged, radius, evidence.dark_keys)
+    reports, _ = count_near(evidence.open_report_xy, merged, radius)
+    dark_pub, dark_hidden = published_count(disclosure, dark_n, dark_keys)
     weights = wcfg["weights"]
     score = (
-        float(weights["dark_incident"]) * safe_value(dark_n, dark_hidden, min_count) + float(weights["lighting_report"]) * reports
+        float(weights["dark_incident"]) * safe_value(disclosure, dark_pub) + float(weights["lighting_report"]) * reports
     )
 
     # Lamps out whose reach (as in the work list) touches the gap.

@@ -6,6 +6,7 @@ Part of the lighting builder (`estgeo.layers.lighting`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class Evidence:
     report_xy: np.ndarray  # (m, 2) lighting reports
     report_open: np.ndarray  # bool
     dark_lux_now: np.ndarray | None = None  # modelled light now at each incident in darkness (0: unlit)
+    incident_key: np.ndarray | None = None  # record key of each incident (privacy.method cell-key)
 
     def dark_unlit_xy(self, threshold: float) -> np.ndarray:
         """Incidents in darkness at spots the model now lights below `threshold` (all, before the rasters exist)."""
@@ -35,9 +37,19 @@ class Evidence:
             return self.dark_xy
         return self.dark_xy[self.dark_lux_now < threshold]
 
+    def dark_unlit_keys(self, threshold: float) -> np.ndarray | None:
+        """The record keys of `dark_unlit_xy`."""
+        if self.dark_keys is None or self.dark_lux_now is None:
+            return self.dark_keys
+        return self.dark_keys[self.dark_lux_now < threshold]
+
     @property
     def dark_xy(self) -> np.ndarray:
         return self.incident_xy[self.incident_dark]
+
+    @property
+    def dark_keys(self) -> np.ndarray | None:
+        return None if self.incident_key is None else self.incident_key[self.incident_dark]
 
     @property
     def open_report_xy(self) -> np.ndarray:
@@ -64,7 +76,8 @@ def lighting_problem_codes(settings) -> list[str]:
     return [code for code, entry in settings.taxonomy.get("walk_problems", {}).items() if entry.get("lighting")]
 
 
-def gather_evidence(incidents: pd.DataFrame, walks: pd.DataFrame, settings, opts: dict[str, Any]) -> Evidence:
+def gather_evidence(incidents: pd.DataFrame, walks: pd.DataFrame, settings, opts: dict[str, Any],
+                    record_keys: Callable[[pd.Series], np.ndarray | None] | None = None) -> Evidence:
     if opts["incident_window_days"] and not incidents.empty:
         last = pd.to_datetime(incidents["occurred_from"], utc=True).max()
         incidents = incidents[
@@ -89,6 +102,7 @@ def gather_evidence(incidents: pd.DataFrame, walks: pd.DataFrame, settings, opts
         incident_known=light != UNKNOWN,
         report_xy=reports[["x", "y"]].to_numpy(dtype=np.float64).reshape(-1, 2),
         report_open=status.isin(opts["open_report_statuses"]).to_numpy(dtype=bool),
+        incident_key=record_keys(incidents["id"]) if record_keys is not None and "id" in incidents else None,
     )
 
 

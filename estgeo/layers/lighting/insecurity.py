@@ -14,6 +14,7 @@ import pandas as pd
 
 from estgeo.layers.context import BuildContext
 from estgeo.layers.density import cell_polygons
+from estgeo.layers.disclosure import Disclosure, key_sums
 from estgeo.layers.lighting.counts import published_count, safe_value
 from estgeo.layers.lighting.inputs import Evidence
 from estgeo.layers.lighting.params import TO_WGS84
@@ -85,7 +86,7 @@ def lighting_insecurity(
     photometry: pd.DataFrame,
     evidence: Evidence,
     opts: dict[str, Any],
-    min_count: int,
+    disclosure: Disclosure,
     res: int,
     resolution: float,
     cross_check_density: bool,
@@ -141,16 +142,23 @@ def lighting_insecurity(
     reports_open = count(rep_k, evidence.report_open)
 
     dens_dark, dens_known = _density_hidden(ctx, cells, res) if cross_check_density else (None, None)
-    dark_pub, dark_hidden = published_count(dark_n, min_count, dens_dark)
-    known_pub, known_hidden = published_count(known_n, min_count, dens_known)
+    inc_keys = evidence.incident_key
+    dark_keys = key_sums(inc_k[(inc_k >= 0) & evidence.incident_dark], None if inc_keys is None else inc_keys[(inc_k >= 0) & evidence.incident_dark], n)
+    known_keys = key_sums(inc_k[(inc_k >= 0) & evidence.incident_known], None if inc_keys is None else inc_keys[(inc_k >= 0) & evidence.incident_known], n)
+    dark_pub, dark_hidden = published_count(disclosure, dark_n, dark_keys, dens_dark)
+    known_pub, known_hidden = published_count(disclosure, known_n, known_keys, dens_known)
+    # The share from the published counts: from the true ones it would be a count in disguise.
+    dark_v = dark_pub.to_numpy(dtype=np.float64, na_value=np.nan)
+    known_v = known_pub.to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(known_n > 0, dark_n / np.maximum(known_n, 1), np.nan)
+        share = np.where(known_v > 0, np.minimum(dark_v / np.maximum(known_v, 1), 1.0), np.nan)
     share_hidden = dark_hidden | known_hidden
     dark_share = pd.array(np.round(share, 3), dtype="Float64")
     dark_share[share_hidden | np.isnan(share)] = pd.NA
 
     icfg = opts["index"]
-    dark_safe = safe_value(dark_n, dark_hidden, min_count)
+    dark_safe = safe_value(disclosure, dark_pub)
+    min_count = disclosure.min_count
     ref = icfg["incidents_ref"]
     if ref is None:
         positive = dark_safe[dark_safe > 0]

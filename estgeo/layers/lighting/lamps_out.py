@@ -15,6 +15,7 @@ import rasterio
 import rasterio.features
 import shapely
 
+from estgeo.layers.disclosure import Disclosure
 from estgeo.layers.illuminance import (
     reach_m,
 )
@@ -41,7 +42,7 @@ def lamps_out_list(
     gaps: gpd.GeoDataFrame,
     rasters: LightRasters | None,
     opts: dict[str, Any],
-    min_count: int,
+    disclosure: Disclosure,
     as_of,
 ) -> gpd.GeoDataFrame:
     """Every lamp out or faulty, ranked; `rank_reason` says why in Swedish, `rank_reason_en` in English."""
@@ -50,17 +51,18 @@ def lamps_out_list(
     ph = photometry[out].reset_index(drop=True)
     points = shapely.points(lamps[["x", "y"]].to_numpy(dtype=np.float64).reshape(-1, 2))
     reach = work_list_reach(ph, opts) if len(lamps) else np.zeros(0)
-    dark_n = count_near(evidence.dark_unlit_xy(float(opts["dark_threshold_lux"])), points, reach)
-    reports = count_near(evidence.open_report_xy, points, reach)
+    threshold = float(opts["dark_threshold_lux"])
+    dark_n, dark_keys = count_near(evidence.dark_unlit_xy(threshold), points, reach, evidence.dark_unlit_keys(threshold))
+    reports, _ = count_near(evidence.open_report_xy, points, reach)
     neighbours = (
         count_near(
             lamps[["x", "y"]].to_numpy(dtype=np.float64).reshape(-1, 2), points, float(opts["work_list"]["neighbour_radius_m"])
-        )
+        )[0]
         - 1
     )
-    dark_pub, dark_hidden = published_count(dark_n, min_count)
+    dark_pub, dark_hidden = published_count(disclosure, dark_n, dark_keys)
     w = opts["work_list"]["weights"]
-    score = float(w["dark_incident"]) * safe_value(dark_n, dark_hidden, min_count) + float(w["lighting_report"]) * reports
+    score = float(w["dark_incident"]) * safe_value(disclosure, dark_pub) + float(w["lighting_report"]) * reports
 
     gap_rank = np.full(len(lamps), np.iinfo(np.int64).max)
     gap_id = np.full(len(lamps), None, dtype=object)
@@ -83,13 +85,13 @@ def lamps_out_list(
     rank = np.empty(len(lamps), dtype=np.int64)
     rank[order] = np.arange(1, len(lamps) + 1)
     reasons_sv, reasons_en = _reasons(
-        dark_n,
+        dark_pub.to_numpy(dtype=np.int64, na_value=0),
         dark_hidden,
         reports,
         neighbours,
         reach,
         gap_id,
-        min_count,
+        disclosure.min_count,
         float(opts["work_list"]["neighbour_radius_m"]),
         float(opts["dark_threshold_lux"]),
     )

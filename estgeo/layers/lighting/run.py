@@ -40,7 +40,9 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
 
     lights = ctx.read("lights").reset_index(drop=True)
     photometry = lamp_photometry(lights, model)
-    evidence = gather_evidence(ctx.read("incidents"), ctx.read("walks"), settings, opts)
+    # A layer may protect more than config/estgeo.yml asks (params.min_count), never less.
+    disclosure = ctx.disclosure.at_least(min_count)
+    evidence = gather_evidence(ctx.read("incidents"), ctx.read("walks"), settings, opts, disclosure.keys)
     lamps = Lamps.from_photometry(lights["x"], lights["y"], photometry)
     ctx.progress(
         f"lighting: {len(lights):,} lamps, {int((~photometry['lit']).sum()):,} out or faulty, "
@@ -100,8 +102,8 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
         geometry=shapely.points(lights[["x", "y"]].to_numpy(dtype=np.float64).reshape(-1, 2)[out_mask]),
         crs="EPSG:3006",
     )
-    gaps = dark_gaps(pieces, evidence, out_lamps, streets, opts, min_count, model.resolution_m)
-    work = lamps_out_list(lights, photometry, evidence, gaps, rasters, opts, min_count, as_of)
+    gaps = dark_gaps(pieces, evidence, out_lamps, streets, opts, disclosure, model.resolution_m)
+    work = lamps_out_list(lights, photometry, evidence, gaps, rasters, opts, disclosure, as_of)
     cells = (
         lighting_insecurity(
             ctx,
@@ -110,7 +112,7 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
             photometry,
             evidence,
             opts,
-            min_count,
+            disclosure,
             res,
             model.resolution_m,
             cross_check_density=not opts["incident_window_days"],
