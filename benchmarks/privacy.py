@@ -1,19 +1,24 @@
 """Benchmark: the privacy audit beside the build it audits.
 
-    python benchmarks/privacy.py [--incidents 1000000 10000000] [--rows sparse|grid] [--lp-max-vars 0]
+    python benchmarks/privacy.py [--incidents 1000000 10000000] [--method cell-key|suppression]
+                                 [--rows sparse|grid] [--lp-max-vars 0]
 
 For each size, in a fresh child process and on the same synthetic incidents as
 benchmarks/density.py, the script times:
 
 * **the anchor, the density build**: `estgeo.layers.density.build` (all resolutions,
-  period kinds, suppression — with `--rows grid` also the audited complements — Gi*,
-  the frames) plus writing the public density collections as GeoPackages;
+  period kinds, Gi*, the frames; with cell-key (the default) the perturbation and the
+  audit rounds that withhold what is still exposed, `protect_perturbed`; with
+  suppression the rules — with `--rows grid` also the audited complements) plus writing
+  the public density collections as GeoPackages;
 * **the audit**: `estgeo.build.audit.audit_folder` on those files, with the true counts
   recomputed (as `estgeo build` runs it), bound propagation and, with `--lp-max-vars`,
   the LP/ILP pieces.
 
-Printed: seconds of each, the audit as a share of the build against the target (at most
-25 %), withheld and exposed counts, and peak memory.
+Printed: seconds of each; the audit's share: the audit after the build plus the audit
+rounds inside it (cell-key's protect step), against the build without them, and that
+share against the target (at most 25 %); sensitive counts (true 1–4), withheld and
+exposed ones; peak memory.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ class _Incidents:
         return self.frame
 
 
-def one(n: int, rows: str, lp_max_vars: int) -> dict:
+def one(n: int, method: str, rows: str, lp_max_vars: int) -> dict:
     from density import synthetic_incidents
 
     from estgeo.build import audit as public
@@ -56,6 +61,7 @@ def one(n: int, rows: str, lp_max_vars: int) -> dict:
     settings = load_settings(workspace=work)
     project = copy.deepcopy(settings.project)
     project["privacy"]["rows"] = rows
+    project["privacy"]["method"] = method
     settings = dataclasses.replace(settings, project=project)
     incidents = synthetic_incidents(n, settings=settings)
     started = time.perf_counter()
@@ -71,10 +77,14 @@ def one(n: int, rows: str, lp_max_vars: int) -> dict:
     written = time.perf_counter()
     # No size guard here: the point is to measure (privacy.audit_max_values guards builds).
     report = public.audit_folder(settings, folder, truth_store=_Incidents(incidents), lp_max_vars=lp_max_vars,
-                                 max_values=10**12)
+                                 max_values=10**12, averaging=False)
     audited = time.perf_counter()
     dens = [c for c in report.collections if c.collection.startswith("incident-density-r") and "Gi" not in c.collection]
-    return {"incidents": n, "rows": rows, "density_rows": int(sum(len(f) for k, f in frames.items() if k.startswith("incident-density-r"))),
+    protect = (ctx.built.get("density:privacy") or {}).get("protect")
+    withheld = sum(int(f[[c for c in f.columns if c == "count" or c.startswith(("grp_", "cat_", "light_"))]].isna().to_numpy().sum())
+                   for k, f in frames.items() if k.startswith("incident-density-r"))
+    return {"incidents": n, "method": method, "rows": rows, "protect_s": round(protect.seconds_audit, 2) if protect else 0.0,
+            "protect_rounds": protect.rounds if protect else 0, "withheld_published": withheld, "density_rows": int(sum(len(f) for k, f in frames.items() if k.startswith("incident-density-r"))),
             "build_s": round(built - started, 2), "write_s": round(written - built, 2), "audit_s": round(audited - written, 2),
             "withheld": sum(c.withheld for c in dens), "sensitive": sum(c.sensitive or 0 for c in dens),
             "exposed": report.exposed, "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
@@ -83,27 +93,29 @@ def one(n: int, rows: str, lp_max_vars: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--method", choices=["cell-key", "suppression"], default="cell-key")
     parser.add_argument("--rows", choices=["sparse", "grid"], default="sparse")
     parser.add_argument("--lp-max-vars", type=int, default=0)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(one(args.child, args.rows, args.lp_max_vars)))
+        print(json.dumps(one(args.child, args.method, args.rows, args.lp_max_vars)))
         return
-    print(f"{'incidents':>11} {'rows':>6} {'density rows':>13} {'build s':>8} {'write s':>8} {'audit s':>8} "
-          f"{'audit/build':>11} {'vs target':>9} {'sensitive':>10} {'exposed':>9} {'peak MB':>8}")
+    print(f"{'incidents':>11} {'method':>11} {'density rows':>13} {'build s':>8} {'of it audit':>11} {'write s':>8} "
+          f"{'audit s':>8} {'audit/build':>11} {'vs target':>9} {'sensitive':>10} {'withheld':>9} {'exposed':>8} {'peak MB':>8}")
     for n in args.incidents:
-        done = subprocess.run([sys.executable, __file__, "--child", str(n), "--rows", args.rows, "--lp-max-vars",
-                               str(args.lp_max_vars)], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, __file__, "--child", str(n), "--method", args.method, "--rows", args.rows,
+                               "--lp-max-vars", str(args.lp_max_vars)], capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{n:>11,} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        anchor = r["build_s"] + r["write_s"]
-        share = r["audit_s"] / anchor if anchor else float("nan")
-        print(f"{r['incidents']:>11,} {r['rows']:>6} {r['density_rows']:>13,} {r['build_s']:>8.1f} {r['write_s']:>8.1f} "
-              f"{r['audit_s']:>8.1f} {share:>10.0%} {share / TARGET_SHARE:>8.2f}x {r['sensitive']:>10,} {r['exposed']:>9,} "
-              f"{r['peak_mb']:>8,}")
+        anchor = r["build_s"] - r["protect_s"] + r["write_s"]
+        share = (r["audit_s"] + r["protect_s"]) / anchor if anchor else float("nan")
+        method = r["method"] + ("" if r["method"] == "cell-key" else f"/{r['rows']}")
+        print(f"{r['incidents']:>11,} {method:>11} {r['density_rows']:>13,} {r['build_s']:>8.1f} {r['protect_s']:>11.1f} "
+              f"{r['write_s']:>8.1f} {r['audit_s']:>8.1f} {share:>10.0%} {share / TARGET_SHARE:>8.2f}x {r['sensitive']:>10,} "
+              f"{r['withheld_published']:>9,} {r['exposed']:>8,} {r['peak_mb']:>8,}")
 
 
 if __name__ == "__main__":

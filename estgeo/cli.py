@@ -218,7 +218,8 @@ def privacy_audit(settings: Settings, build_dir: Path | None, no_truth: bool, lp
     folder = build_dir or current_build(settings)
     if folder is None:
         raise click.ClickException(f"nothing is published in {settings.published_dir} yet: run `estgeo build` first")
-    report = audit_folder(settings, folder, truth_store=None if no_truth else _store(settings), lp_max_vars=lp_max_vars)
+    report = audit_folder(settings, folder, truth_store=None if no_truth else _store(settings), lp_max_vars=lp_max_vars,
+                          averaging=True)
     if as_json:
         out.print_json(report.to_json())
     else:
@@ -249,6 +250,28 @@ def privacy_audit(settings: Settings, build_dir: Path | None, no_truth: bool, lp
         elif report.exposed:
             out.print(f"[red]{report.exposed:,} {what} counts are exposed.[/red]")
     sys.exit(0 if report.ok else 1)
+
+
+@privacy.command("ptable")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the table (config/perturbation.csv is the one the build reads).")
+@click.option("--max", "max_perturbation", type=click.IntRange(1, 30), default=8, show_default=True,
+              help="Largest perturbation D (at least privacy.min_count − 1).")
+@click.option("--variance", type=click.FloatRange(0.1, 50), default=2.0, show_default=True,
+              help="Variance of the perturbation of a count.")
+@click.pass_obj
+def privacy_ptable(settings: Settings, output: Path, max_perturbation: int, variance: float) -> None:
+    """Write a cell-key perturbation table (maximum entropy, unbiased, a 0 stays 0)."""
+    from estgeo.audit import cellkey
+
+    need = settings.privacy_min_count - 1
+    if max_perturbation < need:
+        raise click.ClickException(f"--max {max_perturbation}: with privacy.min_count {settings.privacy_min_count} "
+                                   f"the largest perturbation must be at least {need}")
+    table = cellkey.generate(max_perturbation, variance)
+    table.to_csv(output)
+    out.print(f"{output}: perturbations −{max_perturbation} … +{max_perturbation}, variance "
+              f"{', '.join(f'{v:.2f}' for v in table.variance[1:])} for counts 1 … {max_perturbation}+")
 
 
 @main.command()

@@ -1,0 +1,176 @@
+"""The Cell Key Method (estgeo.audit.cellkey) and its audit: known answers on small
+fixtures, the shipped perturbation table, and a density build with privacy.method cell-key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from density_fixtures import build, random_incidents, settings_for
+from test_privacy_audit import Incidents, _publish
+
+from estgeo.audit import cellkey, intervals, tables
+from estgeo.audit import density as audit_density
+from estgeo.build import audit as public
+from estgeo.layers import disclosure
+
+REPO = Path(__file__).resolve().parents[2]
+TABLE = cellkey.PerturbationTable.from_csv(REPO / "config" / "perturbation.csv")
+
+
+def test_the_shipped_table_is_unbiased_bounded_and_keeps_zero():
+    p = TABLE.probabilities
+    d = TABLE.max_perturbation
+    steps = np.arange(-d, d + 1)
+    assert d >= 4  # min_count 5: a published 0 on a row must leave 1 … 4 open
+    assert np.allclose(p.sum(axis=1), 1.0)
+    assert p[0, d] == 1.0  # no incident is invented
+    assert np.allclose(p @ steps, 0.0, atol=1e-6)  # unbiased
+    assert np.allclose(TABLE.variance[1:], 2.0, atol=1e-3)
+    for i in range(1, d + 1):
+        assert (p[i, : d - i] == 0).all() and (p[i, d - i:] > 0).all()  # never below 0, every step possible
+    counts = np.repeat(np.arange(0, 30), 2000)
+    keys = np.random.default_rng(0).integers(0, 2**32, counts.size, dtype=np.uint64).astype(np.uint32)
+    out = TABLE.perturb(counts, keys)
+    assert (out >= 0).all() and (np.abs(out - counts) <= d).all() and (out[counts == 0] == 0).all()
+    assert abs(float((out - counts).mean())) < 0.05
+    lo, hi = TABLE.support(out)
+    assert ((lo <= counts) & (counts <= hi)).all()  # the audit's support holds every true count
+    assert TABLE.support(np.array([0]))[1][0] == d and TABLE.support(np.array([1]))[0][0] == 1
+
+
+def test_a_broken_table_is_refused_naming_the_row(tmp_path):
+    bad = tmp_path / "perturbation.csv"
+    bad.write_text("count,perturbation,probability\n0,0,1\n1,-2,0.5\n1,0,0.5\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"row 3: count 1, perturbation -2"):
+        cellkey.PerturbationTable.from_csv(bad)
+    bad.write_text("count,perturbation,probability\n0,0,1\n1,0,0.4\n1,1,0.4\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="count 1 sum to 0.8"):
+        cellkey.PerturbationTable.from_csv(bad)
+
+
+def test_same_records_same_value_and_the_secret_decides():
+    """Asking again, or through another collection over the same incidents, gives the same
+    value (nothing to average); another installation's secret gives other values."""
+    ids = pd.Series([f"polisen:{i}" for i in range(400)])
+    keys = cellkey.record_keys(ids, "0123456789abcdef")
+    assert (keys == cellkey.record_keys(ids.copy(), "0123456789abcdef")).all()
+    other = cellkey.record_keys(ids, "fedcba9876543210")
+    assert (keys != other).mean() > 0.99
+    groups = np.arange(400) // 4  # 100 counts of 4
+    a = TABLE.perturb(np.full(100, 4), cellkey.key_sums(groups, keys, 100))
+    shuffled = np.random.default_rng(1).permutation(400)
+    b = TABLE.perturb(np.full(100, 4), cellkey.key_sums(groups[shuffled], keys[shuffled], 100))
+    assert (a == b).all()  # the order of the records does not matter
+    c = TABLE.perturb(np.full(100, 4), cellkey.key_sums(groups, other, 100))
+    assert (a != c).any() and 0.1 < float((a == 4).mean()) < 0.6  # noisy: 4 is not shown most of the time
+
+
+def _parent_and_children(parent_published: int, n_children: int, child_published: int = 1):
+    values = np.array([[parent_published]] + [[child_published]] * n_children, dtype=np.float64)
+    parent = np.array([-1] + [0] * n_children)
+    lower = np.ones(n_children + 1)  # every row exists: each total is at least 1
+    return values, parent, lower
+
+
+def test_a_parent_at_the_bottom_of_its_range_pins_its_children():
+    """20 week rows of 1 (each published as 0) under a whole range of 20 perturbed by −8 to
+    12: the support of 12 is [4, 20], and 20 rows of at least 1 leave each week exactly 1 —
+    the audit must say so, and once `protect_perturbed` withholds the weeks and what pins
+    them, no more."""
+    values, parent, lower = _parent_and_children(12, 20, child_published=0)
+    table = audit_density.perturbed_table(values, np.zeros(values.shape, dtype=bool), [("week→all", parent)], [],
+                                          lower, TABLE.support)
+    found = intervals.feasible_intervals(tables.table_system(table).system)
+    assert found.lo.tolist() == [20] + [1] * 20 and found.hi.tolist() == [20] + [1] * 20
+    truth = np.array([[20]] + [[1]] * 20, dtype=np.float64)
+    assert tables.exposed(found, 5, truth.ravel()).sum() == 20
+    # Without the existence bound the same values leave every week open.
+    open_ = audit_density.perturbed_table(values, np.zeros(values.shape, dtype=bool), [("week→all", parent)], [],
+                                          np.zeros(21), TABLE.support)
+    assert not tables.exposed(intervals.feasible_intervals(tables.table_system(open_).system), 5, truth.ravel()).any()
+    mask, stats = audit_density.protect_perturbed(truth, values, [("week→all", parent)], [], 5, TABLE.support, lower)
+    assert mask[1:, 0].any() and stats.exposed_first == 20 and stats.history[-1] == 0
+    again = audit_density.perturbed_table(values, mask, [("week→all", parent)], [], lower, TABLE.support)
+    assert not tables.exposed(intervals.feasible_intervals(tables.table_system(again).system), 5, truth.ravel()).any()
+
+
+def test_the_averaging_attacker_beats_the_published_value_where_relations_repeat_a_count():
+    """total = a + b with a and b small, each perturbed on its own: the least-squares attacker
+    combines a's own value with total − b and gets a small count right more often than
+    reading it off. (That is what the audit's 'got by averaging' column measures.)"""
+    rng = np.random.default_rng(5)
+    n = 3000
+    a, b = rng.integers(1, 5, n), rng.integers(1, 5, n)
+    truth = np.stack([a + b, a, b], axis=1)
+    keys = rng.integers(0, 2**32, truth.shape, dtype=np.uint64).astype(np.uint32)
+    published = TABLE.perturb(truth, keys).astype(np.float64)
+    table = tables.CountTable(published, np.ones(truth.shape, dtype=bool),
+                              column_sums=[tables.ColumnSum("parts → total", 0, np.array([1, 2]))])
+    ts = tables.table_system(table)
+    averaged = public.averaging_attacker(ts, published.ravel()[ts.cells])
+    small = (truth.ravel()[ts.cells] >= 1) & (truth.ravel()[ts.cells] <= 4)
+    shown = float((published.ravel()[ts.cells][small] == truth.ravel()[ts.cells][small]).mean())
+    guessed = float((averaged[small] == truth.ravel()[ts.cells][small]).mean())
+    assert guessed > shown + 0.02, (shown, guessed)
+
+
+def test_a_cell_key_density_build_is_perturbed_consistent_and_passes_its_audit(tmp_path):
+    settings = settings_for(tmp_path, method="cell-key")
+    disclosure.write_secret(settings, "estgeotestsecret")
+    incidents = random_incidents(1500, seed=4)
+    frames, built = build(settings, incidents)
+    res = settings.project["h3"]["default_resolution"]
+    dens = frames[f"incident-density-r{res}"]
+    assert not dens["suppressed"].all() and dens["count"].notna().mean() > 0.9
+    # Nothing published is exact by construction, but each count is within the table's reach.
+    truth_frames, _ = build(settings_for(tmp_path / "exact", min_count=1), incidents)
+    exact = truth_frames[f"incident-density-r{res}"].set_index("id")["count"]
+    shown = dens.set_index("id")["count"].dropna()
+    assert (np.abs(shown - exact.reindex(shown.index)) <= TABLE.max_perturbation).all()
+    assert (shown != exact.reindex(shown.index)).mean() > 0.3
+    # hotspots repeats the density's counts: the same records, the same value.
+    hot = frames["hotspots"].set_index("id")["count"].dropna()
+    both = hot.index.intersection(shown.index)
+    assert len(both) > 10 and (hot[both] == shown[both]).all()
+    # Every row holds an incident (no zero rows follow the last one): the audit's model.
+    assert set(exact.index) >= set(dens["id"])
+    again, _ = build(settings, incidents)
+    pd.testing.assert_series_equal(again[f"incident-density-r{res}"]["count"], dens["count"])
+    report = public.audit_folder(settings, _publish(settings, frames, tmp_path / "b"), truth_store=Incidents(incidents),
+                                 averaging=True)
+    assert report.method == "cell-key" and report.ok, report.to_json()
+    density_audits = [c for c in report.collections if c.collection.startswith("incident-density-r") and "Gi" not in c.collection]
+    assert density_audits and all(c.exposed == 0 and c.sensitive and c.mean_abs_perturbation for c in density_audits)
+    assert all(0 < c.exact_published < c.exact_averaged < 0.8 for c in density_audits), report.to_json()
+
+
+def test_the_ptable_command_writes_the_shipped_table_and_refuses_too_small_a_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ESTGEO_HOME": str(tmp_path / "ws")}
+    run = subprocess.run([sys.executable, "-m", "estgeo.cli", "privacy", "ptable", "-o", str(tmp_path / "p.csv")],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    made = cellkey.PerturbationTable.from_csv(tmp_path / "p.csv")
+    assert np.allclose(made.probabilities, TABLE.probabilities, atol=1e-9)  # config/perturbation.csv is this command's
+    run = subprocess.run([sys.executable, "-m", "estgeo.cli", "privacy", "ptable", "-o", str(tmp_path / "q.csv"), "--max", "3"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "at least 4" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_cell_key_table_too_large_to_audit_is_said_so_and_not_passed(tmp_path):
+    """Above privacy.audit_max_values (the attacker's system needs ~600 bytes per count) the
+    build does not solve it (no out-of-memory at a million incidents) and the audit says so."""
+    from conftest import with_privacy
+
+    settings = with_privacy(settings_for(tmp_path, method="cell-key"), audit_max_values=1000)
+    disclosure.write_secret(settings, "estgeotestsecret")
+    frames, built = build(settings, random_incidents(300, seed=2))
+    assert "audit_max_values" in built["density:privacy"]["skipped"] and "protect" not in built["density:privacy"]
+    report = public.audit_folder(settings, _publish(settings, frames, tmp_path / "b"))
+    assert report.skipped and "publish" in report.skipped and not report.ok
