@@ -49,7 +49,7 @@ class _Incidents:
         return self.frame
 
 
-def one(n: int, method: str, rows: str, lp_max_vars: int) -> dict:
+def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None = None) -> dict:
     from density import synthetic_incidents
 
     from estgeo.build import audit as public
@@ -62,6 +62,8 @@ def one(n: int, method: str, rows: str, lp_max_vars: int) -> dict:
     project = copy.deepcopy(settings.project)
     project["privacy"]["rows"] = rows
     project["privacy"]["method"] = method
+    if max_values is not None:
+        project["privacy"]["audit_max_values"] = max_values
     settings = dataclasses.replace(settings, project=project)
     incidents = synthetic_incidents(n, settings=settings)
     started = time.perf_counter()
@@ -75,9 +77,10 @@ def one(n: int, method: str, rows: str, lp_max_vars: int) -> dict:
         if name.startswith("incident-density-r") or name == "hotspots":
             frame.to_file(folder / f"{name}.gpkg", layer=name, driver="GPKG", engine="pyogrio")
     written = time.perf_counter()
-    # No size guard here: the point is to measure (privacy.audit_max_values guards builds).
+    # privacy.audit_max_values (the build's guard: the attacker's system needs about 600
+    # bytes per unknown) unless --max-values says otherwise.
     report = public.audit_folder(settings, folder, truth_store=_Incidents(incidents), lp_max_vars=lp_max_vars,
-                                 max_values=10**12, averaging=False)
+                                 max_values=max_values, averaging=False)
     audited = time.perf_counter()
     dens = [c for c in report.collections if c.collection.startswith("incident-density-r") and "Gi" not in c.collection]
     protect = (ctx.built.get("density:privacy") or {}).get("protect")
@@ -87,7 +90,7 @@ def one(n: int, method: str, rows: str, lp_max_vars: int) -> dict:
             "protect_rounds": protect.rounds if protect else 0, "withheld_published": withheld, "density_rows": int(sum(len(f) for k, f in frames.items() if k.startswith("incident-density-r"))),
             "build_s": round(built - started, 2), "write_s": round(written - built, 2), "audit_s": round(audited - written, 2),
             "withheld": sum(c.withheld for c in dens), "sensitive": sum(c.sensitive or 0 for c in dens),
-            "exposed": report.exposed, "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "exposed": report.exposed, "skipped": report.skipped or (ctx.built.get("density:privacy") or {}).get("skipped", ""), "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def main() -> None:
@@ -96,16 +99,18 @@ def main() -> None:
     parser.add_argument("--method", choices=["cell-key", "suppression"], default="cell-key")
     parser.add_argument("--rows", choices=["sparse", "grid"], default="sparse")
     parser.add_argument("--lp-max-vars", type=int, default=0)
+    parser.add_argument("--max-values", type=int, default=None, help="privacy.audit_max_values for this run")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(one(args.child, args.method, args.rows, args.lp_max_vars)))
+        print(json.dumps(one(args.child, args.method, args.rows, args.lp_max_vars, args.max_values)))
         return
     print(f"{'incidents':>11} {'method':>11} {'density rows':>13} {'build s':>8} {'of it audit':>11} {'write s':>8} "
           f"{'audit s':>8} {'audit/build':>11} {'vs target':>9} {'sensitive':>10} {'withheld':>9} {'exposed':>8} {'peak MB':>8}")
     for n in args.incidents:
+        extra = ["--max-values", str(args.max_values)] if args.max_values is not None else []
         done = subprocess.run([sys.executable, __file__, "--child", str(n), "--method", args.method, "--rows", args.rows,
-                               "--lp-max-vars", str(args.lp_max_vars)], capture_output=True, text=True)
+                               "--lp-max-vars", str(args.lp_max_vars), *extra], capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{n:>11,} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
             continue
@@ -116,6 +121,8 @@ def main() -> None:
         print(f"{r['incidents']:>11,} {method:>11} {r['density_rows']:>13,} {r['build_s']:>8.1f} {r['protect_s']:>11.1f} "
               f"{r['write_s']:>8.1f} {r['audit_s']:>8.1f} {share:>10.0%} {share / TARGET_SHARE:>8.2f}x {r['sensitive']:>10,} "
               f"{r['withheld_published']:>9,} {r['exposed']:>8,} {r['peak_mb']:>8,}")
+        if r["skipped"]:
+            print(f"{'':>11} not audited: {r['skipped']}")
 
 
 if __name__ == "__main__":
