@@ -64,15 +64,8 @@ def protect(values: np.ndarray, mask: np.ndarray, row_relations, column_relation
     stats = ProtectStats()
     previous = np.zeros(0, dtype=np.int64)
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
-        started = time.perf_counter()
         table = internal_table(values, mask, row_relations, column_relations, lower, known_zero)
-        ts = tables.table_system(table)
-        found = intervals.feasible_intervals(ts.system, lp_max_vars, ilp_max_vars)
-        bad = tables.exposed(found, min_count, truth=values.ravel()[ts.cells])
-        stats.seconds_audit += time.perf_counter() - started
-        stats.history.append(int(bad.sum()))
-        if stats.rounds == 1:
-            stats.exposed_first = int(bad.sum())
+        ts, bad = _audit_round(table, values, min_count, lp_max_vars, ilp_max_vars, stats)
         if not bad.any():
             return mask, stats
         exposed_cells = ts.cells[bad]
@@ -85,6 +78,20 @@ def protect(values: np.ndarray, mask: np.ndarray, row_relations, column_relation
         mask.ravel()[add] = True
         mask = resuppress(mask)
     raise RuntimeError(f"privacy: still {stats.history[-1]} exposed withheld counts after {max_rounds} rounds of complementary suppression")
+
+
+def _audit_round(table: tables.CountTable, truth: np.ndarray, min_count: int, lp_max_vars: int, ilp_max_vars: int,
+                 stats: ProtectStats) -> tuple[tables.TableSystem, np.ndarray]:
+    """One audit of a protect loop: the table's system, and which of its unknowns are exposed."""
+    started = time.perf_counter()
+    ts = tables.table_system(table)
+    found = intervals.feasible_intervals(ts.system, lp_max_vars, ilp_max_vars)
+    bad = tables.exposed(found, min_count, truth=truth.ravel()[ts.cells])
+    stats.seconds_audit += time.perf_counter() - started
+    stats.history.append(int(bad.sum()))
+    if stats.rounds == 1:
+        stats.exposed_first = int(bad.sum())
+    return ts, bad
 
 
 # The published view ----------------------------------------------------------------------
@@ -348,15 +355,8 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
     flat_mask = mask.ravel()
     previous = np.zeros(0, dtype=np.int64)
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
-        started = time.perf_counter()
         table = perturbed_table(published, mask, row_relations, column_relations, lower, support)
-        ts = tables.table_system(table)
-        found = intervals.feasible_intervals(ts.system, lp_max_vars, ilp_max_vars)
-        bad = tables.exposed(found, min_count, truth=truth.ravel()[ts.cells])
-        stats.seconds_audit += time.perf_counter() - started
-        stats.history.append(int(bad.sum()))
-        if stats.rounds == 1:
-            stats.exposed_first = int(bad.sum())
+        ts, bad = _audit_round(table, truth, min_count, lp_max_vars, ilp_max_vars, stats)
         if not bad.any():
             return mask, stats
         exposed_cells = ts.cells[bad]
