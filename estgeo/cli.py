@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -92,21 +93,27 @@ def demo(settings: Settings, n_incidents: int, seed: int, no_ingest: bool) -> No
 @click.option("--kind", type=click.Choice(["incidents", "walks", "lights", "interventions"]),
               help="What the files hold, when no mapping in config/sources matches their names.")
 @click.option("--crs", help="The files' coordinate reference system (e.g. EPSG:3006, EPSG:4326, EPSG:3021); detected when absent.")
-@click.option("--source", help="Name of the column mapping in config/sources/ to use (default: matched by file name).")
+@click.option("--source", help="Name of the column mapping in config/sources/ to use (default: matched by file name, "
+                                "else the columns are recognised).")
+@click.option("--sheet", help="The sheet of a workbook (.xlsx, .xls, .ods) to read, by name or number (default: the first).")
 @click.pass_obj
-def ingest(settings: Settings, files: tuple[Path, ...], kind: str | None, crs: str | None, source: str | None) -> None:
-    """Ingest CSV, GeoJSON and GeoPackage files (or folders of them; default: the inbox).
+def ingest(settings: Settings, files: tuple[Path, ...], kind: str | None, crs: str | None, source: str | None,
+           sheet: str | None) -> None:
+    """Ingest CSV, Excel/LibreOffice, GeoJSON and GeoPackage files (or folders of them; default: the inbox).
 
-    Bad rows go to the quarantine with file, row, field, value and reason; good rows of
-    the same file are ingested. Re-ingesting a file adds nothing.
+    Columns are read by the file's mapping in config/sources/, or recognised by their
+    names and values when none fits (`estgeo sources suggest FILE` shows how). Bad rows
+    go to the quarantine with file, row, field, value and reason; good rows of the same
+    file are ingested. Re-ingesting a file adds nothing.
     """
     paths = list(files) or [settings.inbox]
-    failed = _ingest_paths(settings, paths, kind, crs, source)
+    failed = _ingest_paths(settings, paths, kind, crs, source, sheet)
     if failed:
         sys.exit(3)
 
 
-def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: str | None, source: str | None) -> int:
+def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: str | None, source: str | None,
+                  sheet: str | None = None) -> int:
     from estgeo.ingest.pipeline import DiskFull, display_name, files_to_ingest, ingest_file, new_run_id
 
     files, skipped = files_to_ingest(paths)
@@ -126,7 +133,7 @@ def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: 
                 for path, named in files:
                     progress.update(task, description=f"ingesting {display_name(path)}")
                     summaries.append(ingest_file(settings, store, path, kind=kind, crs=crs, source_name=source,
-                                                 run_id=run_id, follow_links=named))
+                                                 run_id=run_id, follow_links=named, sheet=sheet))
                     progress.advance(task)
     except DiskFull as exc:
         raise click.ClickException(f"{exc.strerror}; {len(summaries)} of {len(files)} files were ingested first") from exc
@@ -137,8 +144,10 @@ def _ingest_paths(settings: Settings, paths: list[Path], kind: str | None, crs: 
         table.add_row(display_name(Path(s.file)), s.kind, s.source, *(f"{v:,}" for v in (s.read, s.ingested, s.updated, s.unchanged, s.quarantined)))
     out.print(table)
     for s in summaries:
+        if s.recognised:
+            console.print(f"{escape(display_name(Path(s.file)))}: {escape(s.recognised)}", highlight=False)
         if s.error:
-            console.print(f"[red]{display_name(Path(s.file))}: rejected whole: {s.error}[/red]")
+            console.print(f"[red]{escape(display_name(Path(s.file)))}: rejected whole: {escape(s.error)}[/red]")
         elif s.quarantined:
             console.print(f"[yellow]{Path(s.file).name}: {s.quarantined:,} rows quarantined — see {settings.quarantine_dir}[/yellow]")
         elif s.read == 0:
@@ -195,6 +204,138 @@ def build(settings: Settings, only: tuple[str, ...]) -> None:
 
     if reload(settings):
         console.print("[green]Running server reloaded with the new layers.[/green]")
+
+
+@main.group()
+def sources() -> None:
+    """Column mappings of partners' exports (config/sources/)."""
+
+
+@sources.command("suggest")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["incidents", "walks", "lights", "interventions"]), help="What the file holds.")
+@click.option("--sheet", help="The sheet of a workbook, by name or number (default: the first).")
+@click.option("--rows", "preview_rows", default=5, show_default=True, help="Rows to preview.")
+@click.option("--write", "name", help="Write the mapping to config/sources/NAME.yml.")
+@click.pass_obj
+def sources_suggest(settings: Settings, file: Path, kind: str | None, sheet: str | None, preview_rows: int,
+                    name: str | None) -> None:
+    """The mapping estgeo would use for FILE, with its first rows as they would be read."""
+    from estgeo.ingest.suggest import preview, suggest, write_mapping
+
+    found = suggest(settings, file, kind, sheet)
+    console.print(escape(found.describe()), highlight=False)
+    out.print(preview(settings, file, found, sheet, preview_rows))
+    if name:
+        path = write_mapping(settings, file, found, name)
+        console.print(f"[green]Wrote {escape(str(path))}[/green]: files matching its patterns are read with it from now on.")
+
+
+@main.group()
+def quarantine() -> None:
+    """Rows ingest could not take: list, show, retry, accept, drop."""
+
+
+def _selection(file: str | None, row: int | None, run: str | None, reason: str | None):
+    from estgeo.ingest.quarantine import Selection
+
+    return Selection(file=file, row=row, run=run, reason=reason)
+
+
+@quarantine.command("list")
+@click.option("--file", help="Only this file (its name as ingested).")
+@click.pass_obj
+def quarantine_list(settings: Settings, file: str | None) -> None:
+    """Open quarantined rows by file and reason."""
+    from estgeo.ingest.quarantine import open_entries, summary
+
+    table = summary(open_entries(_store(settings), _selection(file, None, None, None)))
+    if table.empty:
+        console.print("[green]Nothing is open in the quarantine.[/green]")
+        return
+    view = Table(title=f"Quarantine: {table['rows'].sum():,} open rows (a row with two problems counts under both)")
+    for col in ("file", "field", "reason", "rows", "example", "suggestion"):
+        view.add_column(col, justify="right" if col == "rows" else "left", overflow="fold")
+    for r in table.itertuples():
+        view.add_row(escape(str(r.file)), str(r.field), escape(str(r.reason)), f"{r.rows:,}",
+                     escape(str(r.example or "")[:60]), escape(str(r.suggestion or "")))
+    out.print(view)
+    console.print("Next: add a synonym to config/vocabulary.yml (or fix the mapping) and `estgeo quarantine retry`; "
+                  "`estgeo quarantine show FILE` for the rows.")
+
+
+@quarantine.command("show")
+@click.argument("file")
+@click.option("--row", type=int, help="Only this row.")
+@click.option("--limit", default=50, show_default=True)
+@click.pass_obj
+def quarantine_show(settings: Settings, file: str, row: int | None, limit: int) -> None:
+    """The open quarantined rows of FILE: each problem and the row as it was read."""
+    from estgeo.ingest.quarantine import open_entries
+
+    entries = open_entries(_store(settings), _selection(file, row, None, None))
+    if entries.empty:
+        raise click.ClickException(f"no open quarantined rows for {file}" + (f" row {row}" if row is not None else ""))
+    view = Table(title=f"{file}: {entries['row'].nunique():,} open rows")
+    for col in ("row", "field", "value", "reason", "suggestion", "record"):
+        view.add_column(col, overflow="fold")
+    for r in entries.head(limit).itertuples():
+        view.add_row(str(r.row), str(r.field), escape(str(r.value or "")[:80]), escape(str(r.reason)),
+                     escape(str(r.suggestion or "")), escape(str(r.record or "")[:200]))
+    out.print(view)
+
+
+@quarantine.command("retry")
+@click.option("--file", help="Only this file.")
+@click.option("--row", type=int, help="Only this row.")
+@click.option("--reason", help="Only rows whose reason contains this text.")
+@click.pass_obj
+def quarantine_retry(settings: Settings, file: str | None, row: int | None, reason: str | None) -> None:
+    """Read the open quarantined rows again with today's mappings and vocabularies."""
+    from estgeo.ingest.quarantine import retry
+
+    store = _store(settings)
+    with store.ingest_lock(on_wait=lambda message: console.print(f"[yellow]{message}[/yellow]")):
+        result = retry(settings, store, _selection(file, row, None, reason))
+    view = Table(title="Retry")
+    for col in ("file", "read", "ingested", "updated", "unchanged", "quarantined"):
+        view.add_column(col, justify="left" if col == "file" else "right")
+    for s in result.summaries:
+        view.add_row(escape(Path(s.file).name), *(f"{v:,}" for v in (s.read, s.ingested, s.updated, s.unchanged, s.quarantined)))
+    out.print(view)
+    for name, number, why in result.skipped:
+        console.print(f"[yellow]{escape(name)} row {number}: not retried — {escape(why)}[/yellow]")
+
+
+@quarantine.command("accept")
+@click.argument("file")
+@click.argument("row", type=int)
+@click.option("--use", type=click.Choice(["new", "stored"]), required=True,
+              help="new: store the quarantined version; stored: keep the one already stored.")
+@click.pass_obj
+def quarantine_accept(settings: Settings, file: str, row: int, use: str) -> None:
+    """Settle a duplicate id with different content (FILE ROW, as `quarantine list` shows)."""
+    from estgeo.ingest.quarantine import accept
+
+    store = _store(settings)
+    with store.ingest_lock(on_wait=lambda message: console.print(f"[yellow]{message}[/yellow]")):
+        console.print(f"{escape(file)} row {row}: {accept(settings, store, file, row, use)}")
+
+
+@quarantine.command("drop")
+@click.option("--file", help="Only this file.")
+@click.option("--row", type=int, help="Only this row.")
+@click.option("--reason", help="Only rows whose reason contains this text.")
+@click.option("--why", required=True, help="Why the rows are given up (recorded, with your user name).")
+@click.pass_obj
+def quarantine_drop(settings: Settings, file: str | None, row: int | None, reason: str | None, why: str) -> None:
+    """Give quarantined rows up, with the reason recorded."""
+    from estgeo.ingest.quarantine import drop
+
+    if file is None and row is None and reason is None:
+        raise click.ClickException("name what to drop: --file, --row and/or --reason")
+    count = drop(_store(settings), _selection(file, row, None, reason), why)
+    console.print(f"{count:,} rows dropped: {escape(why)}")
 
 
 @main.group()

@@ -54,17 +54,43 @@ class CodeList:
 
     name: str
     entries: dict[str, dict[str, Any]]
+    #: Further spellings per code (config/vocabulary.yml, a source's `vocabulary:`).
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+    #: Numeric codes by range, [(first, last, code)] (the police's brottskoder).
+    ranges: tuple[tuple[int, int, str], ...] = ()
 
     @cached_property
     def lookup(self) -> dict[str, str]:
-        """Folded code, label or alias → code."""
+        """Folded code, label, alias or synonym → code."""
         table: dict[str, str] = {}
         for code, entry in self.entries.items():
-            names = [code, entry.get("sv", ""), entry.get("en", ""), *entry.get("aliases", [])]
+            names = [code, entry.get("sv", ""), entry.get("en", ""), *entry.get("aliases", []),
+                     *self.synonyms.get(code, [])]
             for name in names:
                 if name:
                     table.setdefault(normalise_label(name), code)
         return table
+
+    def by_number(self, folded: str) -> str | None:
+        """The code a numeric code ("1201", a brottskod) falls under, or None."""
+        if not self.ranges or not folded.isdigit():
+            return None
+        number = int(folded)
+        return next((code for first, last, code in self.ranges if first <= number <= last), None)
+
+    def with_synonyms(self, extra: dict[str, str] | None) -> CodeList:
+        """This list with a source's own words ({label: code}) first."""
+        if not extra:
+            return self
+        for label, code in extra.items():
+            if code not in self.entries:
+                raise ConfigError(f"vocabulary: '{label}' maps to '{code}', which is not a code of {self.name} "
+                                  f"(codes: {', '.join(self.entries)})")
+        own = CodeList(self.name, self.entries, self.synonyms, self.ranges)
+        table = {normalise_label(label): str(code) for label, code in extra.items()}
+        table.update({k: v for k, v in self.lookup.items() if k not in table})
+        own.__dict__["lookup"] = table  # the source's words win over the shared vocabulary
+        return own
 
     def label(self, code: str, lang: str = "sv") -> str:
         return str(self.entries.get(code, {}).get(lang, code))
@@ -83,8 +109,32 @@ class Settings:
     model: dict[str, Any] = field(repr=False)
 
     @cached_property
+    def column_names(self) -> dict[str, Any]:
+        """config/columns.yml: the names partners' columns go by (estgeo.ingest.recognise)."""
+        path = self.config_dir / "columns.yml"
+        return _read_yaml(path) if path.exists() else {}
+
+    @cached_property
+    def vocabulary(self) -> dict[str, Any]:
+        """config/vocabulary.yml: the words partners use, per code list (optional file)."""
+        path = self.config_dir / "vocabulary.yml"
+        return _read_yaml(path) if path.exists() else {}
+
+    @cached_property
     def code_lists(self) -> dict[str, CodeList]:
-        return {name: CodeList(name, entries) for name, entries in self.taxonomy.items()}
+        """The taxonomy's code lists with config/vocabulary.yml's synonyms and code ranges."""
+        vocabulary = self.vocabulary
+        ranges = vocabulary.get("crime_codes") or {}
+        out = {}
+        for name, entries in self.taxonomy.items():
+            synonyms = {code: [str(w) for w in words] for code, words in (vocabulary.get(name) or {}).items()}
+            unknown = sorted(set(synonyms) - set(entries))
+            if unknown:
+                raise ConfigError(f"{self.config_dir / 'vocabulary.yml'}: {name}: {', '.join(unknown)} "
+                                  f"is not a code of {name} (codes: {', '.join(entries)})")
+            spans = tuple((int(r["from"]), int(r["to"]), str(r["code"])) for r in ranges.get(name) or [])
+            out[name] = CodeList(name, entries, synonyms, spans)
+        return out
 
     @property
     def time_zone(self) -> str:

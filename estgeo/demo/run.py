@@ -18,6 +18,7 @@ import pyogrio
 import shapely
 
 from estgeo.config import Settings
+from estgeo.demo.addresses import address_points, name_streets
 from estgeo.demo.incidents import IncidentModel
 from estgeo.demo.lights import apply_outages, make_lights, pick_dark_clusters
 from estgeo.demo.sources import IncidentWriter, source_columns, source_labels, write_geojson
@@ -129,9 +130,12 @@ def generate_demo(
     digest = hashlib.sha256(f"estgeo-demo-{seed}".encode()).hexdigest()
     disclosure.write_secret(settings, digest[:16])
     town = make_town(settings, town_rng)
-    streets = make_street_network(town, town_rng)
+    streets = name_streets(make_street_network(town, town_rng))
     outline = make_municipality_outline(town, settings, town_rng)
     _write_gpkg(streets, basemap / "streets.gpkg", "streets")
+    register = settings.workspace / "reference" / "adresser.gpkg"
+    register.parent.mkdir(parents=True, exist_ok=True)
+    _write_gpkg(address_points(streets, str(settings.municipality.get("name", ""))), register, "adresser")
     municipality = gpd.GeoDataFrame(
         {"namn": [settings.municipality.get("name", "")], "kommunkod": [settings.municipality.get("kommunkod", "")]},
         geometry=[outline],

@@ -107,20 +107,31 @@ def parse_text(raw: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-#: A text cell that a spreadsheet would run as a formula when the data is exported again
-#: (CSV injection): '=' or '@' first, or '+'/'-' directly followed by a function call or a
-#: DDE link ("-cmd|…", "+HYPERLINK(…"). "+46 70 …" and "- trasig lampa" are ordinary text.
-FORMULA = r"^(?:[=@]|[+\-][A-Za-z_.]+[(|!])"
 #: Longest text accepted in one field: a description is a few sentences, and Excel,
 #: where quarantine files are read, holds 32,767 characters in a cell.
 MAX_TEXT_LENGTH = 10_000
 
 
-def check_text(text: pd.Series, raw: pd.Series, name: str, problems: Problems, max_length: int = MAX_TEXT_LENGTH) -> None:
-    """Quarantine text that looks like a spreadsheet formula or is absurdly long."""
+#: An identifier that a spreadsheet would run as a formula ('=' or '@' first, or '+'/'-'
+#: followed by a function call or a DDE link, "-cmd|…"). Ids are keys that travel into
+#: every export and URL; unlike free text they carry no meaning to keep, so such an id
+#: is quarantined rather than stored.
+FORMULA = r"^(?:[=@]|[+\-][A-Za-z_.]+[(|!])"
+
+
+def check_identifier(text: pd.Series, raw: pd.Series, name: str, problems: Problems) -> None:
+    """Quarantine an id that starts like a spreadsheet formula."""
     formula = text.str.contains(FORMULA, regex=True, na=False).to_numpy(dtype=bool)
-    problems.add(formula, name, raw, "starts like a spreadsheet formula (=, @, +cmd|…); "
-                 "remove the leading character if the text is meant")
+    problems.add(formula, name, raw, "starts like a spreadsheet formula (=, @, +cmd|…); an id must not")
+
+
+def check_text(text: pd.Series, raw: pd.Series, name: str, problems: Problems, max_length: int = MAX_TEXT_LENGTH) -> None:
+    """Quarantine absurdly long text.
+
+    Text that looks like a spreadsheet formula ("=5 personer vid porten") is ordinary
+    content and is kept as written: it is neutralised where it leaves estgeo as a
+    spreadsheet (`estgeo.ingest.pipeline.neutralise_formulas`), never evaluated, never dropped.
+    """
     long = (text.str.len() > max_length).fillna(False).to_numpy(dtype=bool)
     problems.add(long, name, lambda: raw.astype("string").str.slice(0, 200) + "…",
                  f"longer than {max_length:,} characters")
@@ -186,17 +197,9 @@ def resolve_codes(values: pd.Series, codes: CodeList) -> tuple[pd.Series, pd.Ser
     lookup = codes.lookup
     for value in distinct:
         folded = normalise_label(value)
-        if folded in lookup:
-            known.append(lookup[folded])
-            suggest.append(None)
-        elif len(folded) <= 100:  # a label is short; comparing a huge cell would only cost time
-            near = difflib.get_close_matches(folded, list(lookup), n=1, cutoff=0.5)
-            known.append(None)
-            suggest.append(lookup[near[0]] if near else "")
-        else:
-            known.append(None)
-            suggest.append("")
-
+        code = lookup.get(folded) or codes.by_number(folded)
+        known.append(code)
+        suggest.append(None if code else nearest_code(folded, codes))
     def spread(per_distinct: list[str | None]) -> pd.Series:
         # One Arrow take over the row positions instead of a dict look-up per row.
         table = pa.array([*per_distinct, None], type=pa.string())
@@ -206,13 +209,33 @@ def resolve_codes(values: pd.Series, codes: CodeList) -> tuple[pd.Series, pd.Ser
     return spread(known), spread(suggest)
 
 
+def nearest_code(folded: str, codes: CodeList) -> str:
+    """The code an unknown label most likely means; never empty, so that every
+    quarantined label comes with something to check ("did you mean …?").
+
+    First a known spelling close to the whole label (difflib, ratio ≥ 0.5), then one that
+    shares a word with it ("skadegörelse på bil" → skadegörelse), then the closest of all.
+    """
+    lookup = codes.lookup
+    folded = folded[:100]  # a label is short; comparing a huge cell would only cost time
+    near = difflib.get_close_matches(folded, list(lookup), n=1, cutoff=0.5)
+    if near:
+        return lookup[near[0]]
+    words = [w for w in folded.split("_") if len(w) >= 4]
+    for spelling, code in lookup.items():
+        if any(w in spelling.split("_") for w in words):
+            return code
+    near = difflib.get_close_matches(folded, list(lookup), n=1, cutoff=0.0)
+    return lookup[near[0]] if near else next(iter(codes.entries))
+
+
 def parse_code(raw: pd.Series, name: str, problems: Problems, codes: CodeList) -> pd.Series:
     text = parse_text(raw)
     resolved, suggestion = resolve_codes(text, codes)
     unknown = (text.notna() & resolved.isna()).to_numpy(dtype=bool)
     if unknown.any():
         problems.add(unknown, name, raw, f"unknown {name} (valid codes: {', '.join(codes.entries)})",
-                     ("did you mean '" + suggestion + "'?").where(suggestion.fillna("") != "", ""))
+                     "did you mean '" + suggestion + "'?")
     return resolved
 
 
@@ -349,6 +372,19 @@ def _parse_plain(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return parsed, ok & (lengths == 10)
 
 
+#: A date as Excel stores it, days since 1899-12-30 (45962 = 2025-11-02; .5 = noon), as a
+#: sheet or a CSV saved from one holds it when the cell lost its date format.
+_EXCEL_SERIAL = r"(?:[2-7]\d{4})(?:[.,]\d+)?"
+
+
+def excel_serial(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Excel day numbers (20000–79999, 1954–2118) as naive local moments, and whether each is a whole day."""
+    days = text.str.replace(",", ".", regex=False).astype("float64").to_numpy()
+    seconds = np.round(days * 86400.0).astype("int64")
+    moment = np.datetime64("1899-12-30T00:00:00", "s") + seconds.astype("timedelta64[s]")
+    return moment.astype("datetime64[ns]"), seconds % 86400 == 0
+
+
 def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Moments:
     """Moments with or without offset; local `tz` time where the input has none.
 
@@ -367,6 +403,11 @@ def parse_datetime(raw: pd.Series, name: str, problems: Problems, tz: str) -> Mo
     # typo) take the general path; in a typical export there are none, so it costs nothing.
     odd = full.notna().to_numpy(dtype=bool) & ~plain
     unparsed = np.zeros(n, dtype=bool)
+    serial = odd & full.str.fullmatch(_EXCEL_SERIAL, na=False).to_numpy(dtype=bool)
+    if serial.any():
+        moment, whole_day = excel_serial(full[serial])
+        naive[serial], date_only[serial] = moment, whole_day
+        odd &= ~serial
     if odd.any():
         where = np.flatnonzero(odd)
         text = _normalise_time_text(full[odd])
@@ -437,7 +478,11 @@ def _scatter(values: np.ndarray, where: np.ndarray, n: int) -> np.ndarray:
 
 
 def parse_date(raw: pd.Series, name: str, problems: Problems) -> pd.Series:
-    text = parse_text(raw).str.slice(0, 10)
+    full = parse_text(raw)
+    text = full.str.slice(0, 10)
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    serial = (parsed.isna() & full.str.fullmatch(_EXCEL_SERIAL, na=False)).to_numpy(dtype=bool)
+    if serial.any():
+        parsed[serial] = excel_serial(full[serial])[0]
     problems.add(text.notna().to_numpy(dtype=bool) & parsed.isna().to_numpy(), name, raw, "not a date (expected YYYY-MM-DD)")
     return parsed.dt.strftime("%Y-%m-%d").astype("string")

@@ -8,7 +8,6 @@ file without a mapping is read by the canonical names of its kind.
 from __future__ import annotations
 
 import fnmatch
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,17 @@ COORDINATE_NAMES = [("x", "y"), ("e", "n"), ("easting", "northing"), ("lon", "la
                     ("longitude", "latitude"), ("lng", "lat"), ("ost", "nord")]
 
 
+#: Two numbers in one cell: "6634672, 395936", "59.37 13.50", "6634672;395936".
+PAIR = r"^\s*([+-]?\d+(?:[.,]\d+)?)\s*(?:[;,/]\s*|\s+)([+-]?\d+(?:[.,]\d+)?)\s*$"
+
+
 class MappingError(EstgeoError):
     """The file cannot be matched to a source or a kind; the message says what to do."""
 
 
-def choose_source(settings: Settings, path: Path, kind: str | None, source: str | None) -> dict[str, Any]:
-    """The mapping for a file: by name, else by file-name pattern, else canonical for `kind`."""
+def choose_source(settings: Settings, path: Path, kind: str | None, source: str | None) -> dict[str, Any] | None:
+    """The mapping for a file: by name (`--source`), else by file-name pattern, else None
+    (the columns are then recognised, `estgeo.ingest.recognise`)."""
     if source:
         for candidate in settings.sources:
             if candidate["name"] == source:
@@ -41,12 +45,18 @@ def choose_source(settings: Settings, path: Path, kind: str | None, source: str 
             continue
         if any(fnmatch.fnmatch(path.name.lower(), pattern.lower()) for pattern in candidate.get("match", [])):
             return candidate
-    if kind:
-        return {"name": f"canonical-{kind}", "kind": kind, "columns": {}}
-    raise MappingError(
-        f"{os.fsencode(path.name).decode('utf-8', 'replace')}: cannot tell what this file holds; pass --kind "
-        f"({'|'.join(settings.model)}) or add a mapping with a matching pattern in config/sources/"
-    )
+    return None
+
+
+def lacking_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, Any], geometry: bool) -> list[str]:
+    """The columns a mapping names for required fields (and coordinates) that the file
+    lacks, as "'Ärendenummer' (for id)". An optional column may be absent (an export
+    without "Anmäld" simply has no report times); `geometry`: the rows have points."""
+    _, missing = map_columns(frame.iloc[:0], source, fields)
+    needed = {name for name, spec in fields.items() if spec.get("required")}
+    if not geometry and "address" not in (source.get("columns") or {}):
+        needed |= {"x", "y"}
+    return [text for name, text in missing if name in needed]
 
 
 def _find_column(frame: pd.DataFrame, name: str) -> str | None:
@@ -65,8 +75,17 @@ def map_columns(frame: pd.DataFrame, source: dict[str, Any], fields: dict[str, A
     mapping: dict[str, Any] = dict(source.get("columns") or {})
     found: dict[str, pd.Series] = {}
     missing: list[tuple[str, str]] = []
-    for name in only or [*fields, "x", "y"]:
+    for name in only or [*fields, "x", "y", "address"]:
         wanted = mapping.get(name)
+        if isinstance(wanted, dict):
+            # Both coordinates in one column ("6634672, 395936"): {column: C, part: 1|2}.
+            column = _find_column(frame, str(wanted.get("column")))
+            if column is None:
+                missing.append((name, f"'{wanted.get('column')}' (for {name})"))
+                continue
+            halves = frame[column].astype("string").str.extract(PAIR)
+            found[name] = halves[int(wanted.get("part", 1)) - 1].astype("string")
+            continue
         if wanted is None:
             column = _find_column(frame, name)
             if column is not None:

@@ -26,13 +26,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from estgeo.config import Settings
+from estgeo.config import CodeList, Settings
 from estgeo.errors import EstgeoError
 from estgeo.ingest import fields as parse
 from estgeo.ingest.coords import check_extent, to_storage_crs
-from estgeo.ingest.mapping import MappingError, choose_source, map_columns
+from estgeo.ingest.geocode import geocode, load_register, register_path
+from estgeo.ingest.mapping import MappingError, choose_source, lacking_columns, map_columns
 from estgeo.ingest.problems import Problems
 from estgeo.ingest.readers import READERS, RawTable, UnreadableFile, read_table
+from estgeo.ingest.recognise import NotRecognised, recognise
 from estgeo.store import BulkWriter, Store
 
 LOGGER = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ class IngestSummary:
     error: str = ""
     #: Rows ingested with a note (e.g. a time in the daylight-saving overlap); see `ingest_notes`.
     notes: int = 0
+    #: How the columns were recognised when no mapping was used as written ("" otherwise).
+    recognised: str = ""
 
     def balanced(self) -> bool:
         return self.read == self.ingested + self.updated + self.unchanged + self.quarantined
@@ -142,6 +146,7 @@ def ingest_file(
     source_name: str | None = None,
     run_id: str | None = None,
     follow_links: bool = False,
+    sheet: str | None = None,
 ) -> IngestSummary:
     """Ingest one file and return its summary; never raises for bad content.
 
@@ -159,7 +164,7 @@ def ingest_file(
         return _reject_file(settings, store, path, kind or "?", "?", f"{display_name(path)}: {problem}", run_id,
                             rows=0, keep_copy=False)
     try:
-        return _ingest_file(settings, store, target if follow_links else path, kind, crs, source_name, run_id)
+        return _ingest_file(settings, store, target if follow_links else path, kind, crs, source_name, run_id, sheet)
     except RecursionError:
         reason = f"{display_name(path)}: nested too deeply to be read (JSON arrays or objects within each other)"
     except Exception as exc:  # noqa: BLE001 — any failure of one file is that file's result, not the batch's
@@ -172,21 +177,65 @@ def ingest_file(
 
 
 def _ingest_file(settings: Settings, store: Store, path: Path, kind: str | None, crs: str | None,
-                 source_name: str | None, run_id: str) -> IngestSummary:
+                 source_name: str | None, run_id: str, sheet: str | None = None) -> IngestSummary:
     try:
-        source = choose_source(settings, path, kind, source_name)
+        chosen = choose_source(settings, path, kind, source_name)
     except MappingError as exc:
         return _reject_file(settings, store, path, kind or "?", "?", str(exc), run_id, rows=0)
-    if kind and source["kind"] != kind:
-        return _reject_file(settings, store, path, kind, source["name"],
-                            f"the mapping '{source['name']}' is for {source['kind']}, not {kind}", run_id, rows=0)
-    kind = source["kind"]
+    if chosen and kind and chosen["kind"] != kind:
+        return _reject_file(settings, store, path, kind, chosen["name"],
+                            f"the mapping '{chosen['name']}' is for {chosen['kind']}, not {kind}", run_id, rows=0)
     try:
-        table = read_table(path)
+        table = read_table(path, sheet=sheet)
     except UnreadableFile as exc:
-        return _reject_file(settings, store, path, kind, source["name"], f"{display_name(path)}: {exc}", run_id, rows=0)
+        return _reject_file(settings, store, path, kind or (chosen or {}).get("kind", "?"), (chosen or {}).get("name", "?"),
+                            f"{display_name(path)}: {exc}", run_id, rows=0)
+    try:
+        source, recognised = decide_source(settings, table, display_name(path), kind, chosen, explicit=bool(source_name))
+    except MappingError as exc:
+        return _reject_file(settings, store, path, kind or (chosen or {}).get("kind", "?"), (chosen or {}).get("name", "?"),
+                            str(exc), run_id, rows=len(table.frame) + len(table.broken))
+    return ingest_table(settings, store, table, source, crs, run_id, recognised)
 
-    summary = IngestSummary(file=display_path(path), kind=kind, source=source["name"], read=len(table.frame) + len(table.broken))
+
+def decide_source(settings: Settings, table: RawTable, name: str, kind: str | None, chosen: dict[str, Any] | None,
+                  explicit: bool) -> tuple[dict[str, Any], str]:
+    """The mapping to read `table` with, and what recognition said ("" for a mapping used as written).
+
+    A mapping named with --source must fit: a column it names for a required field that
+    the file lacks refuses the file, once. One that matched the file by name only is a
+    guess: when the file lacks its columns, they are recognised instead (keeping the
+    mapping's kind and defaults). With no mapping, the columns are recognised.
+    """
+    geometry = table.gx is not None and not np.isnan(table.gx).all()
+    if chosen is not None:
+        lacking = lacking_columns(table.frame, chosen, settings.model[chosen["kind"]]["fields"], geometry)
+        if not lacking:
+            return chosen, ""
+        where = chosen.get("_path", f"config/sources/{chosen['name']}.yml")
+        problem = (f"{name}: the mapping '{chosen['name']}' ({where}) names {', '.join(lacking)}, which the file lacks; "
+                   f"the file has: {', '.join(map(str, table.frame.columns))}")
+        if explicit:
+            raise MappingError(problem + f". Fix the mapping, or see what estgeo would use: `estgeo sources suggest {name}`")
+        try:
+            found = recognise(settings, table.frame, name, chosen["kind"], base=chosen, geometry=geometry)
+        except NotRecognised as exc:
+            raise MappingError(f"{problem}; and {exc}") from exc
+        return found.source, f"the mapping '{chosen['name']}' does not fit ({', '.join(lacking)} missing); {found.describe()}"
+    if kind and table.frame.empty:
+        # No rows (a header only, an empty collection): nothing to recognise, nothing lost.
+        return {"name": f"canonical-{kind}", "kind": kind, "columns": {}}, ""
+    found = recognise(settings, table.frame, name, kind, geometry=geometry)
+    return found.source, found.describe()
+
+
+def ingest_table(settings: Settings, store: Store, table: RawTable, source: dict[str, Any], crs: str | None,
+                 run_id: str, recognised: str = "") -> IngestSummary:
+    """Validate and write the rows of a table read with `source`; bad rows to the quarantine."""
+    path = table.path
+    kind = source["kind"]
+    summary = IngestSummary(file=display_path(path), kind=kind, source=source["name"], read=len(table.frame) + len(table.broken),
+                            recognised=recognised)
     n = len(table.frame)
     fields = settings.model[kind]["fields"]
     problems = Problems()
@@ -367,12 +416,14 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
         if kind_of in ("id", "text"):
             value = parse.parse_text(raw)
             parse.check_text(value, raw, name, problems, int(field.get("max_length", parse.MAX_TEXT_LENGTH)))
+            if kind_of == "id":
+                parse.check_identifier(value, raw, name, problems)
             if kind_of == "id" and source.get("id_prefix"):
                 value = source["id_prefix"] + value
         elif kind_of == "code":
-            value = parse.parse_code(raw, name, problems, settings.code_lists[field["codes"]])
+            value = parse.parse_code(raw, name, problems, code_list(settings, source, field, name))
         elif kind_of == "codes":
-            value = parse.parse_codes(raw, name, problems, settings.code_lists[field["codes"]])
+            value = parse.parse_codes(raw, name, problems, code_list(settings, source, field, name))
         elif kind_of == "datetime":
             moments[name] = parse.parse_datetime(raw, name, problems, settings.time_zone)
             value = moments[name].start
@@ -410,8 +461,17 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
 
     if geometry_present is None:
         geometry_present = table.gx is not None and not np.isnan(table.gx).all()
-    x, y = _coordinates(settings, table, columns, crs or source.get("crs"), problems, spec, geometry_present)
+    x, y, placed = _coordinates(settings, table, columns, crs or source.get("crs"), problems, spec, geometry_present)
     out["x"], out["y"] = x, y
+    if placed is not None and "placed_by" in fields:
+        geocoded = placed.how != ""
+        out["placed_by"] = out["placed_by"].mask(geocoded, pd.Series(placed.how, index=frame.index).astype("string"))
+        if "precision_m" in fields:
+            # The register's precision for an exact address; 50 m when only the street was
+            # near or the letter of the number missing (a block, not a door).
+            precision = np.where(placed.how == "adress", placed.precision_m, max(placed.precision_m, 50.0))
+            out["precision_m"] = out["precision_m"].mask(geocoded & out["precision_m"].isna().to_numpy(),
+                                                         pd.Series(precision, index=frame.index))
     records = pd.DataFrame(out, index=frame.index)
     # The hash is only ever compared between records of the same id, so the id itself
     # (a million distinct strings, the costliest column to hash) stays out of it.
@@ -419,6 +479,11 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
     records["_hash"] = pd.util.hash_pandas_object(records[content], index=False).to_numpy().view(np.int64)
     records["_row"] = table.row
     return records, problems
+
+
+def code_list(settings: Settings, source: dict[str, Any], field: dict[str, Any], name: str) -> CodeList:
+    """The code list of a field with the source's own words (its mapping's `vocabulary:`) first."""
+    return settings.code_lists[field["codes"]].with_synonyms((source.get("vocabulary") or {}).get(name))
 
 
 def validate_one(settings: Settings, kind: str, values: dict[str, str | None], point: tuple[float, float] | None,
@@ -458,7 +523,8 @@ def validate_many(settings: Settings, kind: str, items: list[tuple[dict[str, str
 
 
 def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Series], crs: str | None,
-                 problems: Problems, spec: dict[str, Any], geometry_present: bool) -> tuple[np.ndarray, np.ndarray]:
+                 problems: Problems, spec: dict[str, Any], geometry_present: bool
+                 ) -> tuple[np.ndarray, np.ndarray, Geocoded | None]:
     n = len(table.frame)
     if table.gx is not None and ("x" not in columns or geometry_present):
         a, b = pd.Series(table.gx), pd.Series(table.gy)
@@ -473,12 +539,21 @@ def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Seri
     else:
         a = b = pd.Series(np.full(n, np.nan))
         declared, field_a, field_b = crs, "x", "y"
-    missing = (a.isna() | b.isna()).to_numpy()
+    missing = (a.isna() | b.isna()).to_numpy().copy()
+    placed = None
+    address = columns.get("address")
+    if address is not None and missing.any():
+        placed = _geocode(settings, address, missing, problems)
+        missing &= placed.how == ""
+        missing &= parse.blank(address)  # an address that was not found has its own reason
     if spec.get("geometry") != "optional":
         already = problems.bad_rows(n)
         problems.add(missing & ~already, "geometry", None, "no coordinates (expected a point or x/y columns)")
     x, y = to_storage_crs(a.reset_index(drop=True), b.reset_index(drop=True), declared, settings.storage_crs,
                           problems, field_a, field_b)
+    if placed is not None:
+        geocoded = placed.how != ""
+        x[geocoded], y[geocoded] = placed.x[geocoded], placed.y[geocoded]
     outside_sweden = check_extent(x, y, settings.sweden_extent_3006, "Sweden", problems)
     inside = ~outside_sweden
     name = settings.municipality.get("name", "the municipality")
@@ -487,13 +562,59 @@ def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Seri
     for part in extent_problems.parts:
         part = part[inside[part["pos"].to_numpy()]]
         problems.parts.append(part)
-    return x, y
+    return x, y, placed
+
+
+@dataclass
+class Geocoded:
+    """Rows placed by their address: points (EPSG:3006), how ("adress", "adress_ungefar", "")."""
+
+    x: np.ndarray
+    y: np.ndarray
+    how: np.ndarray
+    precision_m: float
+
+
+def _geocode(settings: Settings, address: pd.Series, missing: np.ndarray, problems: Problems) -> Geocoded:
+    """Place the rows with an address and no coordinates against the address register."""
+    n = len(address)
+    out = Geocoded(np.full(n, np.nan), np.full(n, np.nan), np.full(n, "", dtype=object), 0.0)
+    wanted = missing & ~parse.blank(address)
+    if not wanted.any():
+        return out
+    register = load_register(settings)
+    if register is None:
+        where = register_path(settings)
+        problems.add(wanted, "address", address, "no coordinates, and no address register to place the address by "
+                     + (f"({where} does not exist)" if where else "(config/municipality.yml address_register: the "
+                        "municipality's address points)"))
+        return out
+    rows = np.flatnonzero(wanted)
+    found = geocode(register, address.iloc[rows])
+    out.x[rows], out.y[rows], out.how[rows], out.precision_m = found.x, found.y, found.how, register.precision_m
+    not_found = np.zeros(n, dtype=bool)
+    not_found[rows] = found.how == ""
+    candidates = pd.Series("", index=address.index, dtype="string")
+    candidates.iloc[rows] = found.matched.astype(str)
+    problems.add(not_found, "address", address, "not in the address register (and no coordinates)",
+                 "nearest in the register: " + candidates)
+    placed_note = np.zeros(n, dtype=bool)
+    placed_note[rows] = found.how != ""
+    if placed_note.any():
+        label = pd.Series("", index=address.index, dtype="string")
+        label.iloc[rows] = found.matched.astype(str)
+        how = pd.Series("", index=address.index, dtype="string")
+        how.iloc[rows] = np.where(found.how == "adress", "exactly", "approximately")
+        problems.note(placed_note, "address", address, "placed by the address register, " + how + ": " + label)
+    return out
 
 
 def _duplicate_ids(records: pd.DataFrame, problems: Problems, n: int) -> np.ndarray:
-    """Same id twice in one file: differing copies are all quarantined, since nothing
-    tells which is right; identical copies after the first are returned as a mask (over
-    all `n` rows), to be counted as unchanged rather than written twice.
+    """Same id twice in one file: the first valid copy is kept; an identical later copy
+    is returned in the mask (over all `n` rows), counted as unchanged rather than written
+    twice; a later copy with different content is quarantined, naming the fields that
+    differ and the row kept, so that `estgeo quarantine accept --use new` can take it
+    instead. (Before, both versions were quarantined and the incident left the map.)
 
     `records` holds only the rows whose id occurs more than once, indexed by position.
     """
@@ -503,24 +624,35 @@ def _duplicate_ids(records: pd.DataFrame, problems: Problems, n: int) -> np.ndar
     pos = records.index.to_numpy()
     valid = ~problems.bad_rows(n)[pos] & records["id"].notna().to_numpy()
     ids = records["id"].where(valid)
-    dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
-    if not dup.any():
+    later = (ids.duplicated(keep="first") & ids.notna()).to_numpy()
+    if not later.any():
         return repeats
-    groups = records.loc[dup, ["id", "_hash", "_row"]]
-    distinct = groups.groupby("id")["_hash"].nunique()
-    conflict = dup & records["id"].isin(distinct[distinct > 1].index).to_numpy()
-    rows_per_id = groups.groupby("id")["_row"].agg(lambda r: ", ".join(map(str, r)))
-
-    def over_all_rows(values: pd.Series) -> pd.Series:
-        out = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype="string")
-        out.iloc[pos] = values.astype("string").to_numpy()
-        return out
-
-    problems.add(_spread(conflict, pos, n), "id", lambda: over_all_rows(records["id"]),
-                 lambda: over_all_rows("duplicate id with different content (rows "
-                                       + records["id"].map(rows_per_id).fillna("") + ")"))
-    repeats[pos] = dup & ~conflict & ids.duplicated(keep="first").to_numpy()
+    kept = records.loc[valid].drop_duplicates("id").set_index("id")
+    # Only the rows of repeated ids are here (a few in a file): a dict keeps the int64 hashes exact.
+    first_hash = dict(zip(kept.index, kept["_hash"].tolist(), strict=True))
+    same = np.array([first_hash.get(i) == h for i, h in zip(ids.tolist(), records["_hash"].tolist(), strict=True)])
+    conflict = later & ~same
+    repeats[pos] = later & same
+    if conflict.any():
+        content = [c for c in records.columns if c not in ("id", "_hash", "_row")]
+        reasons = pd.Series("", index=pd.RangeIndex(n), dtype="string")
+        values = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype="string")
+        for i in np.flatnonzero(conflict):
+            row = records.iloc[i]
+            first = kept.loc[row["id"]]
+            differ = [c for c in content if not (pd.isna(row[c]) and pd.isna(first[c])) and
+                      (pd.isna(row[c]) or pd.isna(first[c]) or row[c] != first[c])]
+            shown = ", ".join(f"{c} {_shown(row[c])} (kept: {_shown(first[c])})" for c in differ)
+            reasons.iloc[pos[i]] = (f"duplicate id with different content from row {int(first['_row'])}, which was "
+                                    f"kept: {shown}")
+            values.iloc[pos[i]] = str(row["id"])
+        problems.add(_spread(conflict, pos, n), "id", values, reasons,
+                     "keep this one instead: estgeo quarantine accept --use new")
     return repeats
+
+
+def _shown(value: Any) -> str:
+    return "empty" if pd.isna(value) else f"'{value}'"
 
 
 def _spread(values: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
@@ -536,8 +668,15 @@ def _quarantine_rows(settings: Settings, store: Store, table: RawTable, problems
     if not found.empty:
         pos = found["pos"].to_numpy()
         raw = frame.iloc[np.unique(pos)]
-        as_json = pd.Series([json.dumps({k: v for k, v in r.items() if pd.notna(v)}, ensure_ascii=False, default=str)
-                             for r in raw.to_dict(orient="records")], index=np.unique(pos))
+        rows = raw.to_dict(orient="records")
+        if table.gx is not None and table.gy is not None:
+            # A point that came as a geometry (GeoJSON, GeoPackage) travels with the row,
+            # so that `estgeo quarantine retry` can read it again.
+            for r, i in zip(rows, np.unique(pos), strict=True):
+                if not (np.isnan(table.gx[i]) or np.isnan(table.gy[i])):
+                    r[GEOMETRY_KEY] = [float(table.gx[i]), float(table.gy[i]), table.geometry_crs or ""]
+        as_json = pd.Series([json.dumps({k: v for k, v in r.items() if k == GEOMETRY_KEY or pd.notna(v)},
+                                        ensure_ascii=False, default=str) for r in rows], index=np.unique(pos))
         entries.append(pd.DataFrame({
             "row": table.row[pos],
             "field": found["field"].to_numpy(),
@@ -554,6 +693,10 @@ def _quarantine_rows(settings: Settings, store: Store, table: RawTable, problems
     out = pd.concat(entries, ignore_index=True).assign(run=run_id, kind=kind, file=display_name(table.path), at=run_id)
     store.add_quarantine(out)
     write_quarantine_csv(settings, out, f"{run_id}_{display_name(table.path.with_suffix(''))}.csv")
+
+
+#: The key of a quarantined row's own point in its stored record (x, y, CRS).
+GEOMETRY_KEY = "_geometry"
 
 
 def _record_notes(store: Store, table: RawTable, problems: Problems, kept: np.ndarray, kind: str, run_id: str) -> int:

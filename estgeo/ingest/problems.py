@@ -23,7 +23,7 @@ class Problems:
     #: daylight-saving overlap, whose window was widened): reported, never quarantined.
     notes: Problems | None = None
 
-    def note(self, mask: np.ndarray | pd.Series, field_name: str, values: pd.Series | None, reason: str) -> None:
+    def note(self, mask: np.ndarray | pd.Series, field_name: str, values: pd.Series | None, reason: str | pd.Series) -> None:
         """Record a note (not a problem) for every row where `mask` is true."""
         if self.notes is None:
             self.notes = Problems()

@@ -156,8 +156,10 @@ def read_csv(path: Path) -> RawTable:
         raise UnreadableFile("the file is empty")
     for signature, what in _BINARY_SIGNATURES.items():
         if data.startswith(signature):
+            hint = (" (or give the file the ending .xlsx, .xls or .ods: estgeo reads workbooks as they are)"
+                    if "workbook" in what else "")
             raise UnreadableFile(f"this is {what}, not CSV text: save it as 'CSV UTF-8' (or 'CSV (semikolonavgränsad)') "
-                                 "and ingest that file")
+                                 f"and ingest that file{hint}")
     if b"\x00" in data[:65536]:
         raise UnreadableFile("the file contains binary data (NUL bytes), not CSV text; was it saved as UTF-16 or a workbook?")
     utf8, encoding = to_utf8(data)
@@ -388,11 +390,104 @@ def read_gpkg(path: Path) -> RawTable:
     )
 
 
-READERS = {".csv": read_csv, ".txt": read_csv, ".geojson": read_geojson, ".json": read_geojson, ".gpkg": read_gpkg}
+#: Rows at the top of a sheet looked at for the header (a title, a merged group header).
+HEADER_ROWS = 10
 
 
-def read_table(path: Path) -> RawTable:
+def read_spreadsheet(path: Path, sheet: str | None = None) -> RawTable:
+    """The first sheet of an Excel (.xlsx, .xlsm, .xls) or LibreOffice (.ods) workbook, or
+    the one named (or numbered from 1) by `sheet`, as text like a CSV.
+
+    python-calamine (Rust) reads all four formats, about 30 times faster than openpyxl.
+    The header is the first of the top rows with the most filled, distinct cells, after
+    merged cells have been spread over their area: a title row or a merged group header
+    above the real header has repeated cells and is passed over; a name merged over two
+    header rows counts for both. Dates and times arrive as Excel typed them (ISO text);
+    numbers without a trailing ".0" ("395936", not "395936.0"). Row numbers are the
+    sheet's, as Excel shows them.
+    """
+    import python_calamine
+
+    data = read_regular_file(path)
+    if _NOT_BLANK.search(data) is None:
+        raise UnreadableFile("the file is empty")
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = list(book.sheet_names)
+        if sheet is None:
+            chosen = book.get_sheet_by_index(0)
+        elif sheet.isdigit() and 1 <= int(sheet) <= len(names) and sheet not in names:
+            chosen = book.get_sheet_by_index(int(sheet) - 1)
+        elif sheet in names:
+            chosen = book.get_sheet_by_name(sheet)
+        else:
+            raise UnreadableFile(f"has no sheet '{sheet}' (sheets: {', '.join(names)})")
+        rows = chosen.to_python(skip_empty_area=False)
+        merged = list(chosen.merged_cell_ranges or []) if hasattr(chosen, "merged_cell_ranges") else []
+    except UnreadableFile:
+        raise
+    except Exception as exc:
+        raise UnreadableFile(f"cannot be read as a {path.suffix.lstrip('.')} workbook (damaged, or password-protected?): "
+                             f"{exc}") from exc
+    if not rows:
+        raise UnreadableFile("the first sheet is empty" if sheet is None else f"sheet '{sheet}' is empty")
+    width = max(len(r) for r in rows)
+    top = [[_cell_text(c) for c in r] + [None] * (width - len(r)) for r in rows[:HEADER_ROWS]]
+    for (r0, c0), (r1, c1) in merged:
+        for r in range(r0, min(r1, HEADER_ROWS - 1) + 1):
+            for c in range(c0, min(c1, width - 1) + 1):
+                if r < len(top) and top[r][c] is None:
+                    top[r][c] = top[r0][c0]
+    filled = [sum(v is not None for v in r) for r in top]
+    best = max(filled)
+    header_row = next(i for i, r in enumerate(top) if filled[i] == best
+                      and len({v for v in r if v is not None}) == filled[i])  # noqa: E501 (distinct names)
+    header = list(top[header_row])
+    if header_row > 0:  # a name merged over two header rows, with no merge recorded (.ods, .xls)
+        above = top[header_row - 1]
+        header = [h if h is not None else above[c] for c, h in enumerate(header)]
+    keep = [c for c, h in enumerate(header) if h is not None]
+    names_ = [str(header[c]).strip() for c in keep]
+    duplicated = sorted({n for n in names_ if names_.count(n) > 1})
+    if duplicated:
+        raise UnreadableFile(f"duplicate column names: {', '.join(duplicated)} (estgeo cannot tell which one is meant)")
+    body = rows[header_row + 1:]
+    numbers = np.arange(header_row + 2, header_row + 2 + len(body))
+    columns = {name: [_cell_text(r[c]) if c < len(r) else None for r in body] for name, c in zip(names_, keep, strict=True)}
+    frame = pd.DataFrame({name: pd.array(values, dtype="string") for name, values in columns.items()})
+    filled_rows = frame.notna().any(axis=1).to_numpy(dtype=bool) if len(frame.columns) else np.zeros(len(body), bool)
+    frame = frame[filled_rows].reset_index(drop=True)
+    return RawTable(path=path, frame=frame, row=numbers[filled_rows], encoding="xlsx")
+
+
+def _cell_text(value: object) -> str | None:
+    """A spreadsheet cell as the text a CSV export would hold."""
+    import datetime as dt
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        return text or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0).isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat(timespec="minutes") if isinstance(value, dt.time) else value.isoformat()
+    return str(value)
+
+
+READERS = {".csv": read_csv, ".txt": read_csv, ".geojson": read_geojson, ".json": read_geojson, ".gpkg": read_gpkg,
+           ".xlsx": read_spreadsheet, ".xlsm": read_spreadsheet, ".xls": read_spreadsheet, ".ods": read_spreadsheet}
+
+
+def read_table(path: Path, sheet: str | None = None) -> RawTable:
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise UnreadableFile(f"unknown file type '{path.suffix}' (expected {', '.join(READERS)})")
+    if reader is read_spreadsheet:
+        return read_spreadsheet(path, sheet)
     return reader(path)

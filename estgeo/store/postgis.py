@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from estgeo.store.base import META, RecordExists, RecordMissing, _to_arrow, typed_records
+from estgeo.store.base import META, RESOLUTION_COLUMNS, RecordExists, RecordMissing, _to_arrow, typed_records
 
 #: Column types in PostgreSQL, by field type of config/model.yml.
 PG_TYPES = {
@@ -51,6 +51,7 @@ LOG_TABLES = {
                   "record text, at text",
     "edits": "at text, \"user\" text, action text, kind text, id text",
     "ingest_notes": "run text, kind text, file text, row bigint, field text, value text, note text",
+    "quarantine_resolutions": "run text, file text, row bigint, status text, note text, \"user\" text, at text",
     "ingest_runs": "run text, file text, kind text, source text, read bigint, ingested bigint, updated bigint, "
                    "unchanged bigint, quarantined bigint, at text",
 }
@@ -92,7 +93,7 @@ class PostgisStore:
             self.create_schema()
 
     def create_schema(self) -> None:
-        """Make the schema, tables and indexes that are missing (13 statements; never
+        """Make the schema, tables and indexes that are missing (13 statements, and one per field added to config/model.yml since; never
         run by the server, which opens its store with create=False)."""
         with self._connect() as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.schema)}")
@@ -101,6 +102,12 @@ class PostgisStore:
                             f"_seq bigint GENERATED ALWAYS AS IDENTITY, "
                             f"geom geometry(Point, 3006) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 3006)) STORED)")
                 con.execute(f"CREATE INDEX IF NOT EXISTS {_q(kind + '_geom')} ON {self._t(kind)} USING gist (geom)")
+                # Fields added to config/model.yml since the table was made (incidents.placed_by).
+                have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                                  "WHERE table_schema = %s AND table_name = %s", (self.schema, kind))}
+                for name, spec in self.fields(kind).items():
+                    if name not in have:
+                        con.execute(f"ALTER TABLE {self._t(kind)} ADD COLUMN {_q(name)} {PG_TYPES[spec['type']]}")
             for table, columns in LOG_TABLES.items():
                 con.execute(f"CREATE TABLE IF NOT EXISTS {self._t(table)} ({columns}, _seq bigint GENERATED ALWAYS AS IDENTITY)")
 
@@ -301,6 +308,12 @@ class PostgisStore:
 
     def read_quarantine(self) -> pd.DataFrame:
         return self._read_log("quarantine")
+
+    def add_resolutions(self, entries: pd.DataFrame) -> None:
+        self._add_log("quarantine_resolutions", entries, list(RESOLUTION_COLUMNS))
+
+    def read_resolutions(self) -> pd.DataFrame:
+        return self._read_log("quarantine_resolutions")
 
     def read_runs(self) -> pd.DataFrame:
         return self._read_log("ingest_runs")

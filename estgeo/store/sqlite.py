@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from estgeo.store.base import META, SQL_TYPES, RecordExists, RecordMissing, _to_arrow, typed_records
+from estgeo.store.base import META, RESOLUTION_COLUMNS, SQL_TYPES, RecordExists, RecordMissing, _to_arrow, typed_records
 
 
 class SqliteStore:
@@ -49,11 +49,19 @@ class SqliteStore:
                 if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (kind,)).fetchone():
                     con.execute(f'CREATE TABLE "{kind}" ({self._columns_sql(kind)})')
                     con.execute(f'CREATE UNIQUE INDEX "{id_index(kind)}" ON "{kind}" (id)')
+                else:
+                    # A field added to config/model.yml since the table was made (incidents.placed_by).
+                    have = {row[1] for row in con.execute(f'PRAGMA table_info("{kind}")')}
+                    for name, spec in self.fields(kind).items():
+                        if name not in have:
+                            con.execute(f'ALTER TABLE "{kind}" ADD COLUMN "{name}" {SQL_TYPES[spec["type"]]}')
             con.execute(
                 "CREATE TABLE IF NOT EXISTS quarantine (run TEXT, kind TEXT, file TEXT, row INTEGER, "
                 "field TEXT, value TEXT, reason TEXT, suggestion TEXT, record TEXT, at TEXT)"
             )
             con.execute("CREATE TABLE IF NOT EXISTS edits (at TEXT, user TEXT, action TEXT, kind TEXT, id TEXT)")
+            con.execute("CREATE TABLE IF NOT EXISTS quarantine_resolutions (run TEXT, file TEXT, row INTEGER, status TEXT, "
+                        "note TEXT, user TEXT, at TEXT)")
             con.execute("CREATE TABLE IF NOT EXISTS ingest_notes (run TEXT, kind TEXT, file TEXT, row INTEGER, "
                         "field TEXT, value TEXT, note TEXT)")
             con.execute(
@@ -291,6 +299,18 @@ class SqliteStore:
     def read_quarantine(self) -> pd.DataFrame:
         with closing(self._connect()) as con:
             return pd.read_sql_query("SELECT * FROM quarantine ORDER BY rowid", con)
+
+    def add_resolutions(self, entries: pd.DataFrame) -> None:
+        if entries.empty:
+            return
+        cols = list(RESOLUTION_COLUMNS)
+        with closing(self._connect(durable=True)) as con, con:
+            con.executemany(f"INSERT INTO quarantine_resolutions ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                            entries[cols].astype(object).where(entries[cols].notna(), None).itertuples(index=False, name=None))
+
+    def read_resolutions(self) -> pd.DataFrame:
+        with closing(self._connect()) as con:
+            return pd.read_sql_query("SELECT * FROM quarantine_resolutions ORDER BY rowid", con)
 
     def read_runs(self) -> pd.DataFrame:
         with closing(self._connect()) as con:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -154,10 +153,14 @@ def test_interventions_have_no_coordinates_of_their_own(settings, store):
 
 def test_duplicate_ids_in_one_file(settings, store):
     summary = ingest_file(settings, store, DATA / "dubbletter.csv", kind="incidents")
-    # D-1 twice, identical: once ingested, once unchanged. D-2 twice, differing: both quarantined.
-    assert (summary.read, summary.ingested, summary.unchanged, summary.quarantined) == (5, 2, 1, 2)
+    # D-1 twice, identical: once ingested, once unchanged. D-2 twice, differing: the first
+    # copy kept (the incident stays on the map), the second quarantined with what differs.
+    assert (summary.read, summary.ingested, summary.unchanged, summary.quarantined) == (5, 3, 1, 1)
+    assert store.read("incidents").set_index("id").loc["D-2", "category"] == "klotter"
     q = store.read_quarantine()
-    assert (q["reason"] == "duplicate id with different content (rows 4, 5)").sum() == 2
+    assert q[["row", "field", "reason"]].values.tolist() == [
+        [5, "id", "duplicate id with different content from row 4, which was kept: category 'brand' (kept: 'klotter')"]]
+    assert q["suggestion"].iloc[0] == "keep this one instead: estgeo quarantine accept --use new"
 
 
 def test_truncated_file_keeps_its_good_rows(settings, store):
@@ -175,24 +178,35 @@ def test_empty_and_unknown_files_are_kept_whole_in_quarantine(settings, store, t
     empty = ingest_file(settings, store, DATA / "tom.csv", kind="incidents")
     assert empty.error == "tom.csv: the file is empty" and empty.balanced()
     odd = tmp_path / "oklar.csv"
-    shutil.copy(DATA / "dubbletter.csv", odd)
+    odd.write_text("Färg;Vikt;Antal\nröd;12;3\nblå;7;1\n", encoding="utf-8")
     unknown = ingest_file(settings, store, odd)
-    assert "cannot tell what this file holds" in unknown.error
+    # Refused once, saying what it found, what it lacks and the command that fixes it.
+    assert "cannot tell what this file holds" in unknown.error and "Columns: Färg, Vikt, Antal" in unknown.error
+    assert "missing:" in unknown.error and "estgeo sources suggest oklar.csv" in unknown.error
+    assert unknown.read == unknown.quarantined == 2 and unknown.balanced()
     kept = sorted(p.name for p in settings.quarantine_dir.iterdir())
     assert any(name.endswith("_tom.csv") for name in kept) and any(name.endswith("_oklar.csv.reason.txt") for name in kept)
 
 
-def test_missing_mapped_column_quarantines_every_row_with_the_file_columns(settings, store, tmp_path):
+def test_missing_mapped_column_refuses_the_file_once_or_is_recognised(settings, store, tmp_path):
     renamed = tmp_path / "polisen_fel_kolumn.csv"
     text = (DATA / "polisen_blandat.csv").read_bytes().decode("cp1252").replace("Händelsetyp", "Typ av händelse")
     renamed.write_bytes(text.encode("cp1252"))
-    summary = ingest_file(settings, store, renamed)
-    assert summary.ingested == 0 and summary.quarantined == summary.read == 12
-    q = store.read_quarantine()
-    file_level = q.loc[q["field"] == "file", "reason"]
-    assert len(file_level) == 12
-    assert "column 'Händelsetyp' (for category) not found" in file_level.iloc[0] and "Typ av händelse" in file_level.iloc[0]
-
+    original = ingest_file(settings, store, DATA / "polisen_blandat.csv")
+    before = len(store.read_quarantine())
+    # Named with --source, the mapping must fit: one refusal, not a line per row and field.
+    named = ingest_file(settings, store, renamed, source_name="polisen")
+    assert named.ingested == 0 and named.quarantined == named.read == 12 and named.balanced()
+    q = store.read_quarantine().iloc[before:]
+    assert len(q) == 1 and q["field"].iloc[0] == "file"
+    assert "names 'Händelsetyp' (for category), which the file lacks" in q["reason"].iloc[0]
+    assert "Typ av händelse" in q["reason"].iloc[0] and "estgeo sources suggest" in q["reason"].iloc[0]
+    # Matched by its name only, the mapping is a guess: the columns are recognised instead,
+    # and the file reads exactly as the original does: every good row the same record.
+    guessed = ingest_file(settings, store, renamed)
+    assert "recognised as incidents" in guessed.recognised and "Typ av händelse → category" in guessed.recognised
+    assert (guessed.read, guessed.quarantined) == (original.read, original.quarantined)
+    assert (guessed.ingested, guessed.updated, guessed.unchanged) == (0, 0, original.ingested + original.unchanged)
 
 def test_quarantine_csv_neutralises_formulas(settings, store, tmp_path):
     evil = tmp_path / "formel.csv"
@@ -245,7 +259,7 @@ def test_chunked_ingest_decides_exactly_like_whole_file(settings, tmp_path, monk
     other.ensure_workspace()
     chunked = _ingest_everything(other, store_module.open_store(other), [first, second])
 
-    assert whole[0] == [(7, 3, 0, 1, 3, 1), (3, 1, 1, 1, 0, 0)]
+    assert whole[0] == [(7, 4, 0, 1, 2, 1), (3, 1, 1, 1, 0, 0)]
     assert chunked[0] == whole[0]
     pd.testing.assert_frame_equal(chunked[1], whole[1])
     pd.testing.assert_frame_equal(chunked[2], whole[2])

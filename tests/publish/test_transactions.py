@@ -196,7 +196,6 @@ def test_create_with_an_id_and_in_sweref(internal: str, workspace: Settings) -> 
     ({"status": "klar"}, "status", "unknown status"),
     ({"colour": "red"}, "colour", "unknown property"),
     ({"proposal": {"text": "x"}}, "proposal", "not dict"),
-    ({"walk_id": "=HYPERLINK(\"http://x\")"}, "walk_id", "formula"),
 ])
 def test_bad_observation_is_400_with_field_and_reason(internal: str, workspace: Settings, change: dict[str, Any],
                                                        field: str, reason: str) -> None:
