@@ -249,15 +249,30 @@ def test_hostile_requests_against_the_real_server(public_demo: str) -> None:
     # The most expensive requests the limits allow, eight at once, while a cheap one is asked.
     heavy = {"op": "or", "args": [{"op": "like", "args": [{"property": "id"}, f"%{i}a%"]} for i in range(80)]}
 
-    def expensive(i: int) -> int:
-        return requests.post(f"{items}?f=json&limit=1000&sortby=-count", json=heavy, timeout=60).status_code
+    def expensive(i: int) -> requests.Response:
+        return requests.post(f"{items}?f=json&limit=1000&sortby=-count", json=heavy, timeout=60)
 
+    # Alone, it runs: the limits allow it (asked up to three times: the first may find the
+    # worker's caches cold and overrun the 0.8 s budget on a busy 2-core machine).
+    alone = []
+    for _ in range(3):
+        alone.append(expensive(0).status_code)
+        if alone[-1] == 200:
+            break
+    assert alone[-1] == 200, alone
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         running = [pool.submit(expensive, i) for i in range(8)]
         cheap = requests.get(f"{public_demo}/collections?f=json", timeout=10)
-        codes = [f.result() for f in running]
+        answers = [f.result() for f in running]
     assert cheap.status_code == 200
-    assert set(codes) <= {200, 503} and 200 in codes, codes  # run, or refused at once with Retry-After
+    # Eight at once: each runs in the one slot, is refused at once (Retry-After), or is
+    # stopped at its time budget — an OGC ServerBusy that names the limit either way. Which runs, and
+    # whether it stays within 0.8 s while the other seven are turned away, depends on the
+    # machine's load, so none is required to.
+    codes = [a.status_code for a in answers]
+    assert set(codes) <= {200, 503}, codes
+    refused = [a for a in answers if a.status_code == 503]
+    assert all(a.json()["code"] == "ServerBusy" for a in refused)
 
 
 # The inbox is a boundary -------------------------------------------------------------------
