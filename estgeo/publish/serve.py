@@ -151,6 +151,11 @@ def serve(
         return 0 if stopping.is_set() and stopped else code
     finally:
         _signal_group(process.pid, signal.SIGKILL)  # whatever is left of the group
+        # granian removes its pid file only when it stops in time; one killed after the
+        # grace period left it, and `estgeo publish` would then signal a pid that may
+        # belong to another process by now.
+        if process.poll() is not None:
+            pid_file(settings, profile).unlink(missing_ok=True)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
