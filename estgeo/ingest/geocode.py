@@ -100,12 +100,8 @@ def load_register(settings: Settings) -> Register | None:
     """The configured register (read once per file version), or None when none is
     configured or its file is not there (the rows that need it say so)."""
     spec = register_settings(settings)
-    if not spec:
-        return None
-    path = Path(str(spec["path"]))
-    if not path.is_absolute():
-        path = settings.workspace / path
-    if not path.exists():
+    path = register_path(settings)
+    if not spec or path is None or not path.exists():
         return None
     return _load(path, path.stat().st_mtime_ns, tuple(sorted((k, str(v)) for k, v in spec.items())), settings.storage_crs)
 
@@ -154,6 +150,8 @@ class Placed:
     how: np.ndarray
     #: What was matched ("Storgatan 12B"), or the nearest candidates when nothing was.
     matched: np.ndarray
+    #: The register's precision (m) for an exact address.
+    precision_m: float = 0.0
 
 
 def geocode(register: Register, addresses: pd.Series) -> Placed:

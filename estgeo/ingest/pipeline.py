@@ -30,7 +30,7 @@ from estgeo.config import CodeList, Settings
 from estgeo.errors import EstgeoError
 from estgeo.ingest import fields as parse
 from estgeo.ingest.coords import check_extent, to_storage_crs
-from estgeo.ingest.geocode import geocode, load_register, register_path
+from estgeo.ingest.geocode import Placed, geocode, load_register, register_path
 from estgeo.ingest.mapping import MappingError, choose_source, lacking_columns, map_columns
 from estgeo.ingest.problems import Problems
 from estgeo.ingest.readers import READERS, RawTable, UnreadableFile, read_table
@@ -185,16 +185,16 @@ def _ingest_file(settings: Settings, store: Store, path: Path, kind: str | None,
     if chosen and kind and chosen["kind"] != kind:
         return _reject_file(settings, store, path, kind, chosen["name"],
                             f"the mapping '{chosen['name']}' is for {chosen['kind']}, not {kind}", run_id, rows=0)
+    said_kind, said_source = kind or (chosen or {}).get("kind", "?"), (chosen or {}).get("name", "?")
     try:
         table = read_table(path, sheet=sheet)
     except UnreadableFile as exc:
-        return _reject_file(settings, store, path, kind or (chosen or {}).get("kind", "?"), (chosen or {}).get("name", "?"),
-                            f"{display_name(path)}: {exc}", run_id, rows=0)
+        return _reject_file(settings, store, path, said_kind, said_source, f"{display_name(path)}: {exc}", run_id, rows=0)
     try:
         source, recognised = decide_source(settings, table, display_name(path), kind, chosen, explicit=bool(source_name))
     except MappingError as exc:
-        return _reject_file(settings, store, path, kind or (chosen or {}).get("kind", "?"), (chosen or {}).get("name", "?"),
-                            str(exc), run_id, rows=len(table.frame) + len(table.broken))
+        return _reject_file(settings, store, path, said_kind, said_source, str(exc), run_id,
+                            rows=len(table.frame) + len(table.broken))
     return ingest_table(settings, store, table, source, crs, run_id, recognised)
 
 
@@ -207,7 +207,7 @@ def decide_source(settings: Settings, table: RawTable, name: str, kind: str | No
     guess: when the file lacks its columns, they are recognised instead (keeping the
     mapping's kind and defaults). With no mapping, the columns are recognised.
     """
-    geometry = table.gx is not None and not np.isnan(table.gx).all()
+    geometry = table.has_points
     if chosen is not None:
         lacking = lacking_columns(table.frame, chosen, settings.model[chosen["kind"]]["fields"], geometry)
         if not lacking:
@@ -240,11 +240,11 @@ def ingest_table(settings: Settings, store: Store, table: RawTable, source: dict
     fields = settings.model[kind]["fields"]
     problems = Problems()
     records_parts: list[pd.DataFrame] = []
-    geometry_present = table.gx is not None and not np.isnan(table.gx).all()
+    geometry_present = table.has_points
     counts = np.zeros(3, dtype=np.int64)  # new, changed, unchanged
     extra = {"_source": source["name"], "_file": display_name(path), "_ingested_at": run_id}
     def validate_chunk(rows: tuple[int, int]) -> tuple[pd.DataFrame, Problems]:
-        return validate(settings, _rows(table, *rows), source, kind, crs, geometry_present)
+        return validate(settings, slice_rows(table, *rows), source, kind, crs, geometry_present)
 
     with store.bulk_writer(kind) as writer, ThreadPoolExecutor(VALIDATION_THREADS, "estgeo-validate") as pool:
         validated = InOrder(pool, validate_chunk, _chunks(n), ahead=VALIDATION_THREADS)
@@ -318,7 +318,7 @@ class InOrder[T]:
             yield chunk, future.result()
 
 
-def _rows(table: RawTable, start: int, stop: int) -> RawTable:
+def slice_rows(table: RawTable, start: int, stop: int) -> RawTable:
     """Rows start:stop of a table (validation is row by row, so a slice validates alike)."""
     def cut(values: np.ndarray | None) -> np.ndarray | None:
         return None if values is None else values[start:stop]
@@ -460,7 +460,7 @@ def validate(settings: Settings, table: RawTable, source: dict[str, Any], kind: 
             out[name] = end
 
     if geometry_present is None:
-        geometry_present = table.gx is not None and not np.isnan(table.gx).all()
+        geometry_present = table.has_points
     x, y, placed = _coordinates(settings, table, columns, crs or source.get("crs"), problems, spec, geometry_present)
     out["x"], out["y"] = x, y
     if placed is not None and "placed_by" in fields:
@@ -524,7 +524,7 @@ def validate_many(settings: Settings, kind: str, items: list[tuple[dict[str, str
 
 def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Series], crs: str | None,
                  problems: Problems, spec: dict[str, Any], geometry_present: bool
-                 ) -> tuple[np.ndarray, np.ndarray, Geocoded | None]:
+                 ) -> tuple[np.ndarray, np.ndarray, Placed | None]:
     n = len(table.frame)
     if table.gx is not None and ("x" not in columns or geometry_present):
         a, b = pd.Series(table.gx), pd.Series(table.gy)
@@ -565,20 +565,10 @@ def _coordinates(settings: Settings, table: RawTable, columns: dict[str, pd.Seri
     return x, y, placed
 
 
-@dataclass
-class Geocoded:
-    """Rows placed by their address: points (EPSG:3006), how ("adress", "adress_ungefar", "")."""
-
-    x: np.ndarray
-    y: np.ndarray
-    how: np.ndarray
-    precision_m: float
-
-
-def _geocode(settings: Settings, address: pd.Series, missing: np.ndarray, problems: Problems) -> Geocoded:
+def _geocode(settings: Settings, address: pd.Series, missing: np.ndarray, problems: Problems) -> Placed:
     """Place the rows with an address and no coordinates against the address register."""
     n = len(address)
-    out = Geocoded(np.full(n, np.nan), np.full(n, np.nan), np.full(n, "", dtype=object), 0.0)
+    out = Placed(np.full(n, np.nan), np.full(n, np.nan), np.full(n, "", dtype=object), np.full(n, "", dtype=object))
     wanted = missing & ~parse.blank(address)
     if not wanted.any():
         return out

@@ -156,6 +156,7 @@ def retry(settings: Settings, store: Store, selection: Selection | None = None) 
     skipped = [(str(r.file), int(r.row), "a conflicting duplicate: settle it with `estgeo quarantine accept`")
                for r in conflict_rows.itertuples()]
     summaries: list[IngestSummary] = []
+    read_again: list[tuple[str, pd.DataFrame]] = []
     run_id = new_run_id()
     for (run, file), group in entries.groupby(["run", "file"], sort=False):
         whole = group[group["field"] == "file"]
@@ -174,15 +175,18 @@ def retry(settings: Settings, store: Store, selection: Selection | None = None) 
         except EstgeoError as exc:
             skipped += [(str(file), int(r), str(exc)) for r in table.row]
             continue
-        result = ingest_table(settings, store, table, source, source.get("crs"), run_id, recognised)
-        summaries.append(result)
-        still = set(store.read_quarantine().query("run == @run_id and file == @file")["row"].astype(int))
-        done = group[~group["row"].astype(int).isin(still) & group["row"].astype(int).isin(table.row)]
-        again = group[group["row"].astype(int).isin(still)]
-        if not done.empty:
-            _resolve(store, done, "retried", f"ingested by the retry in run {run_id}")
-        if not again.empty:
-            _resolve(store, again, "retried", f"read again in run {run_id}, quarantined there again")
+        summaries.append(ingest_table(settings, store, table, source, source.get("crs"), run_id, recognised))
+        read_again.append((str(file), group[group["row"].astype(int).isin(table.row)]))
+    if read_again:
+        # What this retry quarantined again, read once for all files.
+        fresh = store.read_quarantine()
+        fresh = fresh[fresh["run"] == run_id]
+        for file, group in read_again:
+            still = group["row"].astype(int).isin(set(fresh.loc[fresh["file"] == file, "row"].astype(int)))
+            if (~still).any():
+                _resolve(store, group[~still], "retried", f"ingested by the retry in run {run_id}")
+            if still.any():
+                _resolve(store, group[still], "retried", f"read again in run {run_id}, quarantined there again")
     return RetryResult(summaries, skipped)
 
 

@@ -52,6 +52,12 @@ class RawTable:
     broken: list[tuple[int, str, str]] = field(default_factory=list)
     encoding: str = "utf-8"
 
+    @property
+    def has_points(self) -> bool:
+        """Whether the rows have point geometries of their own (GeoJSON, GeoPackage) to use
+        rather than coordinate columns."""
+        return self.gx is not None and not np.isnan(self.gx).all()
+
 
 def decode(data: bytes) -> tuple[str, str]:
     """Text of a file in UTF-8 (with or without BOM) or Windows-1252, line by line if mixed.

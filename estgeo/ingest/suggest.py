@@ -20,7 +20,7 @@ from rich.table import Table
 from estgeo.config import Settings, normalise_label
 from estgeo.errors import EstgeoError
 from estgeo.ingest.mapping import choose_source
-from estgeo.ingest.pipeline import _rows, decide_source, display_name, validate
+from estgeo.ingest.pipeline import decide_source, display_name, slice_rows, validate
 from estgeo.ingest.readers import read_table
 from estgeo.ingest.recognise import Recognition
 
@@ -46,7 +46,7 @@ def suggest(settings: Settings, file: Path, kind: str | None, sheet: str | None)
 def preview(settings: Settings, file: Path, found: Recognition, sheet: str | None, rows: int) -> Table:
     """The first `rows` rows as ingest would read them."""
     table = read_table(file, sheet=sheet)
-    head = _rows(table, 0, min(rows, len(table.frame)))
+    head = slice_rows(table, 0, min(rows, len(table.frame)))
     records, problems = validate(settings, head, found.source, found.kind, found.source.get("crs"))
     issues = problems.frame()
     fields = settings.model[found.kind]["fields"]
