@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import fcntl
 import os
+import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -27,14 +30,74 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "store_independent: never opens a store (pure computation, lint, types); "
                                        "run in the embedded pass only")
+    config.addinivalue_line("markers", "serial: its assertions need the machine to itself (load, request limits, "
+                                       "fuzzers that count 5xx); runs last, one at a time across the passes")
+
+
+# The passes side by side --------------------------------------------------------------------
+#: `./dev test` runs the embedded and the PostGIS pass at the same time (each keeps about one
+#: of the two cores busy; one after the other they took 16 + 18 minutes). ESTGEO_TEST_SYNC is
+#: a folder the passes share; ESTGEO_TEST_PASSES names them all, ESTGEO_TEST_PASS this one.
+SYNC = os.environ.get("ESTGEO_TEST_SYNC")
+PASS = os.environ.get("ESTGEO_TEST_PASS", "")
+PASSES = os.environ.get("ESTGEO_TEST_PASSES", "").split()
+_serial_lock: IO[str] | None = None
+_reached_serial = False
+
+
+def _terminal(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+def _arrive(name: str) -> None:
+    """Say that pass `name` has finished everything but its serial tests (or has ended)."""
+    if SYNC:
+        Path(SYNC, f"{name}.ready").touch()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A `serial` test waits until every pass has reached its serial tests (they are sorted
+    last), then holds the one lock the passes share until its teardown: so it runs while
+    nothing else does. `./dev test` marks a pass as arrived when it ends, whatever the
+    reason, so a pass that stops early never leaves the other waiting."""
+    global _serial_lock, _reached_serial
+    if not SYNC or item.get_closest_marker("serial") is None:
+        return
+    if not _reached_serial:
+        _reached_serial = True
+        _arrive(PASS)
+        waiting = [p for p in PASSES if not Path(SYNC, f"{p}.ready").exists()]
+        if waiting:
+            _terminal(item.config, f"\n[{PASS}] serial tests wait for the {', '.join(waiting)} pass …")
+        while not all(Path(SYNC, f"{p}.ready").exists() for p in PASSES):
+            time.sleep(1)
+    _serial_lock = open(Path(SYNC, "serial.lock"), "a")
+    fcntl.flock(_serial_lock, fcntl.LOCK_EX)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    global _serial_lock
+    if _serial_lock is not None:
+        fcntl.flock(_serial_lock, fcntl.LOCK_UN)
+        _serial_lock.close()
+        _serial_lock = None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _arrive(PASS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostGIS pass leaves out the tests marked `store_independent`: they never open a
+    """The `serial` tests go last (stable order otherwise). The PostGIS pass leaves out the tests marked `store_independent`: they never open a
     store, so a second run over another backend would repeat the same assertions on the
     same code. The embedded pass runs them with every store constructor made to fail
     (`_no_store_in_store_independent_tests`), so the marker cannot hide a test that does
     use a store. They are reported as deselected."""
+    items.sort(key=lambda item: item.get_closest_marker("serial") is not None)
     if not is_postgis_url(TEST_STORE):
         return
     kept = [item for item in items if item.get_closest_marker("store_independent") is None]

@@ -20,7 +20,7 @@ from live_server import live_server
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # any 5xx fails, and a shared machine can turn a slow answer into a 503
 EXAMPLES = int(os.environ.get("ESTGEO_FUZZ_EXAMPLES", "5"))
 KEY = "fuzz-test-key-0123456789abcdefghijkl"
 #: Operations that do heavy work per valid case get fewer cases.

@@ -236,6 +236,7 @@ def public_demo() -> Any:
         yield base
 
 
+@pytest.mark.serial  # the request limits and the time budget, measured on the machine alone
 def test_hostile_requests_against_the_real_server(public_demo: str) -> None:
     items = f"{public_demo}/collections/incident-density-r10/items"
     started = time.monotonic()

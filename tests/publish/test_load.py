@@ -19,7 +19,7 @@ from demo_workspace import demo_workspace
 from live_server import live_server, server_pids
 
 pytest.importorskip("psutil")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # latency and memory under load: the machine to itself
 REPO = Path(__file__).resolve().parents[2]
 CONCURRENCY = 32
 DURATION_S = float(os.environ.get("ESTGEO_LOAD_SECONDS", "25"))
