@@ -47,8 +47,10 @@ _reached_serial = False
 
 def _terminal(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # a test's setup runs with output captured
+            reporter.write_line(line)
 
 
 def _arrive(name: str) -> None:
