@@ -16,7 +16,7 @@ them through `estgeo.publish.http`. Patches to pygeoapi's modules are all in
 flask-cors is off in the generated configuration).
 
 The middleware, innermost first (`MIDDLEWARE`): CRS shorthands → coverage domain sets →
-client errors as 400 → tiles from their files → limits → access. Access is outermost so a
+client errors as 400 → GeoJSON feature schemas → tiles from their files → limits → access. Access is outermost so a
 refused or unauthenticated request costs nothing; limits sit inside it so that only
 requests that may run are counted and admitted.
 """
@@ -68,6 +68,12 @@ def _client_errors(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
     return client_errors_are_400(app)
 
 
+def _feature_schemas(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
+    from estgeo.publish.feature_schema import serve_feature_schemas
+
+    return serve_feature_schemas(app)
+
+
 def _tile_files(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
     from estgeo.publish.tile_provider import tile_fast_path, tiled_collections
 
@@ -94,6 +100,7 @@ MIDDLEWARE: tuple[tuple[str, Callable[[WSGIApp, dict[str, Any]], WSGIApp]], ...]
     ("crs-shorthands", _crs_shorthands),
     ("coverage-domain-sets", _domain_sets),
     ("client-errors-400", _client_errors),
+    ("feature-schemas", _feature_schemas),
     ("tiles-from-files", _tile_files),
     ("limits", _limits),
     ("access", _access),

@@ -35,6 +35,7 @@ from estgeo.build.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET, tile_sets
 from estgeo.config import Settings
 from estgeo.publish.crs import CRS84_URI as CRS84
 from estgeo.publish.crs import EPSG_4326, SUPPORTED_CRS
+from estgeo.publish.feature_schema import feature_schema_link
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 from estgeo.publish.limits import RequestLimits
 from estgeo.publish.openapi_bundle import self_contained
@@ -297,6 +298,8 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
         "title": collection.get("title", cid),
         "description": collection.get("description", collection.get("title", cid)),
         "keywords": collection.get("keywords", []),
+        # GDAL's OAPIF driver types the fields from it (estgeo.publish.feature_schema).
+        "links": [feature_schema_link((url or str(settings.server.get("url", ""))).rstrip("/"), cid)],
         "extents": _extents(settings, collection),
         "providers": providers,
     }
