@@ -15,7 +15,8 @@ them through `estgeo.publish.http`. Patches to pygeoapi's modules are all in
 `estgeo.publish.compat`; CORS is answered by the access middleware alone (pygeoapi's
 flask-cors is off in the generated configuration).
 
-The middleware, innermost first (`MIDDLEWARE`): CRS shorthands → coverage domain sets →
+The middleware, innermost first (`MIDDLEWARE`): CRS shorthands → coverage domain sets (and their
+`layerDataType`) →
 client errors as 400 → GeoJSON feature schemas → tiles from their files → limits → access. Access is outermost so a
 refused or unauthenticated request costs nothing; limits sit inside it so that only
 requests that may run are counted and admitted.
@@ -57,9 +58,10 @@ def _crs_shorthands(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
 
 
 def _domain_sets(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
-    from estgeo.publish.coverage_provider import coverage_files, serve_domain_sets
+    from estgeo.publish.coverage_provider import coverage_files, mark_coverage_collections, serve_domain_sets
 
-    return serve_domain_sets(app, coverage_files(ctx["pygeoapi"]))
+    files = coverage_files(ctx["pygeoapi"])
+    return mark_coverage_collections(serve_domain_sets(app, files), files)
 
 
 def _client_errors(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:

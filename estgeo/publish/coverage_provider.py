@@ -531,6 +531,55 @@ def serve_domain_sets(app: Callable[..., Iterable[bytes]], files: dict[str, str]
     return wrapped
 
 
+COLLECTIONS_PATH = re.compile(r"^/collections(?:/(?P<collection>[^/]+))?/?$")
+
+
+def mark_coverage_collections(app: Callable[..., Iterable[bytes]], files: dict[str, str]) -> Callable[..., Iterable[bytes]]:
+    """WSGI middleware adding `"layerDataType": "Coverage"` to the JSON description of each
+    coverage collection (in `/collections` and `/collections/{id}`).
+
+    GDAL's OAPIF driver (3.6) lists every collection as a feature layer unless it says
+    `layerDataType` Raster or Coverage (the member maps.ecere.com uses); it then asked a
+    coverage for `/items` and logged pygeoapi's 400 "Invalid provider type" — so
+    `ogrinfo OAPIF:<server>` showed two error lines and QGIS two broken layers. With the
+    member the driver leaves the coverages out (they are read with GDAL's OGCAPI driver or
+    as the GeoTIFF behind `/coverage`), and no feature collection is pretended. pygeoapi
+    0.24 has no setting for a collection member, so the answer is rewritten here; other
+    collection responses (HTML, JSON-LD, feature collections) pass untouched."""
+    if not files:
+        return app
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        match = COLLECTIONS_PATH.match(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "GET" else None
+        if match is None or (match["collection"] is not None and match["collection"] not in files):
+            return app(environ, start_response)
+        answer: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            answer["status"], answer["headers"] = status, headers
+            return lambda chunk: None
+
+        body = b"".join(app(environ, keep))
+        headers = answer.get("headers", [])
+        kind = next((value for name, value in headers if name.lower() == "content-type"), "")
+        if answer.get("status", "").startswith("200") and kind.split(";")[0].strip() == "application/json":
+            try:
+                document = json.loads(body)
+            except ValueError:
+                document = None
+            if isinstance(document, dict):
+                described = document.get("collections", [document]) if match["collection"] is None else [document]
+                for collection in described:
+                    if isinstance(collection, dict) and collection.get("id") in files:
+                        collection["layerDataType"] = "Coverage"
+                body = json.dumps(document, ensure_ascii=False).encode()
+                headers = [(n, v) for n, v in headers if n.lower() != "content-length"] + [("Content-Length", str(len(body)))]
+        start_response(answer.get("status", "500 Internal Server Error"), headers)
+        return [body]
+
+    return wrapped
+
+
 def coverage_files(config: dict[str, Any]) -> dict[str, str]:
     """Collection id → GeoTIFF, for every resource served by `CoverageProvider`."""
     files = {}
