@@ -52,7 +52,7 @@ from rasterio.io import MemoryFile
 from rasterio.warp import reproject
 
 from estgeo.publish.crs import CRS84_URI as CRS84
-from estgeo.publish.http import request_arg
+from estgeo.publish.http import ogc_error, request_arg, send
 
 LOGGER = logging.getLogger(__name__)
 
@@ -531,6 +531,7 @@ def serve_domain_sets(app: Callable[..., Iterable[bytes]], files: dict[str, str]
     return wrapped
 
 
+COVERAGE_ITEMS_PATH = re.compile(r"^/collections/(?P<collection>[^/]+)/items(?:/.*)?$")
 COLLECTIONS_PATH = re.compile(r"^/collections(?:/(?P<collection>[^/]+))?/?$")
 
 
@@ -550,6 +551,18 @@ def mark_coverage_collections(app: Callable[..., Iterable[bytes]], files: dict[s
         return app
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        items = COVERAGE_ITEMS_PATH.match(environ.get("PATH_INFO", ""))
+        if items is not None and items["collection"] in files:
+            # A client that takes every collection for a feature collection (ogctests
+            # does, GDAL before layerDataType did): say where the data is, not pygeoapi's
+            # "Invalid provider type".
+            cid = items["collection"]
+            return send(start_response, ogc_error(
+                "404 Not Found", "NotFound",
+                f"{cid} är en täckning (OGC API Coverages) och har inga objekt: data finns på /collections/{cid}/coverage. "
+                f"{cid} is a coverage (OGC API Coverages) with no items: its data is at /collections/{cid}/coverage",
+                [("Link", f'</collections/{cid}/coverage>; rel="http://www.opengis.net/def/rel/ogc/1.0/coverage"')]),
+                environ.get("REQUEST_METHOD", "GET"))
         match = COLLECTIONS_PATH.match(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "GET" else None
         if match is None or (match["collection"] is not None and match["collection"] not in files):
             return app(environ, start_response)

@@ -182,6 +182,10 @@ def test_gdal_lists_collections_and_counts(server: str, collections: dict[str, d
     assert listed == vectors and vectors < set(collections)
     every = subprocess.run(["ogrinfo", "-ro", "-so", "-al", f"OAPIF:{server}"], capture_output=True, text=True, timeout=300)
     assert every.returncode == 0 and "ERROR" not in every.stdout + every.stderr, every.stderr[-2000:]
+    assert {cid for cid, c in collections.items() if c.get("layerDataType") == "Coverage"} == set(collections) - vectors
+    for cid in set(collections) - vectors:  # a client that still asks: told where the data is
+        answer = requests.get(f"{server}/collections/{cid}/items?f=json", timeout=30)
+        assert answer.status_code == 404 and f"/collections/{cid}/coverage" in answer.json()["description"]
     for cid in sorted(vectors):
         summary = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{server}", cid], capture_output=True, text=True, timeout=120)
         count = re.search(r"^Feature Count: (\d+)", summary.stdout, flags=re.MULTILINE)
