@@ -17,7 +17,7 @@ flask-cors is off in the generated configuration).
 
 The middleware, innermost first (`MIDDLEWARE`): CRS shorthands → coverage domain sets (and their
 `layerDataType`) →
-client errors as 400 → GeoJSON feature schemas → tiles from their files → limits → access. Access is outermost so a
+client errors as 400 → GeoJSON feature schemas → tiles from their files → errors explained → limits → access. Access is outermost so a
 refused or unauthenticated request costs nothing; limits sit inside it so that only
 requests that may run are counted and admitted.
 """
@@ -82,6 +82,14 @@ def _tile_files(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
     return tile_fast_path(app, tiled_collections(ctx["pygeoapi"]))
 
 
+def _explained_errors(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
+    from estgeo.publish.explain import explain_errors
+
+    config = ctx["pygeoapi"]
+    collections = [name for name, r in config.get("resources", {}).items() if r.get("type") == "collection"]
+    return explain_errors(app, collections, list(config.get("server", {}).get("languages", ["sv"])))
+
+
 def _limits(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
     from estgeo.publish.limits import RequestLimits, limits_middleware
     from estgeo.publish.pygeoapi_config import pygeoapi_dir
@@ -104,6 +112,7 @@ MIDDLEWARE: tuple[tuple[str, Callable[[WSGIApp, dict[str, Any]], WSGIApp]], ...]
     ("client-errors-400", _client_errors),
     ("feature-schemas", _feature_schemas),
     ("tiles-from-files", _tile_files),
+    ("explained-errors", _explained_errors),
     ("limits", _limits),
     ("access", _access),
 )

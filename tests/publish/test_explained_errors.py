@@ -1,0 +1,58 @@
+"""Errors that say what to do (estgeo.publish.explain), in Swedish and English, in-process."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from app_client import AppClient
+from demo_workspace import demo_workspace
+
+from estgeo.config import load_settings
+from estgeo.publish.explain import cql_position, easting_first
+
+ITEMS = "/collections/incident-density/items"
+SWEREF = "http://www.opengis.net/def/crs/EPSG/0/3006"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> AppClient:
+    # A copy: the app writes its pygeoapi files into the workspace, and the shared demo
+    # workspace's files belong to the live servers of other tests.
+    workspace = Path(shutil.copytree(demo_workspace(), tmp_path_factory.mktemp("explain") / "ws"))
+    return AppClient(load_settings(workspace=workspace))
+
+
+def test_an_unknown_collection_lists_the_collections_in_the_readers_language(server: AppClient) -> None:
+    listed = [c["id"] for c in server.get(f"{server}/collections", params={"f": "json"}).json()["collections"]]
+    sv = server.get(f"{server}/collections/incident-densty", params={"f": "json", "lang": "sv"})
+    assert sv.status_code == 404 and sv.json()["code"] == "NotFound"
+    assert sv.json()["description"].startswith("Samlingen 'incident-densty' finns inte")
+    assert all(cid in sv.json()["description"] for cid in listed)
+    en = server.get(f"{server}/collections/incident-densty/items", params={"f": "json"},
+                    headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert en.status_code == 404 and en.json()["description"].startswith("There is no collection 'incident-densty'")
+
+
+def test_a_cql_error_gives_the_position(server: AppClient) -> None:
+    sv = server.get(f"{server}{ITEMS}", params={"f": "json", "filter": "count >> 3", "lang": "sv"})
+    assert sv.status_code == 400 and "vid tecken 8: '> 3'" in sv.json()["description"]
+    en = server.get(f"{server}{ITEMS}", params={"f": "json", "filter": "count >", "lang": "en"})
+    assert en.status_code == 400 and "ends too early" in en.json()["description"]
+    assert cql_position("count > 3") is None  # a filter that parses is not explained
+    assert server.get(f"{server}{ITEMS}", params={"f": "json", "filter": "count > 3", "limit": "1"}).status_code == 200
+
+
+def test_an_easting_first_sweref_bbox_is_refused_with_the_corrected_one(server: AppClient) -> None:
+    answer = server.get(f"{server}{ITEMS}", params={"f": "json", "lang": "en", "bbox": "395000,6633000,396000,6634000",
+                                                    "bbox-crs": SWEREF})
+    assert answer.status_code == 400
+    assert "Did you mean bbox=6633000,395000,6634000,396000?" in answer.json()["description"]
+    right = server.get(f"{server}{ITEMS}", params={"f": "json", "bbox": "6633000,395000,6634000,396000",
+                                                   "bbox-crs": SWEREF, "limit": "1"})
+    assert right.status_code == 200 and right.json()["numberMatched"] > 0
+    # Only a box outside Sweden whose swap lies inside is a mistake; CRS84 is not touched.
+    assert easting_first("6633000,395000,6634000,396000", SWEREF) is None
+    assert easting_first("13.1,59.8,13.2,59.9", "http://www.opengis.net/def/crs/OGC/1.3/CRS84") is None
+    assert easting_first("100,100,200,200", "EPSG:3006") is None
