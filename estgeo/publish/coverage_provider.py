@@ -52,7 +52,7 @@ from rasterio.io import MemoryFile
 from rasterio.warp import reproject
 
 from estgeo.publish.crs import CRS84_URI as CRS84
-from estgeo.publish.http import ogc_error, request_arg, send
+from estgeo.publish.http import drain, header, held, ogc_error, request_arg, send
 
 LOGGER = logging.getLogger(__name__)
 
@@ -566,16 +566,10 @@ def mark_coverage_collections(app: Callable[..., Iterable[bytes]], files: dict[s
         match = COLLECTIONS_PATH.match(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "GET" else None
         if match is None or (match["collection"] is not None and match["collection"] not in files):
             return app(environ, start_response)
-        answer: dict[str, Any] = {}
-
-        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            answer["status"], answer["headers"] = status, headers
-            return lambda chunk: None
-
-        body = b"".join(app(environ, keep))
-        headers = answer.get("headers", [])
-        kind = next((value for name, value in headers if name.lower() == "content-type"), "")
-        if answer.get("status", "").startswith("200") and kind.split(";")[0].strip() == "application/json":
+        status, headers, chunks = held(app, environ)
+        body = drain(chunks)
+        kind = header(headers, "content-type")
+        if status.startswith("200") and kind.split(";")[0].strip() == "application/json":
             try:
                 document = json.loads(body)
             except ValueError:
@@ -587,7 +581,7 @@ def mark_coverage_collections(app: Callable[..., Iterable[bytes]], files: dict[s
                         collection["layerDataType"] = "Coverage"
                 body = json.dumps(document, ensure_ascii=False).encode()
                 headers = [(n, v) for n, v in headers if n.lower() != "content-length"] + [("Content-Length", str(len(body)))]
-        start_response(answer.get("status", "500 Internal Server Error"), headers)
+        start_response(status, headers)
         return [body]
 
     return wrapped

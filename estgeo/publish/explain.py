@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from estgeo.publish.http import ogc_error, send
+from estgeo.publish.http import drain, header, held, ogc_error, send
 
 WSGIApp = Callable[..., Iterable[bytes]]
 COLLECTION_PATH = re.compile(r"^/collections/(?P<collection>[^/]+)(?P<rest>/.*)?$")
@@ -126,18 +126,11 @@ def explain_errors(app: WSGIApp, collections: list[str], languages: list[str]) -
             if swapped:
                 message = TEXT[lang]["easting_first"].format(given=params["bbox"][0], swapped=swapped)
                 return send(start_response, ogc_error("400 Bad Request", "InvalidParameterValue", message), method)
-        answer: dict[str, Any] = {}
-
-        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            answer["status"], answer["headers"] = status, headers
-            return lambda chunk: None
-
-        body = app(environ, hold)
-        status = answer.get("status", "")
-        kind = next((v for n, v in answer.get("headers", []) if n.lower() == "content-type"), "")
+        status, headers, body = held(app, environ)
+        kind = header(headers, "content-type")
         rewrite = None
         if status[:3] in ("404", "400") and "json" in kind:
-            raw = b"".join(body)
+            raw = drain(body)
             body = [raw]
             try:
                 error = json.loads(raw)
@@ -157,7 +150,7 @@ def explain_errors(app: WSGIApp, collections: list[str], languages: list[str]) -
         if rewrite is not None:
             code = "NotFound" if status.startswith("404") else "InvalidParameterValue"
             return send(start_response, ogc_error(status, code, rewrite), method)
-        start_response(status, answer.get("headers", []))
+        start_response(status, headers)
         return body
 
     return wrapped

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from estgeo.publish.http import ogc_error, send
+from estgeo.publish.http import drain, held, ogc_error, send
 
 WSGIApp = Callable[..., Iterable[bytes]]
 FEATURE_SCHEMA_PATH = re.compile(r"^/collections/(?P<collection>[^/]+)/feature-schema/?$")
@@ -70,16 +70,11 @@ def serve_feature_schemas(app: WSGIApp) -> WSGIApp:
             return app(environ, start_response)
         inner = {**environ, "REQUEST_METHOD": "GET", "PATH_INFO": f"/collections/{match['collection']}/schema",
                  "QUERY_STRING": "f=json"}
-        answer: dict[str, Any] = {}
-
-        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            answer["status"], answer["headers"] = status, headers
-            return lambda chunk: None
-
-        body = b"".join(app(inner, keep))
-        if not answer.get("status", "").startswith("200"):
+        status, headers, chunks = held(app, inner)
+        body = drain(chunks)
+        if not status.startswith("200"):
             # Unknown collection or a coverage: pygeoapi's own answer, unchanged.
-            start_response(answer.get("status", "500 Internal Server Error"), answer.get("headers", []))
+            start_response(status, headers)
             return [body]
         try:
             part5 = json.loads(body)

@@ -73,3 +73,33 @@ def send(start_response: Callable[..., Any], response: Response, method: str = "
     status, headers, body = response
     start_response(status, headers)
     return [] if method == "HEAD" else body
+
+
+def held(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+    """Call the WSGI `app` without starting the response: (status, headers, body), for a
+    middleware that decides after seeing the answer whether to pass it on or rewrite it.
+    The body is the app's iterable, unread, so a response passed on still streams
+    (pygeoapi's Flask app starts its responses before returning them, and never writes)."""
+    answer: dict[str, Any] = {}
+
+    def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        answer["status"], answer["headers"] = status, headers
+        return lambda chunk: None
+
+    body = app(environ, hold)
+    return answer.get("status", "500 Internal Server Error"), list(answer.get("headers", [])), body
+
+
+def header(headers: list[tuple[str, str]], name: str) -> str:
+    """The value of header `name` (case-insensitive), "" when absent."""
+    return next((value for key, value in headers if key.lower() == name.lower()), "")
+
+
+def drain(body: Iterable[bytes]) -> bytes:
+    """All of a held WSGI body, closed afterwards as the WSGI contract asks."""
+    try:
+        return b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
