@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from estgeo.publish.guards import ITEMS_PATH
 from estgeo.publish.http import drain, header, held, ogc_error, send
 
 WSGIApp = Callable[..., Iterable[bytes]]
 COLLECTION_PATH = re.compile(r"^/collections/(?P<collection>[^/]+)(?P<rest>/.*)?$")
-ITEMS_PATH = re.compile(r"^/collections/[^/]+/items/?$")
 EPSG_3006 = re.compile(r"(?:EPSG/0/|EPSG:)3006$")
 #: EPSG:3006's area of use (Sweden), metres: northing, easting.
 NORTHING = (6_100_000.0, 7_700_000.0)
