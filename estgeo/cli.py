@@ -383,6 +383,8 @@ def privacy_audit(settings: Settings, build_dir: Path | None, no_truth: bool, lp
                 out.print(f"  {c.collection}: " + ", ".join(f"{k} {v}" for k, v in case.items()))
         if report.skipped:
             out.print(f"[red]Not audited: {report.skipped}.[/red]")
+        for note in report.notes:
+            out.print(f"Note: {note}.")
         if report.not_modelled:
             out.print("Not modelled yet: " + "; ".join(report.not_modelled))
         what = "perturbed" if perturbed else "withheld"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from estgeo.audit import intervals, tables
+from estgeo.audit import tables
 from estgeo.h3grid import h3_parent
 
 COUNT = "count"
@@ -36,6 +36,7 @@ class ProtectStats:
     exposed_first: int = 0  # exposed values the rules alone left
     seconds_audit: float = 0.0
     history: list[int] = field(default_factory=list)
+    not_exact: str = ""  # why the exact stage (LP/ILP) did not run, if it did not
 
 
 def internal_table(values: np.ndarray, mask: np.ndarray, row_relations, column_relations,
@@ -59,17 +60,18 @@ def internal_table(values: np.ndarray, mask: np.ndarray, row_relations, column_r
 def protect(values: np.ndarray, mask: np.ndarray, row_relations, column_relations, min_count: int,
             resuppress: Callable[[np.ndarray], np.ndarray], lp_max_vars: int = 60, ilp_max_vars: int = 12,
             max_rounds: int = 60, lower: np.ndarray | None = None,
-            known_zero: np.ndarray | None = None) -> tuple[np.ndarray, ProtectStats]:
+            known_zero: np.ndarray | None = None,
+            lp_max_unknowns: int = tables.LP_MAX_UNKNOWNS) -> tuple[np.ndarray, ProtectStats]:
     """Withhold more until the audit finds no exposed value (see the module docstring)."""
     stats = ProtectStats()
     previous = np.zeros(0, dtype=np.int64)
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
         table = internal_table(values, mask, row_relations, column_relations, lower, known_zero)
-        ts, bad = _audit_round(table, values, min_count, lp_max_vars, ilp_max_vars, stats)
+        cells, bad = _audit_round(table, values, min_count, lp_max_vars, ilp_max_vars, stats, lp_max_unknowns)
         if not bad.any():
             return mask, stats
-        exposed_cells = ts.cells[bad]
-        add = tables.complements(ts, table, np.flatnonzero(bad), twice=np.intersect1d(exposed_cells, previous))
+        exposed_cells = cells[bad]
+        add = tables.complements(table, exposed_cells, twice=np.intersect1d(exposed_cells, previous))
         previous = exposed_cells
         if add.size == 0:
             raise RuntimeError(f"privacy: {int(bad.sum())} withheld counts stay exposed and no published count is left to withhold beside them")
@@ -81,17 +83,19 @@ def protect(values: np.ndarray, mask: np.ndarray, row_relations, column_relation
 
 
 def _audit_round(table: tables.CountTable, truth: np.ndarray, min_count: int, lp_max_vars: int, ilp_max_vars: int,
-                 stats: ProtectStats) -> tuple[tables.TableSystem, np.ndarray]:
-    """One audit of a protect loop: the table's system, and which of its unknowns are exposed."""
+                 stats: ProtectStats, lp_max_unknowns: int = tables.LP_MAX_UNKNOWNS) -> tuple[np.ndarray, np.ndarray]:
+    """One audit of a protect loop: the flat cells of the table's unknowns, and which are exposed."""
     started = time.perf_counter()
-    ts = tables.table_system(table)
-    found = intervals.feasible_intervals(ts.system, lp_max_vars, ilp_max_vars)
-    bad = tables.exposed(found, min_count, truth=truth.ravel()[ts.cells])
+    audited = tables.audit_intervals(table, lp_max_vars, ilp_max_vars, lp_max_unknowns)
+    if audited.not_exact:
+        stats.not_exact = audited.not_exact
+    found = audited.found
+    bad = tables.exposed(found, min_count, truth=truth.ravel()[audited.cells])
     stats.seconds_audit += time.perf_counter() - started
     stats.history.append(int(bad.sum()))
     if stats.rounds == 1:
         stats.exposed_first = int(bad.sum())
-    return ts, bad
+    return audited.cells, bad
 
 
 # The published view ----------------------------------------------------------------------
@@ -196,9 +200,7 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
     zero_cells = np.flatnonzero((withheld & childless[:, None]).ravel())
     equal_cells.extend(zero_cells.tolist())
     equal_values.extend([0.0] * zero_cells.size)
-    label = (rows["collection"] + " " + rows["h3"] + " " + rows["period_kind"] + " "
-             + pd.to_datetime(rows["period_start"], unit="D").dt.strftime("%Y-%m-%d")).to_numpy()
-    table = tables.CountTable(values, withheld, column_sums, row_sums, lower, label, columns, facts,
+    table = tables.CountTable(values, withheld, column_sums, row_sums, lower, None, columns, facts,
                               np.array(equal_cells, dtype=np.int64), np.array(equal_values))
     return PublishedDensity(table, rows, columns)
 
@@ -338,7 +340,7 @@ def perturbed_table(published: np.ndarray, mask: np.ndarray, row_relations, colu
 
 def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, column_relations, min_count: int,
                       support, lower: np.ndarray, lp_max_vars: int = 60, ilp_max_vars: int = 12,
-                      max_rounds: int = 30) -> tuple[np.ndarray, ProtectStats]:
+                      max_rounds: int = 30, lp_max_unknowns: int = tables.LP_MAX_UNKNOWNS) -> tuple[np.ndarray, ProtectStats]:
     """Cell-key counts the attacker could still pin, withheld: audit the perturbed table;
     withhold every small count it finds exposed and the published terms of the relations
     that pin it (a withheld count is bounded by its row's existence only); audit again,
@@ -356,10 +358,10 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
     previous = np.zeros(0, dtype=np.int64)
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
         table = perturbed_table(published, mask, row_relations, column_relations, lower, support)
-        ts, bad = _audit_round(table, truth, min_count, lp_max_vars, ilp_max_vars, stats)
+        cells, bad = _audit_round(table, truth, min_count, lp_max_vars, ilp_max_vars, stats, lp_max_unknowns)
         if not bad.any():
             return mask, stats
-        exposed_cells = ts.cells[bad]
+        exposed_cells = cells[bad]
         # The exposed counts themselves; where one is withheld already, the smallest
         # published term beside it (a child before a parent, `tables.complements`): the
         # least information lost, since what pins a count is its relations' other terms.
@@ -368,7 +370,7 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
         if again.any():
             beside = tables.CountTable(values=published, withheld=mask, column_sums=table.column_sums,
                                        row_sums=table.row_sums)
-            add = np.concatenate([add, tables.complements(ts, beside, np.flatnonzero(bad)[again],
+            add = np.concatenate([add, tables.complements(beside, exposed_cells[again],
                                                           twice=np.intersect1d(exposed_cells, previous))])
         previous = exposed_cells
         add = np.unique(add)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from estgeo.audit import intervals
+from estgeo.audit import intervals, structured
 
 
 @dataclass
@@ -163,6 +163,41 @@ def table_system(table: CountTable) -> TableSystem:
     return TableSystem(builder.build(), cells, terms)
 
 
+#: Above this many unknowns the exact stage (LP/ILP on the small pieces) is not run: it
+#: needs the general system, about 600 bytes per unknown (privacy.audit_max_values).
+LP_MAX_UNKNOWNS = 20_000_000
+
+
+@dataclass
+class Audited:
+    cells: np.ndarray  # flat table cell of each unknown (the withheld entries)
+    found: intervals.Intervals
+    #: The general system, when the exact stage built it (None above `lp_max_unknowns`).
+    system: TableSystem | None = None
+    #: Why the exact stage did not run, if it did not.
+    not_exact: str = ""
+
+
+def audit_intervals(table: CountTable, lp_max_vars: int = 60, ilp_max_vars: int = 12,
+                    lp_max_unknowns: int = LP_MAX_UNKNOWNS) -> Audited:
+    """Feasible intervals of the withheld entries: bound propagation on the table as it is
+    (`structured`: 8 bytes per entry, so a 1,000,000-incident build's 128 million counts
+    fit), then LP/ILP on the small pieces through the general system where it fits.
+    In a cell-key table every count is an unknown and the relations link nearly all of
+    them into one piece, so the exact stage has little to add there beyond propagation."""
+    cells = np.flatnonzero(np.asarray(table.withheld).ravel())
+    lb, ub = structured.propagate_table(table)
+    found = structured.intervals_of(lb, ub, cells)
+    del lb, ub
+    if lp_max_vars < 2:
+        return Audited(cells, found)
+    if cells.size > lp_max_unknowns:
+        return Audited(cells, found, None, f"{cells.size:,} unknowns, more than privacy.audit_max_values "
+                                           f"({lp_max_unknowns:,}): bound propagation only, no LP/ILP")
+    ts = table_system(table)
+    return Audited(cells, intervals.tighten(ts.system, found, lp_max_vars, ilp_max_vars), ts)
+
+
 def exposed(found: intervals.Intervals, min_count: int, truth: np.ndarray | None = None) -> np.ndarray:
     """The protection rule (module docstring), per variable.
 
@@ -179,7 +214,7 @@ def exposed(found: intervals.Intervals, min_count: int, truth: np.ndarray | None
     return narrow & (found.hi >= 1) & (found.lo <= min_count - 1)
 
 
-def complements(ts: TableSystem, table: CountTable, exposed_vars: np.ndarray, max_hops: int = 8,
+def complements(table: CountTable, exposed_cells: np.ndarray, max_hops: int = 8,
                 twice: np.ndarray | None = None) -> np.ndarray:
     """Flat cells to withhold next so the exposed values widen: for each exposed value, the
     smallest published non-zero term (a child before a parent) of the relations that hold
@@ -189,12 +224,13 @@ def complements(ts: TableSystem, table: CountTable, exposed_vars: np.ndarray, ma
     The rules of `estgeo.layers.privacy` then make the new withholding consistent, and
     the audit runs again. Cells in `twice` (exposed again after a complement) get the
     best term of two relations: on the demo that took the rounds from 8 to 3
-    (343 complements to 271)."""
-    terms = ts.terms
+    (343 complements to 271). `exposed_cells`: flat cells, withheld in `table`; only the
+    relations holding a withheld entry are searched (`relation_terms`)."""
+    terms = relation_terms(table)
     hidden = table.withheld.ravel()
     values = np.asarray(table.values).ravel()
     m = int(terms.con.max()) + 1 if terms.con.size else 0
-    if m == 0 or exposed_vars.size == 0:
+    if m == 0 or len(exposed_cells) == 0:
         return np.zeros(0, dtype=np.int64)
     candidate = ~hidden[terms.cell] & (values[terms.cell] > 0)
     # Best candidate of each relation: smallest value, a child (coef +1) before the parent.
@@ -222,7 +258,7 @@ def complements(ts: TableSystem, table: CountTable, exposed_vars: np.ndarray, ma
 
     chosen: set[int] = set()
     again = set() if twice is None else set(np.asarray(twice).tolist())
-    for start_cell in np.unique(ts.cells[exposed_vars]).tolist():
+    for start_cell in np.unique(np.asarray(exposed_cells, dtype=np.int64)).tolist():
         # Breadth first from the exposed value through withheld terms, until a relation
         # with something to withhold is reached; the best one at that distance wins.
         frontier, seen_cells, seen_cons = [start_cell], {start_cell}, set()

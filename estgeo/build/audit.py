@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from estgeo.audit import density as audit_density
-from estgeo.audit import intervals, tables
+from estgeo.audit import tables
 from estgeo.errors import EstgeoError
 
 
@@ -66,8 +66,11 @@ class AuditReport:
     seconds: float = 0.0
     not_modelled: list[str] = field(default_factory=list)
     method: str = "suppression"
-    #: Why the density system was not solved (too large for `max_values`), if it was not.
+    #: Why the density system was not solved, if it was not (kept for builds audited before
+    #: the structured propagation, which audits every size).
     skipped: str = ""
+    #: What the audit did not do in full (the exact stage left out above max_values).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exposed(self) -> int:
@@ -119,9 +122,11 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
                  max_values: int | None = None, averaging: bool = False) -> AuditReport:
     """Audit the public collections of a build folder (module docstring).
 
-    `max_values` (default privacy.audit_max_values, 20,000,000): above this many withheld
-    density values the system is not solved and the report says so. Memory grows about
-    600 bytes per withheld value (benchmarks/privacy.py: 7.7 GB peak at 12 million).
+    `max_values` (default privacy.audit_max_values, 20,000,000): above this many unknowns
+    (withheld density values; with cell-key every count) the exact stage (LP/ILP on the
+    small pieces, through the general system: about 600 bytes per unknown) is left out
+    and the report says so; bound propagation runs on the table as it is, whatever its
+    size (`estgeo.audit.structured`, 8 bytes per count).
     `averaging` (cell-key, with the true counts): also run the averaging attacker, a
     measurement for `estgeo privacy audit` and the benchmark, not a protection rule —
     it is three quarters of the audit's time (LSQR over the whole table), so a build
@@ -140,35 +145,38 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
     if max_values is None:
         max_values = int((settings.project.get("privacy") or {}).get("audit_max_values", 20_000_000))
     if frames:
-        # The attacker's unknowns: the withheld counts; with cell-key every count.
-        n_unknown = sum(int(f[[c for c in audit_density.count_columns(f, settings.taxonomy)]].isna().to_numpy().sum())
-                        if ptable is None else len(f) * len(audit_density.count_columns(f, settings.taxonomy))
-                        for f in frames.values())
-        if n_unknown > max_values:
-            what = "withhold" if ptable is None else "publish"
-            report.skipped = (f"the density collections {what} {n_unknown:,} values, more than privacy.audit_max_values "
-                              f"({max_values:,}); they were not audited")
-        else:
-            report.collections.extend(_audit_density(settings, folder, frames, public, truth_store, lp_max_vars, tightest,
-                                                     ptable, averaging))
+        report.collections.extend(_audit_density(settings, folder, frames, public, truth_store, lp_max_vars, tightest,
+                                                 ptable, averaging, max_values, report))
     if "interventions" in public and (frame := _read(folder, "interventions")) is not None:
-        report.collections.append(_audit_derived(frame, k, ptable))
+        derived = _audit_derived(frame, k, ptable)
+        if not _audit_follow_up_sums(settings, folder, public, derived):
+            report.not_modelled.append("interventions: before_count and after_count over their own areas and windows "
+                                       "against the density's cells and weeks (the build had no density to sum)")
+        report.collections.append(derived)
     for name, columns in AREA_COUNTS.items():
         if name in public and (frame := _read(folder, name)) is not None:
+            checked = _audit_cell_sums(settings, folder, name, public, k, ptable)
+            if checked is not None:
+                report.collections.append(checked)
+                continue
             report.collections.append(_audit_area_counts(name, frame, columns, k, ptable))
-    report.not_modelled = [f"{n}: its counts against the density cells and the other areas (differencing of overlapping geometries)"
-                           for n in AREA_COUNTS if n in public]
+            report.not_modelled.append(f"{name}: its counts against the density cells and the other areas "
+                                       "(differencing of overlapping geometries) — no public density at the resolution "
+                                       "the counts are taken from")
     report.seconds = time.perf_counter() - started
     return report
 
 
-#: Collections publishing counts of incidents over their own areas (circles, gaps, lamp reaches).
+#: Collections publishing counts of incidents around their own areas (circles, gaps, lamp
+#: reaches): sums of the density's published cells (`estgeo.layers.cellsums`), checked by
+#: `_audit_cell_sums`.
 AREA_COUNTS = {"unsafe-places": ["incidents_nearby", "incidents_nearby_dark"], "dark-gaps": ["dark_incidents"],
                "lamps-out": ["dark_incidents"]}
 
 
 def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], public: set[str], truth_store,
-                   lp_max_vars: int, n_tightest: int, ptable=None, averaging: bool = False) -> list[CollectionAudit]:
+                   lp_max_vars: int, n_tightest: int, ptable=None, averaging: bool = False,
+                   max_values: int = tables.LP_MAX_UNKNOWNS, report: AuditReport | None = None) -> list[CollectionAudit]:
     from estgeo.layers.periods import PeriodScheme
 
     k = settings.privacy_min_count
@@ -231,16 +239,23 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     if ptable is None:
         table.equal_cells = np.concatenate([np.asarray(c, dtype=np.int64) for c in eq_cells if c is not None])
         table.equal_values = np.concatenate([np.asarray(v, dtype=np.float64) for v in eq_values if v is not None])
-    ts = tables.table_system(table)
-    found = intervals.feasible_intervals(ts.system, lp_max_vars)
+    audited = tables.audit_intervals(table, lp_max_vars, lp_max_unknowns=max_values)
+    if audited.not_exact and report is not None:
+        report.notes.append(f"density: {audited.not_exact}")
+    found, var_cells = audited.found, audited.cells
     truth = _truth(settings, truth_store, view) if truth_store is not None else None
-    truth_v = truth.ravel()[ts.cells] if truth is not None else None
+    truth_v = truth.ravel()[var_cells] if truth is not None else None
     bad = tables.exposed(found, k, truth_v)
-    averaged = (averaging_attacker(ts, published_values.ravel()[ts.cells])
-                if averaging and ptable is not None and truth_v is not None else None)
-    sensitive = ((truth_v >= 1) & (truth_v <= k - 1)) if truth_v is not None else np.ones(ts.cells.size, dtype=bool)
-    var_row = ts.cells // w
-    var_col = ts.cells % w
+    averaged = None
+    if averaging and ptable is not None and truth_v is not None:
+        if var_cells.size <= max_values:
+            ts = audited.system or tables.table_system(table)
+            averaged = averaging_attacker(ts, published_values.ravel()[var_cells])
+        elif report is not None:
+            report.notes.append(f"averaging attacker not run: {var_cells.size:,} counts, more than privacy.audit_max_values")
+    sensitive = ((truth_v >= 1) & (truth_v <= k - 1)) if truth_v is not None else np.ones(var_cells.size, dtype=bool)
+    var_row = var_cells // w
+    var_col = var_cells % w
     collection_of = rows["collection"].to_numpy()[var_row]
     for name in frames:
         sel = collection_of == name
@@ -250,9 +265,9 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
         audit.exposed = int((sel & bad).sum())
         audit.exact = int((sel & sensitive & (found.width == 0)).sum())
         if ptable is not None and truth_v is not None:
-            pub_v = published_values.ravel()[ts.cells]
+            pub_v = published_values.ravel()[var_cells]
             small = sel & sensitive
-            shown = sel & ~published_withheld.ravel()[ts.cells]
+            shown = sel & ~published_withheld.ravel()[var_cells]
             audit.mean_abs_perturbation = round(float(np.abs(pub_v[shown] - truth_v[shown]).mean()), 3) if shown.any() else 0.0
             audit.exact_published = round(float((pub_v[small & shown] == truth_v[small & shown]).mean()), 3) if small.any() else 0.0
             if averaged is not None:
@@ -387,6 +402,114 @@ def _decimals(values: np.ndarray) -> int:
         if np.allclose(finite, np.round(finite, d), atol=1e-9):
             return d
     return 6
+
+
+def _cell_sum_spec(settings, name: str) -> dict | None:
+    """How `name`'s counts are taken from the density (the layer's parameters): the
+    resolution, the distance (a number or a column), the density columns per published
+    column, the period kind and the column holding the first period."""
+    from estgeo.layers.lighting.params import merged_params
+
+    layer = next((lay for lay in settings.layers if any(c["id"] == name for c in lay.get("collections", []))), None)
+    if layer is None:
+        return None
+    params = dict(layer.get("params") or {})
+    finest = max(settings.h3_resolutions)
+    if name == "unsafe-places":
+        dark = [f"light_{c}" for c in params.get("dark_conditions", ["darkness"])]
+        return {"res": int(params.get("area_counts_resolution") or finest), "distance": float(params["incident_radius_m"]),
+                "columns": {"incidents_nearby": ["count"], "incidents_nearby_dark": dark}, "kind": "month",
+                "since": "incidents_since"}
+    opts = merged_params(params)
+    dark = [f"light_{c}" for c in opts["dark_conditions"]]
+    distance = float(opts["gaps"]["evidence_radius_m"]) if name == "dark-gaps" else "reach_m"
+    return {"res": int(opts["area_counts_resolution"] or finest), "distance": distance,
+            "columns": {"dark_incidents": dark}, "kind": "all", "since": None}
+
+
+def _audit_cell_sums(settings, folder: Path, name: str, public: set[str], k: int, ptable) -> CollectionAudit | None:
+    """Counts around areas are sums of the density's published cells (`estgeo.layers.cellsums`):
+    recomputed here from the published geometry, the configured distance and the published
+    density, every published count must be that sum and every blank one a sum with a
+    blank term — then the collection tells nothing the density does not, and whatever
+    the density withholds stays withheld (it is audited above). A count that differs is
+    a look at the incidents through another window, and counted as exposed. None when
+    the density of that resolution is not public (then there is nothing to sum)."""
+    import pyogrio
+
+    from estgeo.layers import cellsums
+
+    spec = _cell_sum_spec(settings, name)
+    if spec is None or f"incident-density-r{spec['res']}" not in public:
+        return None
+    density = _read(folder, f"incident-density-r{spec['res']}")
+    frame = pyogrio.read_dataframe(folder / f"{name}.gpkg")
+    if density is None:
+        return None
+    audit = CollectionAudit(name)
+    distance = spec["distance"]
+    if isinstance(distance, str):
+        distance = pd.to_numeric(frame[distance], errors="coerce").to_numpy(dtype=np.float64)
+    pairs = cellsums.touched_cells(frame.geometry.to_numpy(), distance, spec["res"])
+    since = None
+    if spec["since"] is not None and spec["since"] in frame and frame[spec["since"]].notna().any():
+        since = frame[spec["since"]].dropna().iloc[0]
+    for column, terms in spec["columns"].items():
+        if column not in frame:
+            continue
+        shown = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+        expect, blank = cellsums.published_sums(pairs, len(frame), density, terms, spec["kind"], since)
+        want = expect.to_numpy(dtype=np.float64, na_value=np.nan)
+        hidden = np.isnan(shown)
+        audit.withheld += int(hidden.sum()) if ptable is None else int((~hidden).sum())
+        # Published where a term is blank, or a value that is not the sum: a count of its own.
+        off = (~hidden & blank) | (~hidden & ~blank & (shown != want))
+        audit.exposed += int(off.sum())
+        for i in np.flatnonzero(off)[:5]:
+            audit.tightest.append({"cell": str(frame["id"].iloc[i]) if "id" in frame else str(i), "column": column,
+                                   "note": f"{column} = {shown[i]:g} is not the sum of the density's published cells "
+                                           f"({'blank' if blank[i] else f'{want[i]:g}'})"})
+    audit.notes.append(f"every count a sum of the published incident-density-r{spec['res']} cells its area touches")
+    return audit
+
+
+def _audit_follow_up_sums(settings, folder: Path, public: set[str], audit: CollectionAudit) -> bool:
+    """interventions: before_count and after_count must be sums of the density's published
+    week counts of the target's cells (`cellsums.follow_up_sums`), over the weeks the
+    collection says (before_from, after_from, window_weeks); any other value is a window
+    of its own on the incidents and counted as exposed. False when there is nothing to
+    check against (a build without the density, or counts not taken from it)."""
+    import pyogrio
+
+    from estgeo.layers import cellsums
+
+    frame = pyogrio.read_dataframe(folder / "interventions.gpkg")
+    if not {"before_from", "after_from", "window_weeks"}.issubset(frame.columns) or frame.empty:
+        return False
+    layer = next((lay for lay in settings.layers if any(c["id"] == "interventions" for c in lay.get("collections", []))), {})
+    res = int((layer.get("params") or {}).get("area_counts_resolution") or max(settings.h3_resolutions))
+
+    def density(r: int) -> pd.DataFrame | None:
+        name = f"incident-density-r{r}"
+        return _read(folder, name) if name in public else None
+
+    areas = [None if g is None or g.is_empty else g for g in frame.geometry.to_numpy()]
+    sums = cellsums.follow_up_sums(frame["target"].fillna("").astype(str).tolist(), areas, frame["before_from"],
+                                   frame["after_from"], int(frame["window_weeks"].iloc[0]), density, res)
+    if sums is None:
+        return False
+    for column, (expect, blank) in zip(("before_count", "after_count"), sums, strict=True):
+        shown = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+        want = expect.to_numpy(dtype=np.float64, na_value=np.nan)
+        hidden = np.isnan(shown)
+        off = (~hidden & blank) | (~hidden & ~blank & (shown != want))
+        audit.exposed += int(off.sum())
+        for i in np.flatnonzero(off)[:5]:
+            audit.tightest.append({"cell": str(frame["id"].iloc[i]), "column": column,
+                                   "note": f"{column} = {shown[i]:g} is not the sum of the density's published weeks "
+                                           f"({'blank' if blank[i] else f'{want[i]:g}'})"})
+    audit.notes.append("before_count and after_count sums of the published density weeks of the target's cells")
+    return True
 
 
 def _audit_area_counts(name: str, frame: pd.DataFrame, columns: list[str], k: int, ptable) -> CollectionAudit:

@@ -43,9 +43,10 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
     light = _incident_light(ctx, incidents, params)
     places = unsafe_places(ctx, walks, lights, incidents, light, now, params)
     public_columns: list[str] = params["public_properties"]
+    public = places.assign(**{c.removeprefix("public_"): places[c] for c in PUBLIC_COUNTS if c in places})
     out = {
-        "unsafe-places": places[["id", *public_columns, "geometry"]],
-        "unsafe-places-internal": places,
+        "unsafe-places": public[["id", *public_columns, "geometry"]],
+        "unsafe-places-internal": places.drop(columns=[c for c in PUBLIC_COUNTS if c in places]),
         "walks": walk_features(places),
         "interventions": intervention_follow_up(ctx, ctx.read("interventions"), places, incidents, now, params),
     }
@@ -120,6 +121,7 @@ def unsafe_places(ctx: BuildContext, walks: pd.DataFrame, lights: pd.DataFrame, 
         # difference would give that small count away.
         frame["incidents_nearby_dark"] = _withheld(nearby_dark, small | (nearby_dark < threshold) | (nearby - nearby_dark < threshold))
     frame["incidents_suppressed"] = frame["incidents_nearby"].isna() | frame["incidents_nearby_dark"].isna()
+    public_counts(ctx, frame, px, py, now, params)
 
     lon, lat = _TO_WGS84.transform(px, py)
     res = int(ctx.settings.project["h3"]["default_resolution"])
@@ -129,6 +131,42 @@ def unsafe_places(ctx: BuildContext, walks: pd.DataFrame, lights: pd.DataFrame, 
     geometry = gpd.points_from_xy(px, py, crs=ctx.settings.storage_crs)
     places = gpd.GeoDataFrame(frame, geometry=geometry)
     return places.sort_values(["open", "overdue", "days_open"], ascending=[False, False, False], kind="stable").reset_index(drop=True)
+
+
+#: Columns holding what the public collection shows in place of the exact counts beside them.
+PUBLIC_COUNTS = ("public_incidents_nearby", "public_incidents_nearby_dark", "public_incidents_suppressed", "public_incidents_since")
+
+
+def count_window_start(now: pd.Timestamp, months: int) -> pd.Timestamp:
+    """The first day of the months the public counts cover: the current month and the
+    `months` − 1 before it (calendar months, as the density layer publishes them)."""
+    first = pd.Timestamp(year=now.year, month=now.month, day=1)
+    return first - pd.DateOffset(months=int(months) - 1)
+
+
+def public_counts(ctx: BuildContext, frame: pd.DataFrame, px: np.ndarray, py: np.ndarray, now: pd.Timestamp,
+                  params: dict[str, Any]) -> None:
+    """What unsafe-places shows of the incidents near a place: the density's published
+    month counts of the cells its circle touches (`estgeo.layers.cellsums`, which says
+    why), over the calendar months of the window. The internal collection keeps the exact
+    counts within the radius. Without a density layer in the build the public counts are
+    the ones above (nothing to difference against)."""
+    from estgeo.layers import cellsums
+
+    res = int(params.get("area_counts_resolution") or max(ctx.settings.h3_resolutions))
+    density = cellsums.density_frame(ctx.built, res)
+    if density is None:
+        frame["public_incidents_since"] = (now - pd.DateOffset(months=int(params["incident_months"]))).date().isoformat()
+        return
+    since = count_window_start(now, int(params["incident_months"]))
+    pairs = cellsums.touched_cells(cellsums.as_published(shapely.points(px, py)), float(params["incident_radius_m"]), res)
+    total, hidden = cellsums.published_sums(pairs, len(px), density, ["count"], "month", since)
+    dark_columns = [f"light_{c}" for c in params.get("dark_conditions", ["darkness"])]
+    dark, dark_hidden = cellsums.published_sums(pairs, len(px), density, dark_columns, "month", since)
+    frame["public_incidents_nearby"] = total
+    frame["public_incidents_nearby_dark"] = dark
+    frame["public_incidents_suppressed"] = hidden | dark_hidden
+    frame["public_incidents_since"] = since.date().isoformat()
 
 
 def _withheld(counts: np.ndarray, hide: np.ndarray) -> pd.arrays.IntegerArray:
@@ -178,6 +216,28 @@ def walk_features(places: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         "lighting_problems": grouped["lighting_problem"].sum().to_numpy(),
     })
     return gpd.GeoDataFrame(summary, geometry=hulls.to_numpy(), crs=places.crs)
+
+
+def _follow_up_from_cells(ctx: BuildContext, interventions: pd.DataFrame, areas: gpd.GeoSeries, weeks: int,
+                          params: dict[str, Any]):
+    """The public before and after counts: sums of the density's published week counts
+    of the target's cells over whole ISO weeks (`cellsums.target_cells`,
+    `cellsums.week_windows`). A count over the target's own circle and from the
+    decision's date would be a window of its own on the incidents, and differenced
+    against the density cells and weeks it gives withheld counts away. None when the
+    build has no density to sum (then the counts above are published)."""
+    from estgeo.layers import cellsums
+
+    res = int(params.get("area_counts_resolution") or max(ctx.settings.h3_resolutions))
+    published = cellsums.as_published([a if a is not None else shapely.Point() for a in areas])
+    pivot = pd.to_datetime(interventions["end"].fillna(interventions["start"]))
+    before_from, after_from, after_until = cellsums.week_windows(pivot, weeks)
+    sums = cellsums.follow_up_sums(interventions["target"].fillna("").astype(str).tolist(),
+                                   [g if a is not None else None for g, a in zip(published, areas, strict=True)],
+                                   before_from, after_from, weeks, lambda r: cellsums.density_frame(ctx.built, r), res)
+    if sums is None:
+        return None
+    return sums[0], sums[1], (before_from, after_from, after_until)
 
 
 def target_areas(targets: pd.Series, places: gpd.GeoDataFrame, radius_m: float) -> gpd.GeoSeries:
@@ -237,19 +297,32 @@ def intervention_follow_up(ctx: BuildContext, interventions: pd.DataFrame, place
         before = disclosure.publish(before, key_sums(area_index[before_hit], keys[point_index][before_hit], n))[0].to_numpy(dtype=np.int64)
         after = disclosure.publish(after, key_sums(area_index[after_hit], keys[point_index][after_hit], n))[0].to_numpy(dtype=np.int64)
         threshold = 0
-
+    hide_before, hide_after = before < threshold, after < threshold
     complete = (_unix(pivot) + window_s <= now.timestamp())
+    window_starts: dict[str, Any] = {}
+    public = _follow_up_from_cells(ctx, interventions, areas, weeks, params)
+    if public is not None:
+        # The public counts: sums of the density's published week cells (estgeo.layers.cellsums).
+        (before_pub, hide_before), (after_pub, hide_after), (before_from, after_from, after_until) = public
+        before = before_pub.to_numpy(dtype=np.int64, na_value=0)
+        after = after_pub.to_numpy(dtype=np.int64, na_value=0)
+        complete = (after_until.dt.tz_localize(tz) <= now).to_numpy()
+        window_starts = {"before_from": before_from.dt.date.astype("string").to_numpy(),
+                         "after_from": after_from.dt.date.astype("string").to_numpy()}
+
     enough = complete & (before + after >= min_total) & has_area
     change = after - before
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(enough & (before > 0), np.round(100.0 * change / np.maximum(before, 1), 1), np.nan)
     # Nothing published may be computed from a withheld count: with `before` withheld and
     # `after` 6, a change of +50 % or "enough data" (before + after >= 10) gave before = 4.
-    withheld = (before < threshold) | (after < threshold)
+    withheld = hide_before | hide_after
     relative = np.where(withheld, np.nan, relative)
+    few = ("för få händelser (ett litet tal i en cell före eller efter) för att redovisa" if public is not None
+           else f"för få händelser (färre än {threshold} före eller efter) för att redovisa")
     note = np.where(~has_area, "målet är varken en H3-cell eller en känd otrygg plats",
                     np.where(~complete, "uppföljningsfönstret har inte löpt ut än",
-                             np.where(withheld, f"för få händelser (färre än {threshold} före eller efter) för att redovisa",
+                             np.where(withheld, few,
                                       np.where(~enough, f"för få händelser (< {min_total}) för att säga något", ""))))
     frame = pd.DataFrame({
         "id": interventions["id"],
@@ -259,9 +332,10 @@ def intervention_follow_up(ctx: BuildContext, interventions: pd.DataFrame, place
         "start": interventions["start"],
         "end": interventions["end"],
         "window_weeks": weeks,
-        "before_count": _withheld(before, before < threshold),
-        "after_count": _withheld(after, after < threshold),
-        "change": _withheld(change, ~enough | (before < threshold) | (after < threshold)),
+        **window_starts,
+        "before_count": _withheld(before, hide_before),
+        "after_count": _withheld(after, hide_after),
+        "change": _withheld(change, ~enough | withheld),
         "change_pct": relative,
         "window_complete": complete,
         "enough_data": pd.array(np.where(withheld, pd.NA, enough), dtype="boolean"),

@@ -86,8 +86,10 @@ def _explained_errors(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:
     from estgeo.publish.explain import explain_errors
 
     config = ctx["pygeoapi"]
-    collections = [name for name, r in config.get("resources", {}).items() if r.get("type") == "collection"]
-    return explain_errors(app, collections, list(config.get("server", {}).get("languages", ["sv"])))
+    resources = config.get("resources", {})
+    collections = [name for name, r in resources.items() if r.get("type") == "collection"]
+    enums = {name: p["enums"] for name, r in resources.items() for p in r.get("providers", []) if p.get("enums")}
+    return explain_errors(app, collections, list(config.get("server", {}).get("languages", ["sv"])), enums)
 
 
 def _limits(app: WSGIApp, ctx: dict[str, Any]) -> WSGIApp:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from estgeo.publish.enums import outside
 from estgeo.publish.guards import ITEMS_PATH
 from estgeo.publish.http import drain, header, held, ogc_error, send
 
@@ -40,6 +41,7 @@ TEXT = {
         "no_collection": "Samlingen '{cid}' finns inte. Samlingar: {known}.",
         "cql": "Filtret går inte att tolka (CQL2-text) vid tecken {column}: {near!r}. Filter: {text}",
         "cql_end": "Filtret tar slut för tidigt (CQL2-text). Filter: {text}",
+        "not_in_enum": "{name}: '{given}' är inget av de tillåtna värdena ({allowed}).",
         "easting_first": ("bbox i EPSG:3006 har nordlig koordinat först (N, E, N, E); {given} ligger då långt "
                           "utanför Sverige. Menade du bbox={swapped}?"),
     },
@@ -47,6 +49,7 @@ TEXT = {
         "no_collection": "There is no collection '{cid}'. Collections: {known}.",
         "cql": "The filter cannot be parsed (CQL2 text) at character {column}: {near!r}. Filter: {text}",
         "cql_end": "The filter ends too early (CQL2 text). Filter: {text}",
+        "not_in_enum": "{name}: '{given}' is none of the allowed values ({allowed}).",
         "easting_first": ("a bbox in EPSG:3006 has the northing first (N, E, N, E); {given} then lies far outside "
                           "Sweden. Did you mean bbox={swapped}?"),
     },
@@ -110,9 +113,12 @@ def cql_position(text: str) -> tuple[int, str] | None:
     return None
 
 
-def explain_errors(app: WSGIApp, collections: list[str], languages: list[str]) -> WSGIApp:
-    """WSGI middleware: the bbox axis check before, clearer 404 and CQL errors after."""
+def explain_errors(app: WSGIApp, collections: list[str], languages: list[str],
+                   enums: dict[str, dict[str, list[Any]]] | None = None) -> WSGIApp:
+    """WSGI middleware: the bbox axis check and the declared sets of values
+    (`estgeo.publish.enums`, per collection) before, clearer 404 and CQL errors after."""
     known = ", ".join(collections)
+    enums = enums or {}
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -121,6 +127,11 @@ def explain_errors(app: WSGIApp, collections: list[str], languages: list[str]) -
             return app(environ, start_response)
         params = parse_qs(environ.get("QUERY_STRING", ""))
         lang = language(environ, languages)
+        match = COLLECTION_PATH.match(path)
+        if ITEMS_PATH.match(path) and match and (bad := outside(params, enums.get(match["collection"]))):
+            name, given, allowed = bad
+            message = TEXT[lang]["not_in_enum"].format(name=name, given=given, allowed=", ".join(map(str, allowed)))
+            return send(start_response, ogc_error("400 Bad Request", "InvalidParameterValue", message), method)
         if ITEMS_PATH.match(path) and "bbox" in params and "bbox-crs" in params:
             swapped = easting_first(params["bbox"][0], params["bbox-crs"][0])
             if swapped:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError, Programmi
 
 from estgeo.build.tiles import BUFFER, EXTENT
 from estgeo.publish.budget import OverBudget
+from estgeo.publish.enums import with_enums
 
 #: SQLAlchemy's name for psycopg 3, and the connection parameters pygeoapi sets for psycopg2.
 DRIVER = "postgresql+psycopg"
@@ -40,8 +41,13 @@ class PostgisProvider(PostgreSQLProvider):
     """OGC API Features over one published PostGIS table (see estgeo.build.postgis_layers)."""
 
     def __init__(self, provider_def: dict[str, Any]) -> None:
+        self.enums: dict[str, list[Any]] = dict(provider_def.get("enums") or {})
         # PostgreSQLProvider.__init__ would pin psycopg2; its SQL (bbox, CQL2) is kept.
         GenericSQLProvider.__init__(self, provider_def, DRIVER, CONNECTION_PARAMETERS)
+
+    def get_fields(self) -> dict[str, dict[str, Any]]:
+        """The table's fields, with the declared sets of values (`estgeo.publish.enums`)."""
+        return with_enums(super().get_fields(), getattr(self, "enums", {}))
 
     def _get_property_filters(self, properties: Any) -> Any:
         """`?complete=true&resolution=9` as SQL. A query value is text; pygeoapi compares it

@@ -39,6 +39,7 @@ from pygeoapi.util import str2bool
 from estgeo.publish import budget
 from estgeo.publish.cql2 import FilterError, filter_mask
 from estgeo.publish.crs import bbox_polygon, box_in_crs84
+from estgeo.publish.enums import with_enums
 from estgeo.publish.http import request_arg, request_args
 from estgeo.publish.layer_cache import TEMPORAL_KINDS, Layer, LayerUnavailable, load_layer
 from estgeo.publish.temporal import overlaps, parse_datetime_param
@@ -64,6 +65,7 @@ class GeoPackageProvider(BaseProvider):
         self.id_field: str = self.id_field or "id"
         self.layer_name: str = options.get("layer") or provider_def.get("table") or self.name
         self.time_zone: str = options.get("time_zone", "UTC")
+        self.enums: dict[str, list[Any]] = dict(provider_def.get("enums") or {})
         started = time.monotonic()
         try:
             self.layer: Layer = load_layer(self.data, self.layer_name, id_field=self.id_field, time_zone=self.time_zone)
@@ -78,8 +80,9 @@ class GeoPackageProvider(BaseProvider):
         self._fields = self.get_fields()
 
     def get_fields(self) -> dict[str, dict[str, Any]]:
-        """Properties and their JSON types; dates and times are strings with a format."""
-        return self.layer.field_schemas()
+        """Properties and their JSON types; dates and times are strings with a format;
+        the declared sets of values (`estgeo.publish.enums`)."""
+        return with_enums(self.layer.field_schemas(), self.enums)
 
     @crs_transform
     def query(

@@ -250,6 +250,21 @@ def _is_language_map(value: dict[str, Any]) -> bool:
     return bool(value) and set(value) <= {"sv", "en"}
 
 
+def enum_values(settings: Settings, collection: dict[str, Any]) -> dict[str, list[Any]]:
+    """A collection's `enums:` (layers/*.yml) with each taxonomy section named by its codes."""
+    out: dict[str, list[Any]] = {}
+    for name, spec in (collection.get("enums") or {}).items():
+        if isinstance(spec, str):
+            section = settings.taxonomy.get(spec)
+            if not isinstance(section, dict):
+                raise ValueError(f"layers/*.yml: collection {collection['id']}: enums.{name} names '{spec}', which is no "
+                                 f"section of config/taxonomy.yml ({', '.join(sorted(settings.taxonomy))})")
+            out[name] = list(section)
+        else:
+            out[name] = list(spec)
+    return out
+
+
 def _resource(settings: Settings, collection: dict[str, Any], url: str | None = None,
               in_postgis: dict[str, int] | None = None) -> dict[str, Any]:
     """The pygeoapi resource of one collection; `in_postgis` are the tables published in
@@ -282,6 +297,9 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
             provider["count"] = False
     if collection.get("time_field"):
         provider["time_field"] = collection["time_field"]
+    if collection.get("enums"):
+        # The closed sets of values: queryables, schema, and a 400 outside them (estgeo.publish.enums).
+        provider["enums"] = enum_values(settings, collection)
     providers = [provider]
     tiles = _tile_provider(settings, cid)
     if tiles and in_postgis is not None and provider["name"] == POSTGIS_PROVIDER \

@@ -442,7 +442,8 @@ class _Composer:
         data["unsafe_places"] = {"layer": collection, "counts": counts, "overdue": items}
         stats_block = {"type": "stats", "items": [
             {"label": t(f"places_{k}"), "text": t.int(v), "ref": f"unsafe_places.counts.{k}", "value": v} for k, v in counts.items()]}
-        headers = [t("col_place"), t("col_walk"), t("col_problems"), t("col_status"), t("col_target"), t("col_days_open"), t("col_nearby")]
+        headers = [t("col_place"), t("col_walk"), t("col_problems"), t("col_status"), t("col_target"), t("col_days_open"),
+                   t("col_nearby") if self.internal else t("col_nearby_cells")]
         if self.internal:
             headers += [t("col_proposal"), t("col_responsible")]
         rows = []

@@ -112,6 +112,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_target": "Måldatum",
         "col_days_open": "Dagar öppen",
         "col_nearby": "Händelser inom 100 m (mörker)",
+        # The public collection's counts: the density's cells the 100 m circle touches (estgeo.layers.cellsums).
+        "col_nearby_cells": "Händelser i cellerna inom 100 m (mörker)",
         "col_proposal": "Förslag",
         "col_responsible": "Ansvarig",
         "s_lamps": "6. Släckta lampor nära hot spots",
@@ -129,8 +131,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_rank_reason": "Skäl",
         "s_interventions": "7. Uppföljning av åtgärder",
         "interventions_text": (
-            "Händelser i åtgärdens målområde lika lång tid före och efter ({weeks} veckor). p: exakt test av lika takt "
-            "före och efter."
+            "Händelser i åtgärdens målområde lika lång tid före och efter ({weeks} hela veckor före och efter veckan då "
+            "den blev klar). p: exakt test av lika takt före och efter."
         ),
         "col_intervention": "Åtgärd",
         "col_type": "Typ",
@@ -284,6 +286,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_target": "Target date",
         "col_days_open": "Days open",
         "col_nearby": "Incidents within 100 m (dark)",
+        "col_nearby_cells": "Incidents in the cells within 100 m (dark)",
         "col_proposal": "Proposal",
         "col_responsible": "Responsible",
         "s_lamps": "6. Lamps out near hot spots",
@@ -301,8 +304,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_rank_reason": "Reason",
         "s_interventions": "7. Intervention follow-up",
         "interventions_text": (
-            "Incidents in the intervention's target area for equal windows before and after ({weeks} weeks). p: exact "
-            "test of equal rates before and after."
+            "Incidents in the intervention's target area for equal windows before and after ({weeks} whole weeks before "
+            "and after the week it was completed). p: exact test of equal rates before and after."
         ),
         "col_intervention": "Intervention",
         "col_type": "Type",

@@ -199,8 +199,8 @@ def test_enforced_audit_refuses_a_leaky_build_and_keeps_the_served_one(tmp_path)
 
     shutil.copytree(REPO / "config", config)
     text = (config / "estgeo.yml").read_text(encoding="utf-8")
-    assert "  method: cell-key" in text and "  enforce: false" in text
-    text = text.replace("  enforce: false", "  enforce: true").replace("  method: cell-key", "  method: suppression")
+    assert "  method: cell-key" in text and "  enforce: true" in text  # enforced by default
+    text = text.replace("  method: cell-key", "  method: suppression")
     (config / "estgeo.yml").write_text(text, encoding="utf-8")
     refused = _estgeo(workspace, "build", env_extra={"ESTGEO_CONFIG": str(config)})
     assert refused.returncode != 0
@@ -214,9 +214,15 @@ def test_enforced_audit_refuses_a_leaky_build_and_keeps_the_served_one(tmp_path)
     assert refused_report["method"] == "suppression" and refused_report["exposed"] > 0 and refused_report["with_truth"]
 
 
-def test_a_table_too_large_to_audit_is_said_so_and_not_passed(tmp_path):
+def test_a_table_above_the_exact_limit_is_audited_by_propagation_and_says_so(tmp_path):
+    """Above max_values the audit leaves out the LP/ILP stage only: it finds what
+    propagation finds (the same as with the exact stage turned off), names the leak, and
+    the report says what it left out."""
     settings = settings_for(tmp_path)
     frames, _ = build(settings, random_incidents(300, seed=2))
-    report = public.audit_folder(settings, _publish(settings, frames, tmp_path / "b"), max_values=10)
-    assert report.skipped and "not audited" in report.skipped and not report.ok
-    assert "privacy.audit_max_values" in report.first_leak()
+    folder = _publish(settings, frames, tmp_path / "b")
+    report = public.audit_folder(settings, folder, max_values=10)
+    propagated = public.audit_folder(settings, folder, lp_max_vars=0)
+    assert not report.skipped and any("bound propagation only" in n for n in report.notes)
+    assert report.exposed == propagated.exposed > 0 and not report.ok
+    assert "incident-density-r" in report.first_leak()

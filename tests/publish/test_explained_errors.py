@@ -56,3 +56,48 @@ def test_an_easting_first_sweref_bbox_is_refused_with_the_corrected_one(server: 
     assert easting_first("6633000,395000,6634000,396000", SWEREF) is None
     assert easting_first("13.1,59.8,13.2,59.9", "http://www.opengis.net/def/crs/OGC/1.3/CRS84") is None
     assert easting_first("100,100,200,200", "EPSG:3006") is None
+
+
+def test_a_value_outside_a_declared_set_is_refused_and_the_set_is_in_the_queryables(server: AppClient) -> None:
+    """`?period_kind=foo` answered 0 features, as if there were none that week: it is a 400
+    naming the allowed values (layers/*.yml `enums:`), and the queryables and the Part 5
+    schema offer the set (QGIS and forms read it there)."""
+    sv = server.get(f"{server}{ITEMS}", params={"f": "json", "period_kind": "foo", "lang": "sv"})
+    assert sv.status_code == 400 and sv.json()["code"] == "InvalidParameterValue"
+    assert sv.json()["description"] == "period_kind: 'foo' är inget av de tillåtna värdena (week, lagesbild, month, all)."
+    en = server.get(f"{server}/collections/unsafe-places/items", params={"f": "json", "status": "open", "lang": "en"})
+    assert en.status_code == 400 and "is none of the allowed values (ny, planerad, atgardad, avslagen)" in en.json()["description"]
+    week = server.get(f"{server}{ITEMS}", params={"f": "json", "period_kind": "week", "limit": "1"})
+    assert week.status_code == 200 and week.json()["numberMatched"] > 0
+    queryables = server.get(f"{server}/collections/incident-density/queryables", params={"f": "json"}).json()["properties"]
+    assert queryables["period_kind"]["enum"] == ["week", "lagesbild", "month", "all"]
+    schema = server.get(f"{server}/collections/unsafe-places/schema", params={"f": "json"}).json()["properties"]
+    assert schema["status"]["enum"] == ["ny", "planerad", "atgardad", "avslagen"]
+
+
+def test_every_declared_set_holds_every_value_the_demo_publishes() -> None:
+    """The sets are declared once (a list, or a section of config/taxonomy.yml); a value
+    in the built data that is not in its set would be refused by the server."""
+    import pyogrio
+
+    from estgeo.layers.periods import PERIOD_KINDS
+    from estgeo.publish.pygeoapi_config import enum_values
+
+    workspace = demo_workspace()
+    settings = load_settings(workspace=workspace)
+    current = (workspace / "published" / "current").resolve()
+    checked = 0
+    for layer in settings.layers:
+        for collection in layer.get("collections", []):
+            declared = enum_values(settings, collection)
+            path = current / f"{collection['id']}.gpkg"
+            if not declared or not path.exists():
+                continue
+            frame = pyogrio.read_dataframe(path, read_geometry=False, columns=list(declared))
+            for name, values in declared.items():
+                seen = {str(v) for v in frame[name].dropna().unique()}
+                assert seen <= {str(v) for v in values}, (collection["id"], name, seen - {str(v) for v in values})
+                checked += bool(seen)
+            if "period_kind" in declared:
+                assert declared["period_kind"] == list(PERIOD_KINDS)
+    assert checked >= 15

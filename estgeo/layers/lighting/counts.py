@@ -7,10 +7,13 @@ Part of the lighting builder (`estgeo.layers.lighting`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import shapely
 
+from estgeo.layers import cellsums
 from estgeo.layers.disclosure import Disclosure, key_sums
 
 
@@ -35,3 +38,25 @@ def count_near(points_xy: np.ndarray, geoms: np.ndarray, distance, keys: np.ndar
     pairs = tree.query(geoms, predicate="dwithin", distance=distance)
     counts = np.bincount(pairs[0], minlength=len(geoms)).astype(np.int64)
     return counts, key_sums(pairs[0], None if keys is None else keys[pairs[1]], len(geoms))
+
+
+@dataclass
+class AreaCounts:
+    """How dark-gaps and lamps-out count the incidents in darkness around an area: the
+    density's published darkness counts of the cells the area touches
+    (`estgeo.layers.cellsums`, which says why), or — in a build without the density
+    layer, where there is nothing to difference against — the incidents within reach,
+    through the disclosure."""
+
+    disclosure: Disclosure
+    density: pd.DataFrame | None
+    res: int
+    columns: list[str]
+
+    def dark(self, geoms: np.ndarray, distance, xy: np.ndarray, keys: np.ndarray | None
+             ) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
+        if self.density is None:
+            n, k = count_near(xy, geoms, distance, keys)
+            return published_count(self.disclosure, n, k)
+        pairs = cellsums.touched_cells(cellsums.as_published(geoms), distance, self.res)
+        return cellsums.published_sums(pairs, len(geoms), self.density, self.columns)

@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 
 from estgeo.layers.disclosure import Disclosure
-from estgeo.layers.lighting.counts import count_near, published_count, safe_value
+from estgeo.layers.lighting.counts import AreaCounts, count_near, safe_value
 from estgeo.layers.lighting.inputs import Evidence
 from estgeo.layers.lighting.tiles import GapPiece
 
@@ -26,6 +26,7 @@ def dark_gaps(
     opts: dict[str, Any],
     disclosure: Disclosure,
     resolution: float,
+    counts: AreaCounts,
 ) -> gpd.GeoDataFrame:
     """Merge the tile pieces into gaps, count the evidence around them and rank them."""
     gcfg, wcfg = opts["gaps"], opts["work_list"]
@@ -72,9 +73,8 @@ def dark_gaps(
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:3006")
 
     radius = float(gcfg["evidence_radius_m"])
-    dark_n, dark_keys = count_near(evidence.dark_xy, merged, radius, evidence.dark_keys)
+    dark_pub, dark_hidden = counts.dark(merged, radius, evidence.dark_xy, evidence.dark_keys)
     reports, _ = count_near(evidence.open_report_xy, merged, radius)
-    dark_pub, dark_hidden = published_count(disclosure, dark_n, dark_keys)
     weights = wcfg["weights"]
     score = (
         float(weights["dark_incident"]) * safe_value(disclosure, dark_pub) + float(weights["lighting_report"]) * reports

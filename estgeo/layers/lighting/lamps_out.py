@@ -19,7 +19,7 @@ from estgeo.layers.disclosure import Disclosure
 from estgeo.layers.illuminance import (
     reach_m,
 )
-from estgeo.layers.lighting.counts import count_near, published_count, safe_value
+from estgeo.layers.lighting.counts import AreaCounts, count_near, safe_value
 from estgeo.layers.lighting.inputs import Evidence
 from estgeo.layers.lighting.rasters import LightRasters
 from estgeo.layers.street_lights import days_since
@@ -44,6 +44,7 @@ def lamps_out_list(
     opts: dict[str, Any],
     disclosure: Disclosure,
     as_of,
+    counts: AreaCounts,
 ) -> gpd.GeoDataFrame:
     """Every lamp out or faulty, ranked; `rank_reason` says why in Swedish, `rank_reason_en` in English."""
     out = ~photometry["lit"].to_numpy(dtype=bool)
@@ -52,7 +53,6 @@ def lamps_out_list(
     points = shapely.points(lamps[["x", "y"]].to_numpy(dtype=np.float64).reshape(-1, 2))
     reach = work_list_reach(ph, opts) if len(lamps) else np.zeros(0)
     threshold = float(opts["dark_threshold_lux"])
-    dark_n, dark_keys = count_near(evidence.dark_unlit_xy(threshold), points, reach, evidence.dark_unlit_keys(threshold))
     reports, _ = count_near(evidence.open_report_xy, points, reach)
     neighbours = (
         count_near(
@@ -60,7 +60,7 @@ def lamps_out_list(
         )[0]
         - 1
     )
-    dark_pub, dark_hidden = published_count(disclosure, dark_n, dark_keys)
+    dark_pub, dark_hidden = counts.dark(points, np.round(reach, 1), evidence.dark_unlit_xy(threshold), evidence.dark_unlit_keys(threshold))
     w = opts["work_list"]["weights"]
     score = float(w["dark_incident"]) * safe_value(disclosure, dark_pub) + float(w["lighting_report"]) * reports
 
@@ -94,6 +94,7 @@ def lamps_out_list(
         disclosure.min_count,
         float(opts["work_list"]["neighbour_radius_m"]),
         float(opts["dark_threshold_lux"]),
+        counts.density is not None,
     )
     frame = gpd.GeoDataFrame(
         {
@@ -131,19 +132,28 @@ def _sample(path: Path, xy: list[tuple[float, float]]) -> np.ndarray:
         return np.where(values == src.nodata, np.nan, values)
 
 
-def _reasons(dark_n, dark_hidden, reports, neighbours, reach, gap_id, min_count: int, neighbour_radius: float, threshold: float):
-    """Why each lamp ranks where it does, in Swedish and in English."""
+def _reasons(dark_n, dark_hidden, reports, neighbours, reach, gap_id, min_count: int, neighbour_radius: float, threshold: float,
+             from_cells: bool = False):
+    """Why each lamp ranks where it does, in Swedish and in English. `from_cells`: the
+    darkness counts are the density's cells within reach (`AreaCounts`), not the
+    incidents where it is now dark."""
     sv, en = [], []
     lux = f"{threshold:g}"
     for n, hidden, rep, nb, r, gap in zip(dark_n, dark_hidden, reports, neighbours, reach, gap_id, strict=True):
-        if hidden:
+        if hidden and from_cells:
+            dark_sv, dark_en = "händelser i mörker (ej visat: ett litet tal i en cell)", "incidents in darkness (not shown: a small count in a cell)"
+        elif hidden:
             dark_sv, dark_en = f"färre än {min_count} händelser i mörker", f"fewer than {min_count} incidents in darkness"
         else:
             dark_sv, dark_en = f"{n} händelser i mörker", f"{n} incident{'s' if n != 1 else ''} in darkness"
-        parts_sv = [f"{dark_sv} där det nu är mörkare än {lux.replace('.', ',')} lux och {rep} belysningsklagomål inom {r:.0f} m"]
-        parts_en = [
-            f"{dark_en} where it is now darker than {lux} lux and {rep} lighting report{'s' if rep != 1 else ''} within {r:.0f} m"
-        ]
+        if from_cells:
+            parts_sv = [f"{dark_sv} i H3-cellerna inom {r:.0f} m och {rep} belysningsklagomål inom {r:.0f} m"]
+            parts_en = [f"{dark_en} in the H3 cells within {r:.0f} m and {rep} lighting report{'s' if rep != 1 else ''} within {r:.0f} m"]
+        else:
+            parts_sv = [f"{dark_sv} där det nu är mörkare än {lux.replace('.', ',')} lux och {rep} belysningsklagomål inom {r:.0f} m"]
+            parts_en = [
+                f"{dark_en} where it is now darker than {lux} lux and {rep} lighting report{'s' if rep != 1 else ''} within {r:.0f} m"
+            ]
         if nb > 0:
             parts_sv.append(f"{nb} andra lampor släckta eller trasiga inom {neighbour_radius:.0f} m")
             parts_en.append(f"{nb} other lamp{'s' if nb != 1 else ''} out or faulty within {neighbour_radius:.0f} m")

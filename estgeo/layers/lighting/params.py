@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "lamp_buffer_m": 30.0,
     "open_report_statuses": ["ny", "planerad"],
     "min_count": None,
+    "area_counts_resolution": None,
     "collections": {
         "insecurity": "lighting-insecurity",
         "gaps": "dark-gaps",

@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from estgeo.layers.cellsums import density_frame
 from estgeo.layers.context import BuildContext
 from estgeo.layers.illuminance import (
     Lamps,
     LightModel,
     lamp_photometry,
 )
+from estgeo.layers.lighting.counts import AreaCounts
 from estgeo.layers.lighting.gaps import dark_gaps
 from estgeo.layers.lighting.inputs import gather_evidence, read_streets
 from estgeo.layers.lighting.insecurity import lighting_insecurity
@@ -102,8 +104,12 @@ def build(ctx: BuildContext, params: dict[str, Any]) -> dict[str, gpd.GeoDataFra
         geometry=shapely.points(lights[["x", "y"]].to_numpy(dtype=np.float64).reshape(-1, 2)[out_mask]),
         crs="EPSG:3006",
     )
-    gaps = dark_gaps(pieces, evidence, out_lamps, streets, opts, disclosure, model.resolution_m)
-    work = lamps_out_list(lights, photometry, evidence, gaps, rasters, opts, disclosure, as_of)
+    # Counts around gaps and lamps from the density's published cells (estgeo.layers.cellsums).
+    count_res = int(opts["area_counts_resolution"] or max(settings.h3_resolutions))
+    counts = AreaCounts(disclosure, density_frame(ctx.built, count_res), count_res,
+                        [f"light_{c}" for c in opts["dark_conditions"]])
+    gaps = dark_gaps(pieces, evidence, out_lamps, streets, opts, disclosure, model.resolution_m, counts)
+    work = lamps_out_list(lights, photometry, evidence, gaps, rasters, opts, disclosure, as_of, counts)
     cells = (
         lighting_insecurity(
             ctx,
