@@ -486,7 +486,8 @@ def _audit_follow_up_sums(settings, folder: Path, public: set[str], audit: Colle
     frame = pyogrio.read_dataframe(folder / "interventions.gpkg")
     if not {"before_from", "after_from", "window_weeks"}.issubset(frame.columns) or frame.empty:
         return False
-    layer = next((lay for lay in settings.layers if any(c["id"] == "interventions" for c in lay.get("collections", []))), {})
+    layer: dict[str, Any] = next((lay for lay in settings.layers
+                                  if any(c["id"] == "interventions" for c in lay.get("collections", []))), {})
     res = int((layer.get("params") or {}).get("area_counts_resolution") or max(settings.h3_resolutions))
 
     def density(r: int) -> pd.DataFrame | None:

@@ -33,6 +33,7 @@ from pygeoapi.openapi import get_oas  # unlike pygeoapi.flask_app, reads no env 
 from estgeo.build.postgis_layers import GEOMETRY_COLUMN, connection_data, published_tables, table_name, tile_table
 from estgeo.build.tiles import MVT_MEDIA_TYPE, TILES_DIR, TILESET, tile_sets
 from estgeo.config import Settings
+from estgeo.publish import pages
 from estgeo.publish.crs import CRS84_URI as CRS84
 from estgeo.publish.crs import EPSG_4326, SUPPORTED_CRS
 from estgeo.publish.feature_schema import feature_schema_link
@@ -107,6 +108,10 @@ def pygeoapi_config(settings: Settings, url: str | None = None, profile: str = "
     # The lägesbild report as an OGC API process (once there are layers to report on),
     # with a job manager for async execution.
     server = _server(settings, url)
+    # Swedish and English pages with no asset from elsewhere (estgeo.publish.pages).
+    server["locale_dir"] = str(pygeoapi_dir(settings, profile) / "locale")
+    server["templates"] = {"path": str(pages.TEMPLATES)}
+    server["estgeo"] = _page_frame(settings)
     report_process = processes(settings, profile)
     if report_process:
         resources.update(report_process)
@@ -136,6 +141,7 @@ def write_pygeoapi_files(settings: Settings, url: str | None = None, profile: st
     from estgeo.publish.openapi_fixes import corrected  # what the schemathesis fuzzer found (tests/publish/test_fuzz_api.py)
 
     oas = corrected(oas)
+    pages.write_catalogs(folder / "locale", list(settings.server.get("languages", LANGUAGES)))
     _write_atomically(config_path, config_text)
     _write_atomically(openapi_path, yaml.safe_dump(oas, allow_unicode=True, sort_keys=False))
     return config_path, openapi_path
@@ -180,6 +186,27 @@ def _server(settings: Settings, url: str | None) -> dict[str, Any]:
     }
 
 
+def _page_frame(settings: Settings) -> dict[str, Any]:
+    """What estgeo's page templates add (estgeo.publish.pages): the date of the data (the
+    build being served), the municipality's colour and logo, and the labels of codes."""
+    from estgeo.build.run import current_build
+
+    current = current_build(settings)
+    updated = None
+    build_id = ""
+    if current is not None:
+        try:  # the build's id is its UTC start time (estgeo.build.run)
+            build_id = str(json.loads((current / "manifest.json").read_text(encoding="utf-8")).get("build", ""))
+        except (OSError, ValueError):
+            build_id = current.name
+    if len(build_id) >= 8 and build_id[:8].isdigit():
+        updated = f"{build_id[:4]}-{build_id[4:6]}-{build_id[6:8]}"
+    look = settings.municipality.get("look") or {}
+    words = pages.frame_words()
+    return {"updated": updated, "updated_label": words.get("updated", {}), "words": words, "colour": look.get("colour"),
+            "logo": look.get("logo_url"), "labels": pages.value_labels(settings)}
+
+
 def _logging(settings: Settings) -> dict[str, Any]:
     # ERROR by default: pygeoapi 0.24 logs a WARNING for every items request that has
     # no `offset`, which would drown everything else.
@@ -192,6 +219,7 @@ def _logging(settings: Settings) -> dict[str, Any]:
 def _metadata(settings: Settings, url: str | None) -> dict[str, Any]:
     """Service metadata in Swedish and English; `metadata:` in estgeo.yml overrides it."""
     name = settings.municipality.get("name", "")
+    contact = settings.municipality.get("contact") or {}
     home = (url or str(settings.server.get("url", ""))).rstrip("/")
     defaults: dict[str, Any] = {
         "identification": {
@@ -230,8 +258,10 @@ def _metadata(settings: Settings, url: str | None) -> dict[str, Any]:
             "name": "CC0 1.0",
             "url": "https://creativecommons.org/publicdomain/zero/1.0/",
         },
-        "provider": {"name": f"{name} kommun", "url": home},
-        "contact": {"name": f"{name} kommun", "country": "Sverige", "url": home},
+        "provider": {"name": f"{name} kommun", "url": str(contact.get("website") or home)},
+        "contact": {"name": str(contact.get("name") or f"{name} kommun"), "country": "Sverige",
+                    "url": str(contact.get("url") or contact.get("website") or home),
+                    **{k: str(contact[k]) for k in ("email", "phone") if contact.get(k)}},
     }
     return _merged(defaults, settings.project.get("metadata", {}))
 

@@ -10,3 +10,14 @@ for (const file of ["dist/maplibre-gl.mjs", "dist/maplibre-gl-worker.mjs", "dist
 }
 writeFileSync(`${target}/VERSION`, `${pkg.version}\n`);
 console.log(`vendored maplibre-gl ${pkg.version} into ${target}`);
+
+// Bootstrap's stylesheet for the server's HTML pages (estgeo.publish.pages), without the
+// source-map comment (the map is not shipped, and a browser's tools would ask for it).
+const bs = JSON.parse(readFileSync("node_modules/bootstrap/package.json", "utf8"));
+const bsTarget = "static/vendor/bootstrap";
+mkdirSync(bsTarget, { recursive: true });
+const css = readFileSync("node_modules/bootstrap/dist/css/bootstrap.min.css", "utf8").replace(/\n?\/\*# sourceMappingURL=.*?\*\/\s*$/, "\n");
+writeFileSync(`${bsTarget}/bootstrap.min.css`, css);
+copyFileSync("node_modules/bootstrap/LICENSE", `${bsTarget}/LICENSE`);
+writeFileSync(`${bsTarget}/VERSION`, `${bs.version}\n`);
+console.log(`vendored bootstrap ${bs.version} into ${bsTarget}`);
