@@ -62,7 +62,13 @@ def lamps_out_list(
     )
     dark_pub, dark_hidden = counts.dark(points, np.round(reach, 1), evidence.dark_unlit_xy(threshold), evidence.dark_unlit_keys(threshold))
     w = opts["work_list"]["weights"]
-    score = float(w["dark_incident"]) * safe_value(disclosure, dark_pub) + float(w["lighting_report"]) * reports
+    unlit = np.ones(len(lamps))
+    if counts.density is not None and rasters is not None and len(lamps):
+        # The cells' darkness counts include incidents where other lamps light the street;
+        # weighted by the share of the reach that is dark now (the public modelled light),
+        # a lamp counts the darkness it leaves as before, from public numbers only.
+        unlit = unlit_share(rasters.current, lamps[["x", "y"]].to_numpy(dtype=np.float64), reach, threshold)
+    score = float(w["dark_incident"]) * safe_value(disclosure, dark_pub) * unlit + float(w["lighting_report"]) * reports
 
     gap_rank = np.full(len(lamps), np.iinfo(np.int64).max)
     gap_id = np.full(len(lamps), None, dtype=object)
@@ -107,6 +113,7 @@ def lamps_out_list(
             "flux_model_lm": np.round(ph["flux_model_lm"].to_numpy(), 0),
             "flux_source": ph["flux_source"].to_numpy(),
             "reach_m": np.round(reach, 1),
+            "unlit_share": np.round(unlit, 3),
             "dark_incidents": dark_pub,
             "lighting_reports": reports,
             "lamps_out_nearby": neighbours,
@@ -124,6 +131,19 @@ def lamps_out_list(
         crs="EPSG:3006",
     )
     return frame.iloc[order].reset_index(drop=True)
+
+
+def unlit_share(raster: Path, xy: np.ndarray, reach: np.ndarray, threshold: float, steps: int = 7) -> np.ndarray:
+    """Share of each lamp's reach darker than `threshold` now: the modelled light sampled
+    on a grid of points inside the circle (37 with 7 steps; outside the raster counts as
+    dark, as the model has no light there)."""
+    g = np.linspace(-1.0, 1.0, steps)
+    dx, dy = np.meshgrid(g, g)
+    inside = dx**2 + dy**2 <= 1.0
+    offsets = np.column_stack([dx[inside], dy[inside]])
+    points = xy[:, None, :] + offsets[None, :, :] * np.asarray(reach, dtype=np.float64)[:, None, None]
+    lux = _sample(raster, [tuple(p) for p in points.reshape(-1, 2)]).reshape(len(xy), -1)
+    return np.round(np.where(np.isnan(lux), True, lux < threshold).mean(axis=1), 3)
 
 
 def _sample(path: Path, xy: list[tuple[float, float]]) -> np.ndarray:
