@@ -231,12 +231,12 @@ def _metadata(settings: Settings, url: str | None) -> dict[str, Any]:
                 "sv": (
                     f"Öppna lager från {name} kommuns arbete med Effektiv samordning för "
                     "trygghet (EST): aggregerade händelser, otrygga platser och belysning. "
-                    "Små antal är undertryckta."
+                    "Små antal visas aldrig exakt."
                 ),
                 "en": (
                     f"Open layers from {name} Municipality's EST crime-prevention work "
                     "(Effektiv samordning för trygghet): aggregated incidents, unsafe places "
-                    "and street lighting. Small counts are suppressed."
+                    "and street lighting. Small counts are never shown exactly."
                 ),
             },
             "keywords": {
