@@ -29,6 +29,8 @@ import pandas as pd
 import pyproj
 import shapely
 
+from estgeo.audit.density import h3_ints
+
 _TO_WGS84 = pyproj.Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
 
 
@@ -90,7 +92,7 @@ def published_sums(pairs: tuple[np.ndarray, np.ndarray], n: int, density: pd.Dat
         if until is not None:
             keep &= (starts < pd.Timestamp(until).date()).to_numpy()
         rows = rows[keep]
-    hexes = np.array([h3.str_to_int(str(c)) for c in rows["h3"]], dtype=np.int64)
+    hexes = h3_ints(rows["h3"].astype(str).to_numpy()).astype(np.int64)
     values = np.zeros(len(rows), dtype=np.int64)
     blank = np.zeros(len(rows), dtype=bool)
     for column in columns:
@@ -155,6 +157,8 @@ def follow_up_sums(targets: Sequence[str], areas: Sequence[shapely.Geometry | No
     frames = {r: density(r) for r in {res, *resolution[resolution >= 0].tolist()}}
     if any(f is None for f in frames.values()):
         return None
+    # The week rows once per collection, not once per intervention and window.
+    frames = {r: f[f["period_kind"].astype(str) == "week"] for r, f in frames.items() if f is not None}
     n = len(targets)
     span = pd.Timedelta(weeks=int(weeks))
     out = []
@@ -167,9 +171,7 @@ def follow_up_sums(targets: Sequence[str], areas: Sequence[shapely.Geometry | No
             if not mine.any() or pd.isna(since.iloc[i]):
                 continue
             r = int(resolution[i]) if resolution[i] >= 0 else res
-            frame = frames[r]
-            assert frame is not None
-            value, blank = published_sums((np.zeros(int(mine.sum()), dtype=np.int64), pairs[1][mine]), 1, frame, ["count"],
+            value, blank = published_sums((np.zeros(int(mine.sum()), dtype=np.int64), pairs[1][mine]), 1, frames[r], ["count"],
                                           "week", since.iloc[i], until.iloc[i])
             hidden[i] = bool(blank[0])
             total[i] = 0 if blank[0] else int(value[0])
