@@ -427,6 +427,21 @@ def _cell_sum_spec(settings, name: str) -> dict | None:
             "columns": {"dark_incidents": dark}, "kind": "all", "since": None}
 
 
+def _compare_sums(audit: CollectionAudit, frame: pd.DataFrame, column: str, shown: np.ndarray,
+                  expect: pd.arrays.IntegerArray, blank: np.ndarray, what: str) -> None:
+    """A published count must be the sum of the density's published terms, and blank where
+    one of them is: one published where a term is blank, or with another value, is a count
+    of its own, and exposed (the first five named)."""
+    want = expect.to_numpy(dtype=np.float64, na_value=np.nan)
+    hidden = np.isnan(shown)
+    off = (~hidden & blank) | (~hidden & ~blank & (shown != want))
+    audit.exposed += int(off.sum())
+    for i in np.flatnonzero(off)[:5]:
+        audit.tightest.append({"cell": str(frame["id"].iloc[i]) if "id" in frame else str(i), "column": column,
+                               "note": f"{column} = {shown[i]:g} is not the sum of the density's published {what} "
+                                       f"({'blank' if blank[i] else f'{want[i]:g}'})"})
+
+
 def _audit_cell_sums(settings, folder: Path, name: str, public: set[str], k: int, ptable) -> CollectionAudit | None:
     """Counts around areas are sums of the density's published cells (`estgeo.layers.cellsums`):
     recomputed here from the published geometry, the configured distance and the published
@@ -459,16 +474,9 @@ def _audit_cell_sums(settings, folder: Path, name: str, public: set[str], k: int
             continue
         shown = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
         expect, blank = cellsums.published_sums(pairs, len(frame), density, terms, spec["kind"], since)
-        want = expect.to_numpy(dtype=np.float64, na_value=np.nan)
         hidden = np.isnan(shown)
         audit.withheld += int(hidden.sum()) if ptable is None else int((~hidden).sum())
-        # Published where a term is blank, or a value that is not the sum: a count of its own.
-        off = (~hidden & blank) | (~hidden & ~blank & (shown != want))
-        audit.exposed += int(off.sum())
-        for i in np.flatnonzero(off)[:5]:
-            audit.tightest.append({"cell": str(frame["id"].iloc[i]) if "id" in frame else str(i), "column": column,
-                                   "note": f"{column} = {shown[i]:g} is not the sum of the density's published cells "
-                                           f"({'blank' if blank[i] else f'{want[i]:g}'})"})
+        _compare_sums(audit, frame, column, shown, expect, blank, "cells")
     audit.notes.append(f"every count a sum of the published incident-density-r{spec['res']} cells its area touches")
     return audit
 
@@ -501,14 +509,7 @@ def _audit_follow_up_sums(settings, folder: Path, public: set[str], audit: Colle
         return False
     for column, (expect, blank) in zip(("before_count", "after_count"), sums, strict=True):
         shown = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
-        want = expect.to_numpy(dtype=np.float64, na_value=np.nan)
-        hidden = np.isnan(shown)
-        off = (~hidden & blank) | (~hidden & ~blank & (shown != want))
-        audit.exposed += int(off.sum())
-        for i in np.flatnonzero(off)[:5]:
-            audit.tightest.append({"cell": str(frame["id"].iloc[i]), "column": column,
-                                   "note": f"{column} = {shown[i]:g} is not the sum of the density's published weeks "
-                                           f"({'blank' if blank[i] else f'{want[i]:g}'})"})
+        _compare_sums(audit, frame, column, shown, expect, blank, "weeks")
     audit.notes.append("before_count and after_count sums of the published density weeks of the target's cells")
     return True
 
