@@ -48,6 +48,27 @@ def test_openapi_is_self_contained(server: str) -> None:
     assert remote_refs(document) == set()
     on_disk = yaml.safe_load((demo_workspace() / "pygeoapi" / "openapi.yml").read_text(encoding="utf-8"))
     assert remote_refs(on_disk) == set()
+    # Every local reference resolves, and none points at itself or a node that holds it
+    # (ReDoc refused the document: "Self-referencing circular pointer").
+    bad = []
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/"):
+                target = document
+                for part in ref[2:].split("/"):
+                    target = target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
+                if target is None or (path + "/").startswith(ref[1:] + "/"):
+                    bad.append((path, ref))
+            for key, value in node.items():
+                walk(value, f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}/{i}")
+
+    walk(document, "")
+    assert bad == []
 
 
 @pytest.fixture(scope="module")

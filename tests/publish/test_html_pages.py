@@ -161,3 +161,58 @@ def test_vendored_bootstrap_is_the_locked_npm_version() -> None:
     assert lock["packages"]["node_modules/bootstrap"]["version"] == wanted == (vendor / "VERSION").read_text().strip()
     css = (vendor / "bootstrap.min.css").read_text(encoding="utf-8")
     assert css.startswith(f"@charset \"UTF-8\";/*!\n * Bootstrap  v{wanted}") and "sourceMappingURL" not in css
+
+
+@pytest.mark.parametrize(("package", "files", "banner"), [
+    ("swagger-ui-dist", ["swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"], "swagger-ui"),
+    ("redoc", ["redoc.standalone.js"], "redoc"),
+])
+def test_vendored_api_description_viewers_are_the_locked_npm_versions(package: str, files: list[str], banner: str) -> None:
+    assets = Path(pages.__file__).resolve().parent / "embed_assets"
+    lock = json.loads((assets / "package-lock.json").read_text(encoding="utf-8"))
+    wanted = json.loads((assets / "package.json").read_text(encoding="utf-8"))["dependencies"][package]
+    vendor = assets / "static" / "vendor" / ("swagger-ui" if package == "swagger-ui-dist" else "redoc")
+    assert lock["packages"][f"node_modules/{package}"]["version"] == wanted == (vendor / "VERSION").read_text().strip()
+    for name in files:
+        text = (vendor / name).read_text(encoding="utf-8")
+        assert len(text) > 100_000 and "sourceMappingURL" not in text[-300:], name
+    assert (vendor / "LICENSE").exists()
+
+
+@pytest.mark.slow
+def test_api_description_pages_load_everything_from_the_server(tmp_path: Path) -> None:
+    """/openapi?f=html (Swagger UI) and &ui=redoc: pygeoapi's own pages loaded their viewer
+    from unpkg and jsDelivr (and fonts from Google, and asked validator.swagger.io): on a
+    closed intranet they were blank. Now every request goes to the server and the API is shown."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver_path, "Debian chromium and chromium-driver (tests/system-packages.txt)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with live_server(demo_workspace(), workers=1) as (base, _):
+        host = urlparse(base).netloc
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+                         f"--user-data-dir={tmp_path / 'profile'}"):
+            options.add_argument(argument)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        driver = webdriver.Chrome(service=Service(driver_path), options=options)
+        try:
+            for name, path, shown in (("swagger", "/openapi?f=html", ".swagger-ui .info .title"),
+                                      ("redoc", "/openapi?f=html&ui=redoc", "redoc h1, .api-info h1")):
+                assert requests.get(f"{base}{path}", timeout=60).status_code == 200, name
+                driver.get(f"{base}{path}")
+                deadline = time.monotonic() + 90
+                while not driver.execute_script(f"const e = document.querySelector({json.dumps(shown)}); return e && e.textContent"):
+                    assert time.monotonic() < deadline, f"{name}: the API description was not shown"
+                    time.sleep(0.2)
+                (ARTIFACTS / f"page-openapi-{name}.png").write_bytes(driver.get_screenshot_as_png())
+                elsewhere = [u for u in _network(driver) if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != host]
+                assert elsewhere == [], (name, elsewhere)
+                errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+                assert errors == [], (name, errors)
+        finally:
+            driver.quit()

@@ -21,3 +21,26 @@ writeFileSync(`${bsTarget}/bootstrap.min.css`, css);
 copyFileSync("node_modules/bootstrap/LICENSE", `${bsTarget}/LICENSE`);
 writeFileSync(`${bsTarget}/VERSION`, `${bs.version}\n`);
 console.log(`vendored bootstrap ${bs.version} into ${bsTarget}`);
+
+// Swagger UI and ReDoc for the API description pages (/openapi?f=html, &ui=redoc), which
+// pygeoapi's templates load from unpkg and jsDelivr; without the source-map comments.
+const strip = (text) => text.replace(/\n?\/\/# sourceMappingURL=.*\s*$/, "\n").replace(/\n?\/\*# sourceMappingURL=.*?\*\/\s*$/, "\n");
+const sw = JSON.parse(readFileSync("node_modules/swagger-ui-dist/package.json", "utf8"));
+const swTarget = "static/vendor/swagger-ui";
+mkdirSync(swTarget, { recursive: true });
+for (const file of ["swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"]) {
+  writeFileSync(`${swTarget}/${file}`, strip(readFileSync(`node_modules/swagger-ui-dist/${file}`, "utf8")));
+}
+copyFileSync("node_modules/swagger-ui-dist/LICENSE", `${swTarget}/LICENSE`);
+writeFileSync(`${swTarget}/VERSION`, `${sw.version}\n`);
+console.log(`vendored swagger-ui-dist ${sw.version} into ${swTarget}`);
+const rd = JSON.parse(readFileSync("node_modules/redoc/package.json", "utf8"));
+const rdTarget = "static/vendor/redoc";
+mkdirSync(rdTarget, { recursive: true });
+// ReDoc's "powered by" footer shows a logo from cdn.redoc.ly: an empty image instead.
+const BLANK = "data:image/gif;base64,R0lGODlhAQABAAAAACw=";
+writeFileSync(`${rdTarget}/redoc.standalone.js`,
+  strip(readFileSync("node_modules/redoc/bundles/redoc.standalone.js", "utf8")).replaceAll("https://cdn.redoc.ly/redoc/logo-mini.svg", BLANK));
+copyFileSync("node_modules/redoc/LICENSE", `${rdTarget}/LICENSE`);
+writeFileSync(`${rdTarget}/VERSION`, `${rd.version}\n`);
+console.log(`vendored redoc ${rd.version} into ${rdTarget}`);
