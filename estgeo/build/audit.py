@@ -153,6 +153,7 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
             report.not_modelled.append("interventions: before_count and after_count over their own areas and windows "
                                        "against the density's cells and weeks (the build had no density to sum)")
         report.collections.append(derived)
+    report.collections.extend(_audit_copies(settings, folder, public))
     for name, columns in AREA_COUNTS.items():
         if name in public and (frame := _read(folder, name)) is not None:
             checked = _audit_cell_sums(settings, folder, name, public, k, ptable)
@@ -540,6 +541,59 @@ def _audit_area_counts(name: str, frame: pd.DataFrame, columns: list[str], k: in
         vals, counts = np.unique(np.minimum(np.concatenate(widths), 99), return_counts=True)
         audit.widths = {("≥99" if v >= 99 else str(int(v))): int(c) for v, c in zip(vals, counts, strict=True)}
     return audit
+
+
+#: Collections that publish rows of the default-resolution density unchanged: the
+#: default collection and the latest lägesbild period (`estgeo.layers.density.latest_lagesbild`).
+COPIES = ("incident-density", "incident-density-lagesbild")
+
+
+def _audit_copies(settings, folder: Path, public: set[str]) -> list[CollectionAudit]:
+    """Each row of a copy must be a row of `incident-density-r<default>` with every value
+    the same (withheld where it is withheld): a copy then tells nothing the density does
+    not, and the density is audited. A row the density does not have, or any value that
+    differs, is counted as exposed — a copy that published its own numbers would be a
+    second, unaudited look at the incidents."""
+    res = int((settings.project.get("h3") or {}).get("default_resolution", 9))
+    source_name = f"incident-density-r{res}"
+    names = [n for n in COPIES if n in public and (folder / f"{n}.gpkg").exists()]
+    if not names or not (folder / f"{source_name}.gpkg").exists():
+        return []
+    import pyogrio
+
+    source = pyogrio.read_dataframe(folder / f"{source_name}.gpkg", read_geometry=False).set_index("id")
+    out = []
+    for name in names:
+        copy = pyogrio.read_dataframe(folder / f"{name}.gpkg", read_geometry=False)
+        audit = CollectionAudit(name)
+        found = copy["id"].isin(source.index).to_numpy()
+        audit.exposed += int((~found).sum())
+        theirs = copy[found].set_index("id")
+        ours = source.loc[theirs.index]
+        differ = np.zeros(len(theirs), dtype=bool)
+        first = np.full(len(theirs), "", dtype=object)
+        for column in theirs.columns:
+            if column not in ours.columns:
+                audit.exposed += len(theirs)
+                audit.notes.append(f"{column}: not a column of {source_name}")
+                continue
+            a, b = theirs[column], ours[column]
+            same = (a.to_numpy() == b.to_numpy()) | (a.isna().to_numpy() & b.isna().to_numpy())
+            first[~same & ~differ] = column
+            differ |= ~same
+            if pd.api.types.is_numeric_dtype(a):
+                audit.withheld += int(a.isna().sum())
+        audit.exposed += int(differ.sum())
+        for i in np.flatnonzero(differ)[:5]:
+            row = theirs.iloc[int(i)]
+            audit.tightest.append({"cell": str(row.get("h3", theirs.index[i])), "period_kind": str(row.get("period_kind", "")),
+                                   "period": str(row.get("period_start", ""))[:10], "column": first[i],
+                                   "note": f"not the value of {source_name}"})
+        bad = theirs.index[differ][:5].tolist() + copy["id"][~found].head(5).tolist()
+        audit.notes.append(f"{len(copy):,} rows, each a row of {source_name}"
+                           + ("" if not audit.exposed else f"; not so for {audit.exposed}: {', '.join(map(str, bad[:5]))}"))
+        out.append(audit)
+    return out
 
 
 def _audit_derived(frame: pd.DataFrame, k: int, ptable=None) -> CollectionAudit:

@@ -39,19 +39,26 @@ from estgeo.errors import EstgeoError
 STYLES = PACKAGE_ROOT / "layers" / "styles"
 PROJECT_CRS = "EPSG:3006"
 PERIOD_KIND = "lagesbild"
-#: Features per OAPIF request: whole layers in a few requests, not pages of 100.
-PAGE_SIZE = 10000
+#: Features per OAPIF request: the largest page the server counts as cheap
+#: (config/estgeo.yml server.limits.cheap_items). QGIS downloads its layers side by side;
+#: pages of 10,000 are expensive requests, one at a time on the whole server, and the
+#: others got a 503 (a CI run: the density layers came up empty). Pages of 1,000 are not
+#: queued, and still whole layers in a few requests.
+PAGE_SIZE = 1000
 REL_ITEMS = "items"
 REL_TILES = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 REL_COVERAGE = "http://www.opengis.net/def/rel/ogc/1.0/coverage"
 DENSITY = "incident-density"
+#: The latest complete lägesbild period as a collection of its own
+#: (`estgeo.layers.density.latest_lagesbild`): the density layer the project shows.
+LATEST = "incident-density-lagesbild"
 _SUB_RESOLUTION = re.compile(rf"^{DENSITY}-r(\d+)$")
 #: Layer groups of the project, in drawing order from the top; collections not named
 #: here go to "other".
 GROUPS = [
     ("trygghet", {"sv": "Trygghetsvandringar", "en": "Safety walks"}, ["unsafe-places", "interventions", "walks"]),
     ("belysning", {"sv": "Belysning", "en": "Lighting"}, ["lamps-out", "street-lights", "dark-gaps", "lighting-insecurity"]),
-    ("handelser", {"sv": "Händelser", "en": "Incidents"}, ["hotspots", DENSITY]),
+    ("handelser", {"sv": "Händelser", "en": "Incidents"}, ["hotspots", LATEST]),
     ("ljusmodell", {"sv": "Modellerad belysning", "en": "Modelled light"}, ["modelled-light", "modelled-light-repaired"]),
     ("upplosningar", {"sv": "Händelsetäthet, alla upplösningar", "en": "Incident density, all resolutions"}, []),
     ("other", {"sv": "Övriga lager", "en": "Other layers"}, []),
@@ -63,7 +70,12 @@ GROUPS_ON = {"trygghet", "belysning", "handelser", "bakgrund"}
 #: Layers in a shown group that start switched off: they cover another layer's place
 #: (a second hexagon layer over the density, the work list over the street lights, the
 #: repaired-light scenario over the light).
-LAYERS_OFF = {"lighting-insecurity", "lamps-out", "modelled-light-repaired"}
+LAYERS_OFF = {"lighting-insecurity", "modelled-light-repaired"}
+#: Layers drawn only from street level in (scale denominator): every street light is
+#: 10,035 points on the demo, which QGIS 3.22 downloads in full for any view (11 pages,
+#: about 3.5 s of a 4.9 s first render, measured); over the town the lamps that matter,
+#: out and faulty, are the lamps-out work list (516 on the demo), shown at every scale.
+STREET_LEVEL = {"street-lights": 15000}
 #: Code lists whose labels the styles show, by the attribute they classify.
 CODE_LISTS = {("unsafe-places", "status"): "walk_statuses", ("street-lights", "status"): "lamp_statuses",
               ("lamps-out", "status"): "lamp_statuses"}
@@ -89,8 +101,13 @@ class Collection:
     geometry: str | None = None  # Point, LineString or Polygon, for collections without a style
     ranges: bool = False  # the coverage's GeoTIFF is served with HTTP ranges
     filter: str = ""
+    #: A QGIS expression the layer's renderer draws by (its other features are there, not
+    #: drawn): the period a layer of every period shows.
+    draw_only: str = ""
     name: str = ""
     classes: list[tuple[float, float, str]] = field(default_factory=list)
+    #: property → its title in the project's language (the server's schema): QGIS field aliases.
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 # Reading the server ---------------------------------------------------------------------
@@ -164,11 +181,33 @@ def latest_period(url: str, collection_id: str, kind: str = PERIOD_KIND) -> dict
     return None
 
 
+def field_titles(url: str, collection_id: str, lang: str) -> dict[str, str]:
+    """property → title from the collection's schema (OGC API Features Part 5, in `lang`;
+    estgeo serves the titles of config/fields.yml). A server without a schema gives none."""
+    try:
+        schema = get_json(f"{url}/collections/{collection_id}/schema", {"f": "json", "lang": lang})
+    except ProjectError:
+        return {}
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    return {str(name): str(spec["title"]) for name, spec in (properties or {}).items()
+            if isinstance(spec, dict) and spec.get("title") and spec.get("title") != name}
+
+
+def feature_properties(url: str, collection_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The properties of every feature matching `params`, page by page (PAGE_SIZE)."""
+    out: list[dict[str, Any]] = []
+    while True:
+        page = get_json(f"{url}/collections/{collection_id}/items",
+                        {"f": "json", "skipGeometry": "true", **params, "limit": PAGE_SIZE, "offset": len(out)})
+        features = page.get("features") or []
+        out.extend(dict(f.get("properties") or {}) for f in features)
+        if len(features) < PAGE_SIZE:
+            return out
+
+
 def period_counts(url: str, collection_id: str, kind: str, period: str) -> list[float]:
-    page = get_json(f"{url}/collections/{collection_id}/items",
-                    {"f": "json", "period_kind": kind, "period": period, "properties": "count", "skipGeometry": "true",
-                     "limit": PAGE_SIZE})
-    return [float(f["properties"]["count"]) for f in page.get("features", []) if f["properties"].get("count") is not None]
+    rows = feature_properties(url, collection_id, {"period_kind": kind, "period": period, "properties": "count"})
+    return [float(r["count"]) for r in rows if r.get("count") is not None]
 
 
 def count_classes(counts: list[float], minimum: int, classes: int = 5) -> list[tuple[float, float, str]]:
@@ -267,6 +306,29 @@ def maplayer(kind: str, layer_id: str, name: str, source: str, provider: str, cr
         for child in style:
             element.append(copy.deepcopy(child))
     return element
+
+
+def draw_only(style: ET.Element, condition: str) -> None:
+    """A graduated or categorized renderer classifies `CASE WHEN condition THEN attr END`:
+    features outside the condition have no value, fall in no class and are not drawn."""
+    renderer = style.find("renderer-v2")
+    if not condition or renderer is None or renderer.get("type") not in ("graduatedSymbol", "categorizedSymbol"):
+        return
+    attribute = renderer.get("attr", "")
+    column = attribute if attribute.startswith('"') else f'"{attribute}"'
+    renderer.set("attr", f"CASE WHEN {condition} THEN {column} END")
+
+
+def set_aliases(layer: ET.Element, aliases: dict[str, str]) -> None:
+    """Field aliases as QGIS 3 writes them (`<aliases><alias field=… name=…/>`; QGIS reads
+    them by field name, the index is kept for older readers)."""
+    if not aliases:
+        return
+    for old in layer.findall("aliases"):
+        layer.remove(old)
+    element = ET.SubElement(layer, "aliases")
+    for index, (name, title) in enumerate(aliases.items()):
+        ET.SubElement(element, "alias", {"field": name, "index": str(index), "name": title})
 
 
 def set_graduated_classes(style: ET.Element, classes: list[tuple[float, float, str]]) -> None:
@@ -369,27 +431,33 @@ def build_project(url: str, collections: list[Collection], lang: str = "sv", tit
         for key, _, ids in GROUPS:
             if collection.id in ids:
                 return key
-        return "upplosningar" if _SUB_RESOLUTION.match(collection.id) else "other"
+        return "upplosningar" if collection.id == DENSITY or _SUB_RESOLUTION.match(collection.id) else "other"
 
     for collection in collections:
         name = collection.name or collection.title
         key = group_of(collection)
         if collection.features:
             style = load_style(collection.id, styles)
-            if style is None and _SUB_RESOLUTION.match(collection.id):
+            if style is None and (_SUB_RESOLUTION.match(collection.id) or collection.id == LATEST):
                 style = load_style(DENSITY, styles)
             if style is None and collection.geometry:
                 style = load_style(f"default-{collection.geometry.lower()}", styles)
             if style is not None:
                 style = copy.deepcopy(style)
                 set_graduated_classes(style, collection.classes)
+                draw_only(style, collection.draw_only)
                 for (cid, attribute), code_list in CODE_LISTS.items():
                     if cid == collection.id and taxonomy:
                         labels = {c: str(e.get(lang, c)) for c, e in (taxonomy.get(code_list) or {}).items()}
                         translate_labels(style, attribute, labels)
             layer_id = _layer_id(collection.id)
             source = oapif_source(url, collection)
-            projectlayers.append(maplayer("vector", layer_id, name, source, "OAPIF", "EPSG:4326", style, collection.description))
+            layer = maplayer("vector", layer_id, name, source, "OAPIF", "EPSG:4326", style, collection.description)
+            set_aliases(layer, collection.aliases)
+            if collection.id in STREET_LEVEL:
+                layer.attrib.update({"hasScaleBasedVisibilityFlag": "1", "minScale": str(STREET_LEVEL[collection.id]),
+                                     "maxScale": "0"})
+            projectlayers.append(layer)
             placed[key].append((rank.get(collection.id, 99), _tree_node(layer_id, name, source, "OAPIF", collection.id not in LAYERS_OFF)))
         if collection.coverage:
             layer_id = _layer_id(collection.id + "-coverage")
@@ -489,28 +557,54 @@ def make_project(url: str, output: Path, lang: str = "sv", styles: Path = STYLES
     for collection in collections:
         if collection.features and load_style(collection.id, styles) is None and not _SUB_RESOLUTION.match(collection.id):
             collection.geometry = geometry_type(url, collection.id)
+        if collection.features:
+            collection.aliases = field_titles(url, collection.id, lang)
         if collection.coverage:
             collection.ranges = answers_ranges(f"{url}/collections/{collection.id}/coverage?f=GTiff")
-        if collection.features and (collection.id == DENSITY or _SUB_RESOLUTION.match(collection.id) or collection.id == "hotspots"):
+        if collection.features and collection.id == LATEST:
+            adjust_latest(url, collection, lang, min_count)
+        elif collection.features and (collection.id == DENSITY or _SUB_RESOLUTION.match(collection.id) or collection.id == "hotspots"):
             adjust_periodic(url, collection, lang, min_count, period_kind)
     tree = build_project(url, collections, lang, title, styles, taxonomy, period_kind)
     return write_qgz(tree, output), collections
 
 
 def adjust_periodic(url: str, collection: Collection, lang: str, min_count: int, period_kind: str) -> None:
-    """Show one period: the latest complete of `period_kind` (hot spots hold only that one)."""
+    """Draw one period: the latest complete of `period_kind` (hot spots hold only that one).
+
+    By the renderer (`draw_only`), not by a layer filter: QGIS 3.22 applies an OAPIF
+    layer's filter on the client after downloading the layer, reports the unfiltered
+    count as the layer's feature count (18,234 for 126), and a feature request with a
+    limit takes the first features before filtering (none of one period came back). The
+    layer holds what the collection holds, and draws the period.
+    """
     if collection.id == "hotspots":
-        collection.filter = f"period_kind = '{period_kind}'"
+        collection.draw_only = f"\"period_kind\" = '{period_kind}'"
         return
     period = latest_period(url, collection.id, period_kind)
     if period is None:
         return
     label = str(period["period"])
-    collection.filter = f"period_kind = '{period_kind}' AND period = '{label}'"
+    collection.draw_only = f"\"period_kind\" = '{period_kind}' AND \"period\" = '{label}'"
     start, end = str(period.get("period_start", ""))[:10], str(period.get("period_end", ""))[:10]
     word = PERIOD_WORDS.get(period_kind, {}).get(lang, period_kind)
     collection.name = f"{collection.title} – {word} {start}–{_day_before(end)}" if start and end else f"{collection.title} – {label}"
     collection.classes = count_classes(period_counts(url, collection.id, period_kind, label), min_count)
+
+
+def adjust_latest(url: str, collection: Collection, lang: str, min_count: int) -> None:
+    """The latest lägesbild collection holds one period: named after it, classes cut from
+    its counts, and no filter (QGIS 3.22 would apply one on the client, after
+    downloading the layer, and count the unfiltered features)."""
+    rows = feature_properties(url, collection.id, {"properties": "count,period,period_start,period_end"})
+    if not rows:
+        return
+    first = rows[0]
+    start, end = str(first.get("period_start", ""))[:10], str(first.get("period_end", ""))[:10]
+    word = PERIOD_WORDS["lagesbild"].get(lang, "lägesbild")
+    base = collection.title.split(" – ")[0]
+    collection.name = f"{base} – {word} {start}–{_day_before(end)}" if start and end else collection.title
+    collection.classes = count_classes([float(r["count"]) for r in rows if r.get("count") is not None], min_count)
 
 
 def _day_before(iso: str) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError, Programmi
 from estgeo.build.tiles import BUFFER, EXTENT
 from estgeo.publish.budget import OverBudget
 from estgeo.publish.enums import with_enums
+from estgeo.publish.field_titles import with_titles
 
 #: SQLAlchemy's name for psycopg 3, and the connection parameters pygeoapi sets for psycopg2.
 DRIVER = "postgresql+psycopg"
@@ -42,12 +43,13 @@ class PostgisProvider(PostgreSQLProvider):
 
     def __init__(self, provider_def: dict[str, Any]) -> None:
         self.enums: dict[str, list[Any]] = dict(provider_def.get("enums") or {})
+        self.fields_config: str | None = provider_def.get("fields_config")
         # PostgreSQLProvider.__init__ would pin psycopg2; its SQL (bbox, CQL2) is kept.
         GenericSQLProvider.__init__(self, provider_def, DRIVER, CONNECTION_PARAMETERS)
 
     def get_fields(self) -> dict[str, dict[str, Any]]:
         """The table's fields, with the declared sets of values (`estgeo.publish.enums`)."""
-        return with_enums(super().get_fields(), getattr(self, "enums", {}))
+        return with_titles(with_enums(super().get_fields(), getattr(self, "enums", {})), getattr(self, "fields_config", None))
 
     def _get_property_filters(self, properties: Any) -> Any:
         """`?complete=true&resolution=9` as SQL. A query value is text; pygeoapi compares it

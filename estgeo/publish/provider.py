@@ -40,6 +40,7 @@ from estgeo.publish import budget
 from estgeo.publish.cql2 import FilterError, filter_mask
 from estgeo.publish.crs import bbox_polygon, box_in_crs84
 from estgeo.publish.enums import with_enums
+from estgeo.publish.field_titles import with_titles
 from estgeo.publish.http import request_arg, request_args
 from estgeo.publish.layer_cache import TEMPORAL_KINDS, Layer, LayerUnavailable, load_layer
 from estgeo.publish.temporal import overlaps, parse_datetime_param
@@ -66,6 +67,7 @@ class GeoPackageProvider(BaseProvider):
         self.layer_name: str = options.get("layer") or provider_def.get("table") or self.name
         self.time_zone: str = options.get("time_zone", "UTC")
         self.enums: dict[str, list[Any]] = dict(provider_def.get("enums") or {})
+        self.fields_config: str | None = provider_def.get("fields_config")
         started = time.monotonic()
         try:
             self.layer: Layer = load_layer(self.data, self.layer_name, id_field=self.id_field, time_zone=self.time_zone)
@@ -82,7 +84,7 @@ class GeoPackageProvider(BaseProvider):
     def get_fields(self) -> dict[str, dict[str, Any]]:
         """Properties and their JSON types; dates and times are strings with a format;
         the declared sets of values (`estgeo.publish.enums`)."""
-        return with_enums(self.layer.field_schemas(), self.enums)
+        return with_titles(with_enums(self.layer.field_schemas(), self.enums), self.fields_config)
 
     @crs_transform
     def query(

@@ -330,6 +330,8 @@ def _resource(settings: Settings, collection: dict[str, Any], url: str | None = 
     if collection.get("enums"):
         # The closed sets of values: queryables, schema, and a 400 outside them (estgeo.publish.enums).
         provider["enums"] = enum_values(settings, collection)
+    # The properties' titles in sv/en (config/fields.yml; estgeo.publish.field_titles).
+    provider["fields_config"] = str(settings.config_dir)
     providers = [provider]
     tiles = _tile_provider(settings, cid)
     if tiles and in_postgis is not None and provider["name"] == POSTGIS_PROVIDER \

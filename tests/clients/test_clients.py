@@ -38,7 +38,8 @@ SUNNE = (13.1433, 59.8366)
 SUNNE_3006 = (6634672.0, 395936.0)
 #: The collections the map clients (QGIS, GDAL, web maps) must find (coverages last).
 REQUIRED = [
-    "incident-density", "incident-density-r7", "incident-density-r8", "incident-density-r9", "incident-density-r10",
+    "incident-density", "incident-density-lagesbild", "incident-density-r7", "incident-density-r8", "incident-density-r9",
+    "incident-density-r10",
     "hotspots", "unsafe-places", "walks", "interventions", "street-lights", "lighting-insecurity", "dark-gaps",
     "lamps-out", "modelled-light", "modelled-light-repaired",
 ]

@@ -91,7 +91,7 @@ def test_output_schema_and_geometry(tmp_path):
     settings = settings_for(tmp_path)
     incidents = random_incidents()
     frames, built = build(settings, incidents)
-    assert set(frames) == {"incident-density", "incident-density-r7", "incident-density-r8", "incident-density-r9",
+    assert set(frames) == {"incident-density", "incident-density-lagesbild", "incident-density-r7", "incident-density-r8", "incident-density-r9",
                            "incident-density-r10", "hotspots"}
     declared = [c["id"] for layer in settings.layers if layer["builder"] == "density" for c in layer["collections"]]
     assert sorted(declared) == sorted(frames)

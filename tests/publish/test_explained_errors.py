@@ -98,6 +98,32 @@ def test_every_declared_set_holds_every_value_the_demo_publishes() -> None:
                 seen = {str(v) for v in frame[name].dropna().unique()}
                 assert seen <= {str(v) for v in values}, (collection["id"], name, seen - {str(v) for v in values})
                 checked += bool(seen)
-            if "period_kind" in declared:
-                assert declared["period_kind"] == list(PERIOD_KINDS)
+            if "period_kind" in declared:  # all kinds, in the code's order; the latest lägesbild holds one
+                expected = ["lagesbild"] if collection["id"] == "incident-density-lagesbild" else list(PERIOD_KINDS)
+                assert declared["period_kind"] == expected, collection["id"]
     assert checked >= 15
+
+
+def test_every_published_property_has_a_title_in_both_languages(server: AppClient) -> None:
+    """config/fields.yml names every property of every feature collection; the schema
+    carries the title in the reader's language (GDAL, QGIS aliases, forms read it)."""
+    collections = server.get(f"{server}/collections", params={"f": "json"}).json()["collections"]
+    features = [c["id"] for c in collections if c.get("itemType") == "feature"]
+    assert len(features) >= 15
+    missing = []
+    for cid in features:
+        sv = server.get(f"{server}/collections/{cid}/schema", params={"f": "json", "lang": "sv"}).json()["properties"]
+        en = server.get(f"{server}/collections/{cid}/schema", params={"f": "json"},
+                        headers={"Accept-Language": "en-GB,en;q=0.8"}).json()["properties"]
+        for name, spec in sv.items():
+            if spec.get("x-ogc-role") == "id" or name == "geometry":
+                continue
+            if not spec.get("title") or not en[name].get("title"):
+                missing.append(f"{cid}.{name}")
+    assert not missing, missing
+    density = server.get(f"{server}/collections/incident-density/schema", params={"f": "json", "lang": "sv"}).json()
+    assert density["properties"]["light_darkness"]["title"] == "Antal i mörker"
+    assert density["properties"]["cat_klotter"]["title"] == "Antal: Klotter"  # from the taxonomy
+    en = server.get(f"{server}/collections/incident-density/schema", params={"f": "json", "lang": "en"}).json()
+    assert en["properties"]["light_darkness"]["title"] == "Incidents in darkness"
+    assert en["properties"]["count"]["type"] == "integer"  # the title does not displace the type
