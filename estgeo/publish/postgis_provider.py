@@ -46,6 +46,9 @@ class PostgisProvider(PostgreSQLProvider):
         self.fields_config: str | None = provider_def.get("fields_config")
         # PostgreSQLProvider.__init__ would pin psycopg2; its SQL (bbox, CQL2) is kept.
         GenericSQLProvider.__init__(self, provider_def, DRIVER, CONNECTION_PARAMETERS)
+        # pygeoapi's schema reads `fields` (the cached columns), not get_fields(): cache
+        # them with the declared sets and titles, so /schema has them as the store's provider.
+        self._fields = self.get_fields()
 
     def get_fields(self) -> dict[str, dict[str, Any]]:
         """The table's fields, with the declared sets of values (`estgeo.publish.enums`)."""
