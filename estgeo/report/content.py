@@ -163,9 +163,9 @@ def compose(settings: Settings, options: ReportOptions, store=None, now: datetim
     report.notes = [t(f"profile_{options.profile}"),
                     t("area", area=area.label) if area else t("area_all"),
                     t("generated", when=now.astimezone(ZoneInfo(settings.time_zone)).strftime("%Y-%m-%d %H:%M"),
-                      build=manifest.get("build", "–")),
-                    t("law_note")]
+                      built=_build_time(manifest.get("build"), settings.time_zone))]
     composer.build(report, store, manifest)
+    report.notes.append(t("law_note", **_law_sections(report.sections)))
     report.data = plain(report.data)
     return report
 
@@ -216,15 +216,25 @@ class _Composer:
         self.cells_prev = self.counts.cells(self.windows.previous) if self.has["previous"] else None
         report.sections.append(self.summary(report.data))
         report.sections.append(self.maps(report.data))
-        report.sections.append(self.heatmap(report.data))
+        if self.internal:  # the weekday × hour table needs single incidents' times: not in the public layers
+            report.sections.append(self.heatmap(report.data))
+        else:
+            report.data["weekday_hour"] = None
         report.sections.append(self.top_cells(report.data))
         report.sections.append(self.unsafe_places(report.data))
         report.sections.append(self.lamps(report.data))
         report.sections.append(self.interventions(report.data, store))
         report.sections.append(self.analysis(report.data))
         report.sections.append(self.sources(report.data, store, manifest))
+        method = str((self.settings.project.get("privacy") or {}).get("method", "suppression"))
+        privacy = self.t("privacy_cell_key" if method == "cell-key" and not self.internal else "privacy_suppression",
+                         min=self.min_count)
         report.sections.append({"id": "method", "title": self.t("s_method"),
-                                "blocks": [{"type": "p", "text": self.t("method_text", min=self.min_count)}]})
+                                "blocks": [{"type": "p", "text": self.t("method_text", privacy=privacy)}]})
+        # Numbered as shown: the public version has no weekday × hour section, and no
+        # empty heading stands in for it.
+        for number, section in enumerate((s for s in report.sections if s["id"] != "method"), start=1):
+            section["title"] = f"{number}. {section['title']}"
 
     # 1. Summary ---------------------------------------------------------------------------
     def summary(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +343,8 @@ class _Composer:
             shown = figures.hexagons(frame.set_index("h3")[["hotspot_class"]])
             fig = figures.emerging_map(shown, self.basemap, bounds, t)
             blocks.append({"type": "figure", "id": "map-emerging", "src": figures.png(fig), "title": t("map_emerging"),
-                           "caption": t("map_emerging_text", n=info["n_periods"], last=info["period"])})
+                           "caption": t("map_emerging_text", n=info["n_periods"],
+                                                     last=t(f"period_starting_{info['period_kind']}", start=info["period_start"]))})
         fig = figures.light_maps(cells, self.basemap, bounds, t, self.min_count)
         blocks.append({"type": "figure", "id": "map-light", "src": figures.png(fig), "title": t("map_light"), "caption": t("map_light_text")})
         data["maps"] = maps
@@ -348,7 +359,9 @@ class _Composer:
                                  where=f"period_kind = '{kind}'")
         if frame.empty:
             return None
-        info = {"period_kind": kind, "period": str(frame["period"].iloc[0]), "n_periods": int(frame["n_periods"].iloc[0])}
+        start = pd.Timestamp(frame["period_start"].iloc[0])
+        info = {"period_kind": kind, "period": str(frame["period"].iloc[0]), "n_periods": int(frame["n_periods"].iloc[0]),
+                "period_start": start.strftime("%Y-%m-%d")}
         frame = frame[frame["hotspot_class"].notna() & (frame["hotspot_class"] != "none")]
         if self.area is not None and len(frame):
             frame = frame[self.area.select(frame["h3"].to_numpy(), int(frame["resolution"].iloc[0]))]
@@ -430,7 +443,9 @@ class _Composer:
         listed = places[overdue].copy()
         end_day = pd.Timestamp(self.windows.current.end)
         listed["days_open_at_end"] = (end_day - pd.to_datetime(listed["walk_date"])).dt.days
-        listed = listed.sort_values(["days_open_at_end", "id"], ascending=[False, True], kind="stable").head(PLACES_LISTED)
+        listed = listed.sort_values(["days_open_at_end", "id"], ascending=[False, True], kind="stable")
+        more = max(0, len(listed) - PLACES_LISTED)
+        listed = listed.head(PLACES_LISTED)
         items = []
         for _, r in listed.iterrows():
             item = {"id": r["id"], "walk_id": r["walk_id"], "problems": r["problems"], "status": r["status"],
@@ -439,7 +454,7 @@ class _Composer:
             if self.internal:
                 item.update({"proposal": r.get("proposal"), "responsible": r.get("responsible")})
             items.append(item)
-        data["unsafe_places"] = {"layer": collection, "counts": counts, "overdue": items}
+        data["unsafe_places"] = {"layer": collection, "counts": counts, "overdue": items, "overdue_not_listed": more}
         stats_block = {"type": "stats", "items": [
             {"label": t(f"places_{k}"), "text": t.int(v), "ref": f"unsafe_places.counts.{k}", "value": v} for k, v in counts.items()]}
         headers = [t("col_place"), t("col_walk"), t("col_problems"), t("col_status"), t("col_target"), t("col_days_open"),
@@ -460,6 +475,8 @@ class _Composer:
         blocks = [{"type": "p", "text": t("places_text", end=self.windows.current.last_day.isoformat())}, stats_block]
         if rows:
             blocks.append({"type": "table", "id": "places-overdue", "caption": t("places_overdue_list"), "headers": headers, "rows": rows})
+        if more:
+            blocks.append({"type": "p", "text": t("places_more", n=t.int(more))})
         return {"id": "places", "title": t("s_places"), "blocks": blocks}
 
     # 6. Lamps out near hot spots ---------------------------------------------------------------------
@@ -634,6 +651,7 @@ class _Composer:
         n_a = sum(by[c]["current"] for c in known)
         n_b = sum(by[c][other] for c in known)
         dark_a, dark_b = by["light_darkness"]["current"], by["light_darkness"][other]
+        unknown = by["light_unknown"]["current"] if "light_unknown" in by else None
         p = stats.share_test(dark_a, n_a, dark_b, n_b)
         if p is None:
             return []
@@ -643,7 +661,8 @@ class _Composer:
                  "share_current": round(dark_a / n_a, 4) if n_a else None, "share_other": round(dark_b / n_b, 4) if n_b else None,
                  "text": t("finding_dark", share_a=t.pct(100 * dark_a / n_a, signed=False) if n_a else t("no_data"),
                            share_b=t.pct(100 * dark_b / n_b, signed=False) if n_b else t("no_data"),
-                           against=t(f"against_{other}"), p=t.p(p), sig=t("finding_dark_sig") if significant else "")}]
+                           against=t(f"against_{other}"), p=t.p(p), sig=t("finding_dark_sig") if significant else "",
+                           unknown=t.int(unknown) if unknown is not None else t("no_data"))}]
 
     def _hot_spot_findings(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         t = self.t
@@ -691,7 +710,7 @@ class _Composer:
         rows = []
         for i, r in enumerate(record["ingest"]):
             ref = f"sources.ingest.{i}"
-            rows.append([cell(r["source"]), cell(r["kind"]), cell(t.int(r["files"]), f"{ref}.files", r["files"], True),
+            rows.append([cell(r["source"]), cell(t(f"kind_{r['kind']}")), cell(t.int(r["files"]), f"{ref}.files", r["files"], True),
                          cell(t.int(r["read"]), f"{ref}.read", r["read"], True),
                          cell(t.int(r["ingested"] + r["updated"] + r["unchanged"]), None, None, True),
                          cell(t.int(r["quarantined"]), f"{ref}.quarantined", r["quarantined"], True)])
@@ -700,7 +719,7 @@ class _Composer:
                                                                          t("col_ingested"), t("col_quarantined")], "rows": rows})
         if record["quarantine"]:
             headers = [t("col_kind"), *([t("col_source")] if self.internal else []), t("col_reason"), t("col_quarantined")]
-            qrows = [[cell(r["kind"]), *([cell(Path(r["file"]).name)] if self.internal else []), cell(str(r["reason"])),
+            qrows = [[cell(t(f"kind_{r['kind']}")), *([cell(Path(r["file"]).name)] if self.internal else []), cell(str(r["reason"])),
                       cell(t.int(r["rows"]), f"sources.quarantine.{i}.rows", r["rows"], True)] for i, r in enumerate(record["quarantine"])]
             blocks.append({"type": "table", "id": "quarantine", "headers": headers, "rows": qrows})
         else:
@@ -718,11 +737,43 @@ class _Composer:
         shown = {cid: n for cid, n in (manifest.get("collections") or {}).items() if self.internal or cid in public_ids}
         record["layers"] = shown
         if shown:
-            blocks.append({"type": "table", "id": "layers", "caption": t("layers_title", build=manifest.get("build", "–")),
+            titles = {c["id"]: c.get("title") for c in self.settings.collections}
+            blocks.append({"type": "table", "id": "layers", "caption": t("layers_title"),
                            "headers": [t("col_layer"), t("col_features")],
-                           "rows": [[cell(cid), cell(t.int(n), f"sources.layers.{cid}", n, True)] for cid, n in shown.items()]})
+                           "rows": [[cell(_title(titles.get(cid), self.options.lang) or cid), cell(t.int(n), f"sources.layers.{cid}", n, True)]
+                                    for cid, n in shown.items()]})
         data["sources"] = record
         return {"id": "sources", "title": t("s_sources"), "blocks": blocks}
+
+
+def _title(title: Any, lang: str) -> str | None:
+    """A collection's title in `lang` (titles in layers/*.yml are a string or {sv:, en:})."""
+    if isinstance(title, dict):
+        return title.get(lang) or title.get("sv") or next(iter(title.values()), None)
+    return None if title is None else str(title)
+
+
+def _build_time(build: Any, time_zone: str) -> str:
+    """When the layers were published, in local time: a build id starts with its UTC
+    time (20261206T234920.98…); readers need the time, not the id."""
+    try:
+        stamp = datetime.strptime(str(build)[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return "–"
+    return stamp.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _law_sections(sections: list[dict[str, Any]]) -> dict[str, str]:
+    """The numbers of the sections that answer each part of 4 § of the law (2023:196):
+    the mapping, other relevant information and the analysis, as the report numbers them."""
+    numbers = {s["id"]: s["title"].split(".", 1)[0] for s in sections if s["id"] != "method"}
+
+    def span(ids: tuple[str, ...]) -> str:
+        found = [numbers[i] for i in ids if i in numbers]
+        return "–" if not found else found[0] if len(found) == 1 else f"{found[0]}–{found[-1]}"
+
+    return {"mapping": span(("summary", "maps", "heatmap", "top")), "other": span(("places", "lamps", "interventions")),
+            "analysis": span(("analysis",))}
 
 
 def _cell_area(res: int, t: Texts) -> str:

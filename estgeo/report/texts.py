@@ -22,24 +22,28 @@ STRINGS: dict[str, dict[str, str]] = {
         "subtitle": "{municipality} kommun · {period}",
         "profile_public": "Offentlig version — innehåller bara det som de öppna lagren visar.",
         "profile_internal": "Intern version — innehåller uppgifter som inte publiceras. Får inte spridas.",
-        "generated": "Skapad {when} från bygget {build}.",
+        "generated": "Skapad {when} från lagren som publicerades {built}.",
         "area_all": "Hela kommunen",
         "area": "Område: {area}",
         "period_kind_lagesbild": "lägesbildsperiod",
         "period_kind_week": "vecka",
         "period_kind_month": "månad",
         "period_range": "{first} – {last}",
+        "period_starting_lagesbild": "lägesbildsperioden som började {start}",
+        "period_starting_week": "veckan som började {start}",
+        "period_starting_month": "månaden som började {start}",
         "toc": "Innehåll",
         "law_note": (
             "Underlag för kommunens lägesbild enligt lag (2023:196) om kommuners ansvar för brottsförebyggande "
-            "arbete, 4 §: kartläggning av brottsligheten, dess omfattning och konsekvenser (avsnitt 1–4), annan "
-            "relevant information (avsnitt 5–7) och en analys av kartläggningen (avsnitt 8)."
+            "arbete, 4 §: kartläggning av brottsligheten, dess omfattning och konsekvenser (avsnitt {mapping}), annan "
+            "relevant information (avsnitt {other}) och en analys av kartläggningen (avsnitt {analysis})."
         ),
-        "s_summary": "1. Sammanfattning",
+        "s_summary": "Sammanfattning",
         "summary_intro": (
             "Händelser i perioden jämfört med föregående period ({previous}) och samma period förra året ({last_year}), "
             "per kategorigrupp och ljusförhållande. p är sannolikheten för en minst lika stor skillnad om takten inte "
-            "ändrats (exakt test, se Metod)."
+            "ändrats (exakt test), justerad med Holms metod för att tabellen prövar många grupper samtidigt; "
+            "fetstil: p < 0,05 (se Metod)."
         ),
         "col_what": "Grupp",
         "col_current": "Perioden",
@@ -55,7 +59,7 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "no_data": "–",
         "series_title": "Händelser per {kind}, senaste året",
-        "s_maps": "2. Kartor",
+        "s_maps": "Kartor",
         "map_density": "Händelsetäthet ({period})",
         "map_density_text": (
             "Antal händelser per H3-cell (upplösning {res}, cirka {area} per cell). Grå, streckade celler har för få "
@@ -79,13 +83,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "legend_count": "Antal",
         "legend_withheld": "Färre än {min}",
         "legend_hot_periods": "Perioder som hot spot",
-        "s_heatmap": "3. Veckodag och timme",
+        "s_heatmap": "Veckodag och timme",
         "heatmap_text": "Händelser per veckodag och timme (lokal tid) i perioden, för händelser med känd tidpunkt ({unknown} utan).",
         "heatmap_public": (
             "Tabellen veckodag × timme bygger på enskilda händelsers tidpunkter och publiceras inte som lager; den finns "
             "bara i den interna versionen. Fördelningen på dagsljus och mörker ovan bygger på publicerade data."
         ),
-        "s_top": "4. Cellerna med flest händelser",
+        "s_top": "Cellerna med flest händelser",
         "top_text": (
             "De tio cellerna (upplösning {res}) med flest händelser i perioden, förändring mot föregående period och "
             "de vanligaste kategorierna."
@@ -95,7 +99,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_count": "Antal",
         "col_dominant": "Vanligast",
         "col_hot": "Gi* (z)",
-        "s_places": "5. Otrygga platser",
+        "s_places": "Otrygga platser",
         "places_text": (
             "Platser från trygghetsvandringar. Öppna och försenade räknas vid periodens slut ({end}); nya är "
             "vandringar i perioden, åtgärdade platser med åtgärdsdatum i perioden."
@@ -116,7 +120,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_nearby_cells": "Händelser i cellerna inom 100 m (mörker)",
         "col_proposal": "Förslag",
         "col_responsible": "Ansvarig",
-        "s_lamps": "6. Släckta lampor nära hot spots",
+        "s_lamps": "Släckta lampor nära hot spots",
         "lamps_text": (
             "Lampor som är släckta eller har fel inom {radius} m från någon av periodens {n} hot spot-celler, i "
             "belysningsarbetslistans ordning (händelser i mörker inom lampans räckvidd) när den finns, annars närmast "
@@ -129,7 +133,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_owner": "Ägare",
         "col_rank": "Prio",
         "col_rank_reason": "Skäl",
-        "s_interventions": "7. Uppföljning av åtgärder",
+        "s_interventions": "Uppföljning av åtgärder",
         "interventions_text": (
             "Händelser i åtgärdens målområde lika lång tid före och efter ({weeks} hela veckor före och efter veckan då "
             "den blev klar). p: exakt test av lika takt före och efter."
@@ -142,7 +146,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_note": "Kommentar",
         "col_org": "Organisation",
         "col_outcome": "Utfall",
-        "s_analysis": "8. Analys",
+        "s_analysis": "Analys",
         "analysis_intro": (
             "Vad som har ändrats mer än slumpen förklarar (p < {alpha} efter Holm-korrigering inom varje tabell). "
             "Förändringar utan stöd nämns inte som förändringar."
@@ -151,7 +155,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "finding_down": "{what} minskade från {b} till {a} ({pct}) jämfört med {against}; minskningen är statistiskt säkerställd (p = {p}, takt × {rr}, 95 % KI {lo}–{hi}).",
         "finding_none": "Ingen kategorigrupp ändrades statistiskt säkerställt jämfört med {against}.",
         "finding_moved": "{what} ändrades jämfört med {against} ({b} → {a}), men inom slumpens variation (p = {p}).",
-        "finding_dark": "Andelen händelser i mörker var {share_a} mot {share_b} {against} (p = {p}{sig}).",
+        "finding_dark": (
+            "Andelen händelser i mörker, av dem med känt ljusförhållande, var {share_a} mot {share_b} {against} "
+            "(p = {p}{sig}); {unknown} händelser i perioden har okänt ljusförhållande och är inte med."
+        ),
         "finding_dark_sig": ", statistiskt säkerställt",
         "finding_hot": "{n} celler var hot spots med minst 95 % signifikans i perioden ({n_prev} föregående period); {new} är nya.",
         "finding_emerging": "Framväxande hot spots: {classes}.",
@@ -161,7 +168,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "down": "minskning",
         "against_previous": "föregående period",
         "against_last_year": "samma period i fjol",
-        "s_sources": "9. Datakällor och täckning",
+        "s_sources": "Datakällor och täckning",
         "sources_text": "Inläsningar per källa (senaste versionen av varje fil) och vad som lades i karantän.",
         "col_source": "Källa",
         "col_kind": "Slag",
@@ -172,17 +179,29 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_reason": "Orsak",
         "quarantine_none": "Inga rader i karantän.",
         "orgs_title": "Rapporter i perioden per organisation",
-        "layers_title": "Publicerade lager i bygget {build}",
+        "layers_title": "Publicerade lager",
+        "places_more": "… och {n} försenade platser till (se lagret Otrygga platser).",
+        "kind_incidents": "Händelser",
+        "kind_walks": "Trygghetsvandringar",
+        "kind_lights": "Belysningspunkter",
+        "kind_interventions": "Åtgärder",
         "col_layer": "Lager",
         "col_features": "Objekt",
         "s_method": "Metod och sekretess",
         "method_text": (
-            "Händelser räknas per H3-cell och period efter mitten av händelsens tidsfönster. Antal under {min} publiceras "
-            "inte (och inte heller värden som skulle avslöja dem), så i den offentliga versionen är summor summor av "
-            "publicerade värden. Förändringar prövas med ett exakt villkorat test för lika Poisson-takt (binomialtest "
+            "Händelser räknas per H3-cell och period efter mitten av händelsens tidsfönster. {privacy} Förändringar prövas med ett exakt villkorat test för lika Poisson-takt (binomialtest "
             "givet summan, med hänsyn till periodernas längd), andelar med Fishers exakta test; p-värden inom en tabell "
             "justeras med Holms metod. Hot spots är Getis-Ord Gi* med FDR-korrigering; framväxande hot spots följer "
             "Esris definitioner med Mann-Kendall-trend."
+        ),
+        "privacy_suppression": (
+            "Antal under {min} publiceras inte (och inte heller värden som skulle avslöja dem), så i den offentliga "
+            "versionen är summor summor av publicerade värden."
+        ),
+        "privacy_cell_key": (
+            "Varje publicerat antal är flyttat med en liten fast störning (cell key-metoden, som SCB använder): samma "
+            "händelser ger alltid samma värde, och inget litet antal går att veta exakt. Summor i den offentliga "
+            "versionen är summor av publicerade värden och kan därför skilja några enheter från summan av delarna."
         ),
         "weekdays": "mån,tis,ons,tor,fre,lör,sön",
         "gi_bins": "Kall 99 %,Kall 95 %,Kall 90 %,Ej signifikant,Het 90 %,Het 95 %,Het 99 %",
@@ -196,24 +215,28 @@ STRINGS: dict[str, dict[str, str]] = {
         "subtitle": "{municipality} Municipality · {period}",
         "profile_public": "Public version — holds only what the open layers show.",
         "profile_internal": "Internal version — holds information that is not published. Not for distribution.",
-        "generated": "Generated {when} from build {build}.",
+        "generated": "Generated {when} from the layers published {built}.",
         "area_all": "The whole municipality",
         "area": "Area: {area}",
         "period_kind_lagesbild": "lägesbild period",
         "period_kind_week": "week",
         "period_kind_month": "month",
         "period_range": "{first} – {last}",
+        "period_starting_lagesbild": "the lägesbild period that began on {start}",
+        "period_starting_week": "the week that began on {start}",
+        "period_starting_month": "the month that began on {start}",
         "toc": "Contents",
         "law_note": (
             "Basis for the municipality's situation report under the Act (2023:196) on municipal responsibility for "
-            "crime prevention, section 4: a mapping of crime, its extent and consequences (sections 1–4), other relevant "
-            "information (sections 5–7) and an analysis of the mapping (section 8)."
+            "crime prevention, section 4: a mapping of crime, its extent and consequences (sections {mapping}), other relevant "
+            "information (sections {other}) and an analysis of the mapping (section {analysis})."
         ),
-        "s_summary": "1. Summary",
+        "s_summary": "Summary",
         "summary_intro": (
             "Incidents in the period compared with the previous period ({previous}) and the same period last year "
             "({last_year}), by category group and light condition. p is the probability of a difference at least as large "
-            "if the rate had not changed (exact test, see Method)."
+            "if the rate had not changed (exact test), adjusted with Holm's method because the table tests many groups at "
+            "once; bold: p < 0.05 (see Method)."
         ),
         "col_what": "Group",
         "col_current": "Period",
@@ -229,7 +252,7 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "no_data": "–",
         "series_title": "Incidents per {kind}, last year",
-        "s_maps": "2. Maps",
+        "s_maps": "Maps",
         "map_density": "Incident density ({period})",
         "map_density_text": (
             "Incidents per H3 cell (resolution {res}, about {area} per cell). Grey hatched cells have too few incidents "
@@ -253,13 +276,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "legend_count": "Count",
         "legend_withheld": "Fewer than {min}",
         "legend_hot_periods": "Periods as hot spot",
-        "s_heatmap": "3. Weekday and hour",
+        "s_heatmap": "Weekday and hour",
         "heatmap_text": "Incidents per weekday and hour (local time) in the period, for incidents with a known time ({unknown} without).",
         "heatmap_public": (
             "The weekday × hour table is built from single incidents' times and is not published as a layer; it is only "
             "in the internal version. The split by daylight and darkness above is built from published data."
         ),
-        "s_top": "4. The cells with the most incidents",
+        "s_top": "The cells with the most incidents",
         "top_text": (
             "The ten cells (resolution {res}) with the most incidents in the period, the change against the previous "
             "period and the most frequent categories."
@@ -269,7 +292,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_count": "Count",
         "col_dominant": "Most frequent",
         "col_hot": "Gi* (z)",
-        "s_places": "5. Unsafe places",
+        "s_places": "Unsafe places",
         "places_text": (
             "Places from safety walks. Open and overdue are counted at the end of the period ({end}); new are walks in "
             "the period, resolved are places with a resolution date in the period."
@@ -289,7 +312,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_nearby_cells": "Incidents in the cells within 100 m (dark)",
         "col_proposal": "Proposal",
         "col_responsible": "Responsible",
-        "s_lamps": "6. Lamps out near hot spots",
+        "s_lamps": "Lamps out near hot spots",
         "lamps_text": (
             "Lamps that are out or faulty within {radius} m of one of the period's {n} hot spot cells, in the order of the "
             "lighting work list (incidents in darkness within the lamp's reach) where it is published, else nearest "
@@ -302,7 +325,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_owner": "Owner",
         "col_rank": "Rank",
         "col_rank_reason": "Reason",
-        "s_interventions": "7. Intervention follow-up",
+        "s_interventions": "Intervention follow-up",
         "interventions_text": (
             "Incidents in the intervention's target area for equal windows before and after ({weeks} whole weeks before "
             "and after the week it was completed). p: exact test of equal rates before and after."
@@ -315,7 +338,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_note": "Note",
         "col_org": "Organisation",
         "col_outcome": "Outcome",
-        "s_analysis": "8. Analysis",
+        "s_analysis": "Analysis",
         "analysis_intro": (
             "What changed more than chance explains (p < {alpha} after Holm correction within each table). Changes "
             "without support are not reported as changes."
@@ -324,7 +347,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "finding_down": "{what} fell from {b} to {a} ({pct}) against {against}; the fall is statistically significant (p = {p}, rate × {rr}, 95 % CI {lo}–{hi}).",
         "finding_none": "No category group changed significantly against {against}.",
         "finding_moved": "{what} changed against {against} ({b} → {a}), but within chance variation (p = {p}).",
-        "finding_dark": "The share of incidents in darkness was {share_a} against {share_b} {against} (p = {p}{sig}).",
+        "finding_dark": (
+            "The share of incidents in darkness, of those with a known light condition, was {share_a} against {share_b} "
+            "{against} (p = {p}{sig}); {unknown} incidents in the period have an unknown light condition and are left out."
+        ),
         "finding_dark_sig": ", statistically significant",
         "finding_hot": "{n} cells were hot spots at 95 % significance or more in the period ({n_prev} in the previous period); {new} are new.",
         "finding_emerging": "Emerging hot spots: {classes}.",
@@ -334,7 +360,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "down": "fall",
         "against_previous": "the previous period",
         "against_last_year": "the same period last year",
-        "s_sources": "9. Data sources and coverage",
+        "s_sources": "Data sources and coverage",
         "sources_text": "Ingests per source (the latest version of each file) and what was quarantined.",
         "col_source": "Source",
         "col_kind": "Kind",
@@ -345,17 +371,30 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_reason": "Reason",
         "quarantine_none": "No rows quarantined.",
         "orgs_title": "Reports in the period per organisation",
-        "layers_title": "Published layers in build {build}",
+        "layers_title": "Published layers",
+        "places_more": "… and {n} more overdue places (see the layer Unsafe places).",
+        "kind_incidents": "Incidents",
+        "kind_walks": "Safety walks",
+        "kind_lights": "Lighting points",
+        "kind_interventions": "Interventions",
         "col_layer": "Layer",
         "col_features": "Features",
         "s_method": "Method and privacy",
         "method_text": (
-            "Incidents are counted per H3 cell and period by the middle of their time window. Counts below {min} are not "
-            "published (nor values that would reveal them), so in the public version sums are sums of published values. "
+            "Incidents are counted per H3 cell and period by the middle of their time window. {privacy} "
             "Changes are tested with the exact conditional test of equal Poisson rates (binomial test given the sum, "
             "allowing for the periods' lengths), shares with Fisher's exact test; p-values within a table are adjusted "
             "with Holm's method. Hot spots are Getis-Ord Gi* with FDR correction; emerging hot spots follow Esri's "
             "definitions with a Mann-Kendall trend."
+        ),
+        "privacy_suppression": (
+            "Counts below {min} are not published (nor values that would reveal them), so in the public version sums "
+            "are sums of published values."
+        ),
+        "privacy_cell_key": (
+            "Every published count is moved by a small fixed perturbation (the cell key method, as Statistics Sweden "
+            "uses): the same incidents always give the same value, and no small count can be known exactly. Sums in the "
+            "public version are sums of published values and may differ by a few from the sum of their parts."
         ),
         "weekdays": "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
         "gi_bins": "Cold 99 %,Cold 95 %,Cold 90 %,Not significant,Hot 90 %,Hot 95 %,Hot 99 %",

@@ -126,6 +126,38 @@ def test_pdf_pages_are_not_blank(public: dict[str, Path], tmp_path: Path) -> Non
         assert pixels.std() > 5, f"{page.name} is one flat colour"
 
 
+def pdf_text(pdf: Path) -> str:
+    """The PDF's text as a reader sees it (pdftotext, Debian poppler-utils)."""
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def test_pdf_says_what_it_shows_without_codes_or_empty_sections(demo: Settings, public: dict[str, Path],
+                                                                 internal: dict[str, Path]) -> None:
+    """What the EST group reads: sections numbered as shown (the public version has no
+    weekday × hour section to leave empty), the law's parts pointing at those numbers, no
+    build id or layer id, p-values said to be Holm-adjusted, the share in darkness with
+    the unknown ones named, and the method's privacy sentence that of the method in use."""
+    text = pdf_text(public["pdf"])
+    headings = re.findall(r"^\s*(\d+)\. (\S.*?)\s*$", text, re.M)
+    numbers = [int(n) for n, _ in headings]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 7, headings
+    assert not any("Veckodag" in title for _, title in headings)
+    assert "Veckodag och timme" in pdf_text(internal["pdf"])
+    assert re.search(r"avsnitt 1–\d\), annan\s+relevant information \(avsnitt \d–\d\)", text)
+    build = report_data(public["html"])["meta"]["build"]
+    assert build and build not in text and str(build)[:8] not in text
+    titles = {c["id"]: c["title"]["sv"] for c in demo.collections if isinstance(c.get("title"), dict)}
+    shown = report_data(public["html"])["sources"]["layers"]
+    assert all(titles[cid] in re.sub(r"\s+", " ", text) for cid in shown if cid in titles)
+    assert not re.search(r"^\s*(incident-density|basemap-streets|lamps-out)\b", text, re.M)
+    assert not re.search(r"\b(interventions|lights|walks)\b", text), "the source kinds are in Swedish"
+    assert "LB 20" not in text
+    assert "Holms metod" in text.split("2. Kartor")[0]
+    assert "okänt ljusförhållande" in text
+    method = demo.project.get("privacy", {}).get("method")
+    assert ("cell key-metoden" in re.sub(r"\s+", " ", text)) == (method == "cell-key")
+
+
 def test_html_is_self_contained_and_swedish(public: dict[str, Path]) -> None:
     text = public["html"].read_text(encoding="utf-8")
     assert '<html lang="sv">' in text
@@ -228,6 +260,12 @@ def test_unsafe_places_lamps_and_interventions_match_their_layers(demo: Settings
         "overdue": int((open_at_end & (target < end).fillna(False)).sum()),
         "resolved": int(((resolved >= start) & (resolved < end)).fillna(False).sum()),
     }
+    # Every overdue place is accounted for: listed, or counted in the line under the list.
+    overdue = data["unsafe_places"]["counts"]["overdue"]
+    assert len(data["unsafe_places"]["overdue"]) + data["unsafe_places"]["overdue_not_listed"] == overdue
+    if data["unsafe_places"]["overdue_not_listed"]:
+        more = data["unsafe_places"]["overdue_not_listed"]
+        assert f"… och {more} försenade platser till" in pdf_text(public["pdf"])
     by_id = places.set_index("id")
     for item in data["unsafe_places"]["overdue"]:
         assert item["incidents_nearby"] == value(by_id.at[item["id"], "incidents_nearby"])
