@@ -137,6 +137,8 @@ def page_config(config: dict[str, Any], settings: Settings, *, lang: str = "sv",
         "period_kind": period_kind or "lagesbild",
         "light": light or "all",
         "min_count": settings.privacy_min_count,
+        # cell-key: published counts carry a small fixed perturbation ("Om kartan" says so).
+        "perturbed": str((settings.project.get("privacy") or {}).get("method", "")) == "cell-key",
         "messages": messages(lang),
         "labels": code_labels(settings, lang),
     }
@@ -149,7 +151,9 @@ def embed_options(settings: Settings) -> dict[str, Any]:
 
 
 def _is_sub_resolution(cid: str) -> bool:
-    return re.fullmatch(rf"{DENSITY}-r\d+", cid) is not None
+    """A view of the density the page draws from `incident-density` itself: the other
+    resolutions, and the latest lägesbild period (the page's period picker has it)."""
+    return re.fullmatch(rf"{DENSITY}-(r\d+|lagesbild)", cid) is not None
 
 
 def _text(value: Any, lang: str) -> str:

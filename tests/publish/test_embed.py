@@ -326,7 +326,7 @@ def chrome(profile: Path, width: int = 1000, height: int = 700):
                      "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--force-device-scale-factor=1",
                      f"--window-size={width},{height}", f"--user-data-dir={profile}"):
         options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(driver), options=options)
 
 
@@ -337,10 +337,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     driver.quit()
 
 
-def open_map(driver, url: str, timeout: float = 60.0, density: bool = False) -> None:
-    """Load the page and wait for its first idle map (and drawn density hexagons)."""
+def open_map(driver, url: str, timeout: float = 60.0, density: bool = False, panel: bool = True) -> None:
+    """Load the page and wait for its first idle map (and drawn density hexagons); with
+    `panel`, unfold the layer panel where the page starts it folded (small frames)."""
     driver.get(url)
     wait_for(driver, "window.estgeo && window.estgeo.ready", timeout)
+    if panel and driver.execute_script("return document.getElementById('panel-toggle').getAttribute('aria-expanded')") == "false":
+        driver.execute_script("document.getElementById('panel-toggle').click()")  # leaves the focus where it was
     if density:
         wait_for(driver, "window.estgeo.timings.firstDensity !== undefined", timeout)
 
@@ -411,8 +414,42 @@ def pixel_of(driver, lon: float, lat: float) -> tuple[float, float]:
 
 
 def collapse_panel(driver) -> None:
-    if driver.execute_script("return document.getElementById('panel-toggle').getAttribute('aria-expanded')") == "true":
-        driver.find_element("id", "panel-toggle").click()
+    """Fold the panel and the legend, for tests that read the map's pixels."""
+    for toggle in ("panel-toggle", "legend-toggle"):
+        if driver.execute_script(f"return document.getElementById('{toggle}').getAttribute('aria-expanded')") == "true":
+            driver.find_element("id", toggle).click()
+
+
+def _network(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+#: Where a pop-up is opened: the density cell drawn nearest a corner of the frame, away
+#: from the legend and panel (the pop-ups ran past the bottom and the right edge).
+CORNER_CELL = """
+const [corner, avoid] = arguments;
+const W = window.innerWidth, H = window.innerHeight;
+const boxes = avoid.map(id => document.getElementById(id)).filter(Boolean).map(e => e.getBoundingClientRect());
+const ids = ['incident-density-tiles-fill', 'incident-density-json-fill'].filter(id => estgeo.map.getLayer(id));
+let best = null;
+for (const f of estgeo.map.queryRenderedFeatures({layers: ids})) {
+  if (!(f.properties.count > 0)) continue;  // a drawn count (zeros are not asked about)
+  const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+  const lon = ring.slice(0, -1).reduce((a, c) => a + c[0], 0) / (ring.length - 1);
+  const lat = ring.slice(0, -1).reduce((a, c) => a + c[1], 0) / (ring.length - 1);
+  const p = estgeo.map.project([lon, lat]);
+  if (p.x < 15 || p.y < 15 || p.x > W - 15 || p.y > H - 15) continue;
+  if (boxes.some(b => p.x > b.left - 10 && p.x < b.right + 10 && p.y > b.top - 10 && p.y < b.bottom + 10)) continue;
+  const score = corner === 'bottom-right' ? p.x + p.y : p.y - p.x;
+  if (!best || score > best.score) best = {x: p.x, y: p.y, score};
+}
+return best;
+"""
 
 
 @pytest.mark.slow
@@ -497,6 +534,40 @@ class TestInBrowser:
         assert items and all(s == 200 for _, s in items)
         assert console_errors(browser) == []
 
+    def test_a_link_shows_the_same_map(self, server: Server, browser, workspace: Path) -> None:
+        """The view is in the URL: period, light, mode and hidden layers in the query, the
+        place in the hash; the copied link opens the same map."""
+        from selenium.webdriver.support.ui import Select
+
+        open_map(browser, f"{server.base}/embed?lang=sv&layers=incident-density,unsafe-places", density=True)
+        torget = hot_spots(workspace)[0]
+        browser.execute_script("estgeo.map.jumpTo({center: arguments[0], zoom: 14.5})", [torget["lon"], torget["lat"]])
+        settle(browser)
+        options = Select(browser.find_element("id", "period")).options
+        older = options[2].get_attribute("value")
+        Select(browser.find_element("id", "period")).select_by_value(older)
+        browser.find_element("css selector", "input[name=light][value=darkness]").click()
+        browser.find_element("css selector", "input[name=mode][value=change]").click()
+        browser.find_element("css selector", "input[name=layer][value=unsafe-places]").click()
+        settle(browser)
+        link = browser.execute_script("return location.href")
+        assert "view=14.5/" in link and "light=darkness" in link and "mode=change" in link and "hidden=unsafe-places" in link
+        browser.get("about:blank")
+        open_map(browser, link, density=True)
+        settle(browser)
+        assert Select(browser.find_element("id", "period")).first_selected_option.get_attribute("value") == older
+        assert browser.find_element("css selector", "input[name=light][value=darkness]").is_selected()
+        assert browser.find_element("css selector", "input[name=mode][value=change]").is_selected()
+        assert not browser.find_element("css selector", "input[name=layer][value=unsafe-places]").is_selected()
+        centre = browser.execute_script("const c = estgeo.map.getCenter(); return [c.lng, c.lat, estgeo.map.getZoom()]")
+        assert abs(centre[0] - torget["lon"]) < 1e-3 and abs(centre[1] - torget["lat"]) < 1e-3 and abs(centre[2] - 14.5) < 0.01
+        paint = json.dumps(browser.execute_script("return estgeo.map.getPaintProperty('incident-density-json-fill', 'fill-color')"))
+        assert '"change"' in paint
+        drawn = browser.execute_script(
+            "return estgeo.map.queryRenderedFeatures({layers: ['incident-density-json-fill']}).map(f => f.properties.period)")
+        assert drawn and set(drawn) == {older}
+        assert console_errors(browser) == []
+
     def test_keyboard_and_popup_show_published_properties(self, server: Server, browser, workspace: Path) -> None:
         from selenium.webdriver.common.keys import Keys
 
@@ -541,7 +612,7 @@ class TestInBrowser:
     def test_english_page(self, server: Server, browser) -> None:
         open_map(browser, f"{server.base}/embed?lang=en&layers=incident-density,unsafe-places")
         assert browser.execute_script("return document.documentElement.lang") == "en"
-        text = browser.find_element("id", "panel").text
+        text = browser.find_element("id", "panel").text + browser.find_element("id", "legend").text
         assert "Legend" in text and "Incident density" in text and "Darkness" in text and "Unsafe places" in text
 
     def test_landing_page_shows_the_line_to_copy(self, server: Server) -> None:
@@ -574,3 +645,77 @@ def test_unreachable_basemap_falls_back_to_streets(workspace: Path, tmp_path: Pa
     finally:
         driver.quit()
         live.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("width", "height", "device"), [(1280, 800, "desktop"), (1000, 520, "snippet"), (390, 844, "phone")])
+def test_popups_fit_the_frame_follow_the_map_and_the_legend_shows(server: Server, workspace: Path, tmp_path: Path,
+                                                                   width: int, height: int, device: str) -> None:
+    """The embed at the desktop size, the snippet's 520 px iframe and a phone, in Swedish
+    and English: the legend is on screen without opening anything, a pop-up opened at the
+    cell nearest a corner lies inside the frame (by its box), it follows a layer switched
+    off, "Om kartan" says what the map shows, and nothing is fetched from elsewhere."""
+    driver = chrome(tmp_path / "profile", width, max(height, 600))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": device == "phone"})
+    try:
+        host = server.base.split("//", 1)[1]
+        for lang in ("sv", "en"):
+            open_map(driver, f"{server.base}/embed?lang={lang}", density=True, panel=False)
+            settle(driver)
+            inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+            assert inner == [width, height], inner
+            folded = driver.execute_script("return document.getElementById('panel-toggle').getAttribute('aria-expanded')")
+            assert folded == ("true" if device == "desktop" else "false"), (device, folded)
+            legend = driver.execute_script("return document.getElementById('legend').getBoundingClientRect().toJSON()")
+            rows = driver.execute_script("""
+                const body = document.getElementById('legend-body').getBoundingClientRect();
+                return [...document.querySelectorAll('#legend-items .legend-item')].filter(r => {
+                  const b = r.getBoundingClientRect();
+                  return b.height > 0 && b.top >= body.top - 1 && b.bottom <= body.bottom + 1 && b.bottom <= window.innerHeight;
+                }).length""")
+            assert 0 <= legend["left"] and legend["right"] <= width and 0 <= legend["top"] and legend["bottom"] <= height, legend
+            assert rows >= 5, (device, rows)  # the density classes, not just the first row
+            legend_text = driver.find_element("id", "legend-items").get_attribute("textContent")
+            withheld = "Färre än" if lang == "sv" else "Fewer than"
+            # Cell-key (the demo's method) publishes every count: no class says "withheld",
+            # and the first class starts at 1, as the pop-ups show counts of 1 and 2.
+            assert (withheld in legend_text) != driver.execute_script("return estgeo.config.perturbed"), legend_text
+            # Om kartan: what a hexagon, a grey one and a hot spot are, and the date of the data.
+            driver.execute_script("document.getElementById('about').open = true")
+            about = driver.find_element("id", "about-text").get_attribute("textContent")
+            assert ("sexhörning" if lang == "sv" else "hexagon") in about and "5" in about
+            assert ("hot spot" in about.lower()) and ("till och med" in about if lang == "sv" else "up to and including" in about)
+            driver.execute_script("document.getElementById('about').open = false")
+            for corner in ("bottom-right", "bottom-left"):
+                cell = driver.execute_script(CORNER_CELL, corner, ["legend", "panel"])
+                assert cell, f"{device}: no density cell on screen"
+                for kind in ("mouseMoved", "mousePressed", "mouseReleased"):  # a real click at the cell's pixel
+                    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": kind, "x": cell["x"], "y": cell["y"],
+                                                                       "button": "left", "clickCount": 1})
+                wait_for(driver, "document.querySelector('.maplibregl-popup-content')")
+                settle(driver)
+                box = driver.execute_script("return document.querySelector('.maplibregl-popup-content').getBoundingClientRect().toJSON()")
+                assert box["left"] >= 0 and box["top"] >= 0 and box["right"] <= width and box["bottom"] <= height, (device, corner, box)
+                # On top: nothing (the legend, the panel) covers it.
+                covered = driver.execute_script("""
+                    const b = document.querySelector('.maplibregl-popup-content').getBoundingClientRect();
+                    return [[0.25, 0.25], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0.75, 0.75]].filter(([fx, fy]) =>
+                      !document.elementFromPoint(b.left + fx * b.width, b.top + fy * b.height)?.closest('.maplibregl-popup')).length""")
+                assert covered == 0, (device, corner, covered)
+                text = driver.execute_script("return document.querySelector('.maplibregl-popup-content').innerText")
+                assert "LB 20" not in text and not re.search(r"\b8[0-9a-f]{14}\b", text), text  # no period or cell codes
+                title = "Händelsetäthet" if lang == "sv" else "Incident density"
+                assert title in driver.execute_script("return document.querySelector('.maplibregl-popup-content').innerText")
+                if corner == "bottom-right":
+                    (ARTIFACTS / f"embed-popup-{device}-{lang}.png").write_bytes(driver.get_screenshot_as_png())
+            if device == "desktop":
+                # Switch the density off: the pop-up is asked again and no longer shows it.
+                driver.find_element("css selector", "input[name=layer][value=incident-density]").click()
+                settle(driver)
+                wait_for(driver, f"!(document.querySelector('.maplibregl-popup-content')?.innerText || '').includes({json.dumps(title)})")
+        elsewhere = [u for u in _network(driver) if u.startswith("http") and u.split("//", 1)[1].split("/", 1)[0] != host]
+        assert elsewhere == []
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()

@@ -61,6 +61,24 @@ const defaultPeriod = (kind) => {
   return (list.find((p) => p.complete) || list[0] || {}).period ?? null;
 };
 state.period = defaultPeriod(state.periodKind);
+// The view in the URL: what the query string says (the server reads `period`, `light` and
+// `layers` for the first view; `at`, `mode` and `hidden` are the page's own) and where
+// the map is in the hash (#view=zoom/lat/lon, MapLibre's), so a link shows the same map.
+const asked = new URLSearchParams(location.search);
+if ((periods[state.periodKind] || []).some((p) => p.period === asked.get("at"))) state.period = asked.get("at");
+if (asked.get("mode") === "change") state.mode = "change";
+for (const id of (asked.get("hidden") || "").split(",")) if (id in state.visible) state.visible[id] = false;
+function writeUrl() {
+  const url = new URL(location.href);
+  const q = url.searchParams;
+  if (state.periodKind) q.set("period", state.periodKind);
+  if (state.period && state.period !== defaultPeriod(state.periodKind)) q.set("at", state.period); else q.delete("at");
+  if (state.light !== "all") q.set("light", state.light); else q.delete("light");
+  if (state.mode === "change") q.set("mode", "change"); else q.delete("mode");
+  const hidden = Object.keys(state.visible).filter((id) => !state.visible[id]);
+  if (hidden.length) q.set("hidden", hidden.join(",")); else q.delete("hidden");
+  history.replaceState(history.state, "", url);
+}
 const measure = () => ({ all: "count", daylight: "light_daylight", darkness: "light_darkness" })[state.light] || "count";
 
 // Map ------------------------------------------------------------------------------------
@@ -79,6 +97,7 @@ const map = new maplibregl.Map({
   attributionControl: { compact: true, customAttribution: `© ${cfg.municipality} · estgeo` },
   maxPitch: 0,
   dragRotate: false,
+  hash: "view",
 });
 map.touchZoomRotate.disableRotation();
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
@@ -175,7 +194,7 @@ function layersFor(layer, source, variant) {
     }
     case "density":
       return [
-        { id: id("fill"), type: "fill", ...base, filter: periodFilter(), paint: { "fill-color": countColour(), "fill-opacity": densityOpacity() } },
+        { id: id("fill"), type: "fill", ...base, filter: periodFilter(), paint: { "fill-color": state.mode === "change" ? changeColour() : countColour(), "fill-opacity": densityOpacity() } },
         { id: id("edge"), type: "line", ...base, filter: periodFilter(), paint: { "line-color": "rgba(255,255,255,0.7)", "line-width": 0.5 } },
       ];
     case "hotspots":
@@ -235,7 +254,7 @@ function layersFor(layer, source, variant) {
 }
 
 const POPUP_FIELDS = {
-  density: ["period", "count", "light_daylight", "light_twilight", "light_darkness", "prev_count", "change", "change_pct", "gi_bin"],
+  density: ["period", "count", "light_daylight", "light_twilight", "light_darkness", "light_unknown", "prev_count", "change", "change_pct", "gi_bin"],
   hotspots: ["period", "count", "gi_bin", "gi_z", "hotspot_class"],
   "unsafe-places": ["walk_id", "walk_date", "light_condition", "problems", "status", "target_date", "resolved_at", "days_open",
     "overdue", "lamps_out_nearby", "nearest_lamp_m", "incidents_nearby", "incidents_nearby_dark"],
@@ -341,7 +360,37 @@ function buildControls() {
   const body = document.getElementById("panel-body");
   const setOpen = (open) => { toggle.setAttribute("aria-expanded", String(open)); body.hidden = !open; };
   toggle.addEventListener("click", () => setOpen(body.hidden));
-  if (window.innerWidth < 480 || window.innerHeight < 360) setOpen(false);
+  // In the snippet's 520 px frame and on a phone the panel starts folded, so the map and
+  // the legend (its own box) are what a reader sees first.
+  if (window.innerWidth < 600 || window.innerHeight < 640) setOpen(false);
+  const legendToggle = document.getElementById("legend-toggle");
+  const legendBody = document.getElementById("legend-body");
+  legendToggle.setAttribute("title", text("legend_toggle"));
+  legendToggle.addEventListener("click", () => {
+    legendBody.hidden = !legendBody.hidden;
+    legendToggle.setAttribute("aria-expanded", String(!legendBody.hidden));
+  });
+  renderAbout();
+  // The panel (top left) ends above the legend (bottom left) and scrolls, so neither
+  // covers the other in a small frame; the legend's height changes with the layers.
+  const fitPanel = () => {
+    const room = document.getElementById("legend").getBoundingClientRect().top - document.getElementById("panel").getBoundingClientRect().top - 8;
+    document.getElementById("panel").style.maxHeight = `${Math.max(room, 40)}px`;
+  };
+  new ResizeObserver(fitPanel).observe(document.getElementById("legend"));
+  window.addEventListener("resize", fitPanel);
+  fitPanel();
+}
+
+// "Om kartan": what a hexagon is, why some are grey, what a hot spot is, data up to when.
+const CELL_AREA = { 7: "5 km²", 8: "0,7 km²", 9: "0,1 km²", 10: "0,015 km²" };
+function renderAbout() {
+  const all = periods.all?.[0];
+  const area = (CELL_AREA[state.resolution] || CELL_AREA[9]).replace(",", cfg.lang === "sv" ? "," : ".");
+  const paragraphs = [text("about_hexagon", { area }), text(cfg.perturbed ? "about_noise" : "about_grey", { n: cfg.min_count })];
+  if (cfg.layers.some((l) => l.kind === "hotspots")) paragraphs.push(text("about_hotspot"));
+  if (all) paragraphs.push(text("about_data", { date: dayMonth.format(noon(all.end)) }));
+  document.getElementById("about-text").replaceChildren(...paragraphs.map((p) => el("p", {}, p)));
 }
 
 function setVisible(id, visible) {
@@ -351,6 +400,8 @@ function setVisible(id, visible) {
     for (const fill of allStyleLayers(layer).filter((i) => i.endsWith("-fill"))) map.setPaintProperty(fill, "fill-opacity", hotspotFillOpacity());
   }
   renderLegend();
+  refreshPopup();
+  writeUrl();
 }
 
 function refreshDensity() {
@@ -368,6 +419,8 @@ function refreshDensity() {
     }
   }
   renderLegend();
+  refreshPopup();
+  writeUrl();
 }
 
 // Legend ---------------------------------------------------------------------------------
@@ -376,13 +429,15 @@ const item = (swatchClass, colour, label, outline = false) =>
 
 function countLegend() {
   const breaks = density?.breaks?.[state.periodKind]?.[state.resolution]?.[measure()] || [];
-  const lows = [cfg.min_count, ...breaks];
+  // Cell-key publishes small counts too (perturbed, never blank): the first class starts at 1
+  // and there is no "withheld" class; with suppression counts below the threshold are blank.
+  const lows = [cfg.perturbed ? 1 : cfg.min_count, ...breaks];
   const rows = lows.map((low, i) => {
     const high = i + 1 < lows.length ? lows[i + 1] - 1 : null;
     const label = high === null ? `≥ ${number.format(low)}` : low === high ? number.format(low) : `${number.format(low)}–${number.format(high)}`;
     return item("", VIRIDIS_R[Math.min(i, VIRIDIS_R.length - 1)], label);
   });
-  rows.push(item("hatched", SUPPRESSED, text("suppressed", { n: cfg.min_count })));
+  if (!cfg.perturbed) rows.push(item("hatched", SUPPRESSED, text("suppressed", { n: cfg.min_count })));
   return rows;
 }
 
@@ -405,7 +460,8 @@ function renderLegend() {
     } else if (layer.kind === "hotspots") {
       parts.push(heading, ...["hot_3", "hot_2", "hot_1", "cold_1", "cold_2", "cold_3"].map((key) =>
         item("outline", HOTSPOT[key.startsWith("hot") ? key.slice(4) : `-${key.slice(5)}`], text(key), true)),
-      el("p", { class: "note" }, text("hotspot_latest", { kind: text(`period_kind_${state.periodKind}`).toLowerCase() })));
+      el("p", { class: "note" }, state.periodKind === "all" ? text("hotspot_all")
+        : text("hotspot_latest", { kind: text(`period_kind_${state.periodKind}`).toLowerCase() })));
     } else if (layer.kind === "unsafe-places") {
       parts.push(heading, ...Object.entries(WALK_STATUS).map(([code, colour]) => item("dot", colour, L.walk_statuses?.[code] ?? code)),
         el("p", { class: "note" }, text("lighting_problem_note")));
@@ -436,6 +492,11 @@ function formatValue(layer, name, value, props) {
   if (value === null || value === undefined || value === "") {
     return props.suppressed && ["count", "light_daylight", "light_twilight", "light_darkness", "change", "prev_count", "change_pct"].includes(name)
       ? text("suppressed", { n: cfg.min_count }) : "–";
+  }
+  if (name === "period") {  // "LB 2026-10-19" is a code: the dates, as the period picker says them
+    const kind = props.period_kind || state.periodKind;
+    const known = (periods[kind] || []).find((p) => p.period === value);
+    if (known) return periodLabel(kind, known);
   }
   if (typeof value === "boolean" || value === "true" || value === "false") return (value === true || value === "true") ? text("yes") : text("no");
   const list = CODE_LISTS[layer.kind]?.[name];
@@ -478,11 +539,51 @@ function showInfo(point, lngLat, fromKeyboard = false) {
     sections.push(...featureSection(layer, feature));
     if (seen.size === 3) break;
   }
-  popup?.remove();
+  closePopup();
   const content = sections.length ? el("div", { class: "feature-info" }, sections) : el("p", {}, text("no_features"));
   if (!sections.length && !fromKeyboard) return;
-  popup = new maplibregl.Popup({ closeButton: true, maxWidth: "300px", focusAfterOpen: false }).setLngLat(lngLat).setDOMContent(content).addTo(map);
+  popup = new maplibregl.Popup({ closeButton: true, maxWidth: "min(300px, calc(100vw - 24px))", focusAfterOpen: false })
+    .setLngLat(lngLat).setDOMContent(content).addTo(map);
+  const opened = popup;
+  popupAt = lngLat;
+  popup.on("close", () => { if (popup === opened) { popup = null; popupAt = null; } });
+  keepInView();
   document.getElementById("announcer").textContent = content.textContent;
+}
+
+let popupAt = null;
+function closePopup() {
+  const open = popup;
+  popup = null;
+  open?.remove();
+}
+
+// MapLibre puts a pop-up on the side of its point with room, but a pop-up wider than
+// half a phone, or taller than the room left, still ran past the edge: pan the map
+// until the whole pop-up is inside the frame (8 px margin).
+function keepInView() {
+  if (!popup) return;
+  const box = popup.getElement().getBoundingClientRect();
+  const margin = 8;
+  let dx = 0;
+  let dy = 0;
+  if (box.right > window.innerWidth - margin) dx = box.right - (window.innerWidth - margin);
+  if (box.left - dx < margin) dx = box.left - margin;
+  if (box.bottom > window.innerHeight - margin) dy = box.bottom - (window.innerHeight - margin);
+  if (box.top - dy < margin) dy = box.top - margin;
+  if (dx || dy) map.panBy([dx, dy], { duration: 0 });
+}
+
+// A pop-up follows what the map shows: after a change of period, light, mode or layers it
+// is asked again at its place once the map has drawn the change (or closed when nothing
+// is there any more), never left with the numbers of before.
+function refreshPopup() {
+  if (!popup || !popupAt) return;
+  const at = popupAt;
+  map.once("idle", () => {
+    if (!popup || popupAt !== at) return;
+    showInfo(map.project(at), at, false);
+  });
 }
 
 map.on("click", (e) => showInfo(e.point, e.lngLat));
@@ -500,7 +601,7 @@ canvas.addEventListener("keydown", (e) => {
     const centre = map.getCenter();
     showInfo(map.project(centre), centre, true);
   } else if (e.key === "Escape") {
-    popup?.remove();
+    closePopup();
   }
 });
 canvas.addEventListener("focus", () => { if (canvas.matches(":focus-visible")) document.getElementById("map").classList.add("keyboard"); });
@@ -551,6 +652,7 @@ map.on("idle", () => {
   if (res && res !== state.resolution) {
     state.resolution = res;
     renderLegend();
+    renderAbout();
   }
   if (!window.estgeo.ready) {
     timings.idle = performance.now();
