@@ -501,8 +501,11 @@ def qgis_project(settings: Settings, url: str | None, output: Path, lang: str, p
     from estgeo.clients.qgis_project import make_project
 
     base = url or str(settings.server.get("url", "http://localhost:5000"))
+    from estgeo import styles
+
     path, collections = make_project(base, output, lang=lang, taxonomy=settings.taxonomy,
-                                     min_count=settings.privacy_min_count, period_kind=period_kind)
+                                     first=styles.first_class(settings), count_style=styles.styles(settings)["count"],
+                                     period_kind=period_kind)
     console.print(f"[green]QGIS project written to {path}[/green] ({len(collections)} collections from {base})")
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -33,6 +32,7 @@ from urllib.request import Request, urlopen
 import pyproj
 
 from estgeo import __version__
+from estgeo import styles as style_source
 from estgeo.config import PACKAGE_ROOT
 from estgeo.errors import EstgeoError
 
@@ -106,6 +106,8 @@ class Collection:
     draw_only: str = ""
     name: str = ""
     classes: list[tuple[float, float, str]] = field(default_factory=list)
+    #: The colours of `classes` (the count palette of layers/incident-density.yml).
+    palette: list[str] = field(default_factory=list)
     #: property → its title in the project's language (the server's schema): QGIS field aliases.
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -205,30 +207,20 @@ def feature_properties(url: str, collection_id: str, params: dict[str, Any]) -> 
             return out
 
 
-def period_counts(url: str, collection_id: str, kind: str, period: str) -> list[float]:
-    rows = feature_properties(url, collection_id, {"period_kind": kind, "period": period, "properties": "count"})
+def count_classes(counts: list[float], first: int, classes: int = 5) -> list[tuple[float, float, str]]:
+    """Graduated classes (lower, upper, label) of whole counts, as every client cuts them
+    (`estgeo.styles.count_classes`: quantiles of the published counts of a period kind);
+    the last class's upper bound is far above the largest count (QGIS needs a number)."""
+    found = style_source.count_classes(counts, classes, first)
+    top = max(counts, default=first)
+    return [(float(low), float(high if high is not None else max(top, low) * 100), style_source.class_label(low, high))
+            for low, high in found]
+
+
+def kind_counts(url: str, collection_id: str, kind: str) -> list[float]:
+    """Every published count of one period kind: what the classes are cut from."""
+    rows = feature_properties(url, collection_id, {"period_kind": kind, "properties": "count"})
     return [float(r["count"]) for r in rows if r.get("count") is not None]
-
-
-def count_classes(counts: list[float], minimum: int, classes: int = 5) -> list[tuple[float, float, str]]:
-    """Graduated classes (lower, upper, label) of whole counts: quantiles of the period's
-    published counts, starting at the smallest count published (`minimum`)."""
-    values = sorted(v for v in counts if v >= minimum)
-    if not values:
-        return []
-    cuts: list[int] = []
-    for i in range(1, classes):
-        q = values[min(len(values) - 1, math.ceil(i * len(values) / classes) - 1)]
-        cut = int(math.floor(q))
-        if cut >= (cuts[-1] + 1 if cuts else minimum) and cut < values[-1]:
-            cuts.append(cut)
-    out = []
-    lower = minimum
-    for cut in cuts:
-        out.append((float(lower), float(cut), f"{lower}–{cut}" if cut > lower else f"{lower}"))
-        lower = cut + 1
-    out.append((float(lower), float(max(values[-1], lower) * 100), f"≥ {lower}"))
-    return out
 
 
 # Project XML ----------------------------------------------------------------------------
@@ -331,9 +323,11 @@ def set_aliases(layer: ET.Element, aliases: dict[str, str]) -> None:
         ET.SubElement(element, "alias", {"field": name, "index": str(index), "name": title})
 
 
-def set_graduated_classes(style: ET.Element, classes: list[tuple[float, float, str]]) -> None:
+def set_graduated_classes(style: ET.Element, classes: list[tuple[float, float, str]], palette: list[str] | None = None) -> None:
     """Replace the bounds and labels of a graduated renderer's ranges; surplus ranges go,
-    missing ones repeat the last symbol."""
+    missing ones repeat the last symbol. With `palette` (the one style source), class i
+    is drawn in `estgeo.styles.class_colours(palette, n)[i]`, as the embed and the report
+    draw it."""
     renderer = style.find("renderer-v2")
     if renderer is None or renderer.get("type") != "graduatedSymbol" or not classes:
         return
@@ -344,16 +338,42 @@ def set_graduated_classes(style: ET.Element, classes: list[tuple[float, float, s
     old = list(ranges)
     for item in old:
         ranges.remove(item)
-    # Keep the highest classes' colours for the top of the data when there are fewer classes.
-    offset = max(0, len(old) - len(classes))
+    if palette:
+        templates = {sym.get("name"): sym for sym in symbols}
+        first = templates.get(old[0].get("symbol", "0")) if old else next(iter(templates.values()), None)
+        for sym in list(symbols):
+            symbols.remove(sym)
+        for i, colour in enumerate(style_source.class_colours(palette, len(classes))):
+            if first is None:
+                break
+            symbol = copy.deepcopy(first)
+            symbol.set("name", str(i))
+            _set_colour(symbol, colour)
+            symbols.append(symbol)
+        for i, (lower, upper, label) in enumerate(classes):
+            ET.SubElement(ranges, "range", {"render": "true", "symbol": str(i),
+                                            "lower": f"{lower:.6f}", "upper": f"{upper:.6f}", "label": label})
+        return
     for i, (lower, upper, label) in enumerate(classes):
-        template = old[min(len(old) - 1, i + offset)]
+        template = old[min(len(old) - 1, i)]
         ET.SubElement(ranges, "range", {"render": "true", "symbol": template.get("symbol", "0"),
                                         "lower": f"{lower:.6f}", "upper": f"{upper:.6f}", "label": label})
     used = {r.get("symbol") for r in ranges}
     for symbol in list(symbols):
         if symbol.get("name") not in used:
             symbols.remove(symbol)
+
+
+def _set_colour(symbol: ET.Element, colour: str) -> None:
+    """Set the fill colour of every layer of a QGIS symbol (both the 3.x Option map and
+    the older prop list, which QGIS still reads) to `colour` (#rrggbb)."""
+    rgb = ",".join(str(int(colour.lstrip("#")[i:i + 2], 16)) for i in (0, 2, 4))
+    for option in symbol.iter("Option"):
+        if option.get("name") == "color":
+            option.set("value", f"{rgb},255")
+    for prop in symbol.iter("prop"):
+        if prop.get("k") == "color":
+            prop.set("v", f"{rgb},255")
 
 
 def translate_labels(style: ET.Element, attribute: str, labels: dict[str, str]) -> None:
@@ -444,7 +464,7 @@ def build_project(url: str, collections: list[Collection], lang: str = "sv", tit
                 style = load_style(f"default-{collection.geometry.lower()}", styles)
             if style is not None:
                 style = copy.deepcopy(style)
-                set_graduated_classes(style, collection.classes)
+                set_graduated_classes(style, collection.classes, collection.palette or None)
                 draw_only(style, collection.draw_only)
                 for (cid, attribute), code_list in CODE_LISTS.items():
                     if cid == collection.id and taxonomy:
@@ -546,7 +566,8 @@ def write_qgz(tree: ET.ElementTree, output: Path) -> Path:
 
 
 def make_project(url: str, output: Path, lang: str = "sv", styles: Path = STYLES, taxonomy: dict[str, Any] | None = None,
-                 min_count: int = 5, period_kind: str = PERIOD_KIND) -> tuple[Path, list[Collection]]:
+                 first: int = 1, count_style: dict[str, Any] | None = None,
+                 period_kind: str = PERIOD_KIND) -> tuple[Path, list[Collection]]:
     """Read the server at `url` and write the project to `output`; return it and the layers."""
     url = url.rstrip("/")
     landing = get_json(url, {"f": "json", "lang": lang})
@@ -562,14 +583,15 @@ def make_project(url: str, output: Path, lang: str = "sv", styles: Path = STYLES
         if collection.coverage:
             collection.ranges = answers_ranges(f"{url}/collections/{collection.id}/coverage?f=GTiff")
         if collection.features and collection.id == LATEST:
-            adjust_latest(url, collection, lang, min_count)
+            adjust_latest(url, collection, lang, first, count_style or {})
         elif collection.features and (collection.id == DENSITY or _SUB_RESOLUTION.match(collection.id) or collection.id == "hotspots"):
-            adjust_periodic(url, collection, lang, min_count, period_kind)
+            adjust_periodic(url, collection, lang, first, count_style or {}, period_kind)
     tree = build_project(url, collections, lang, title, styles, taxonomy, period_kind)
     return write_qgz(tree, output), collections
 
 
-def adjust_periodic(url: str, collection: Collection, lang: str, min_count: int, period_kind: str) -> None:
+def adjust_periodic(url: str, collection: Collection, lang: str, first: int, count_style: dict[str, Any],
+                    period_kind: str) -> None:
     """Draw one period: the latest complete of `period_kind` (hot spots hold only that one).
 
     By the renderer (`draw_only`), not by a layer filter: QGIS 3.22 applies an OAPIF
@@ -589,22 +611,26 @@ def adjust_periodic(url: str, collection: Collection, lang: str, min_count: int,
     start, end = str(period.get("period_start", ""))[:10], str(period.get("period_end", ""))[:10]
     word = PERIOD_WORDS.get(period_kind, {}).get(lang, period_kind)
     collection.name = f"{collection.title} – {word} {start}–{_day_before(end)}" if start and end else f"{collection.title} – {label}"
-    collection.classes = count_classes(period_counts(url, collection.id, period_kind, label), min_count)
+    collection.classes = count_classes(kind_counts(url, collection.id, period_kind), first, int(count_style.get("classes", 5)))
+    collection.palette = list(count_style.get("palette") or [])
 
 
-def adjust_latest(url: str, collection: Collection, lang: str, min_count: int) -> None:
-    """The latest lägesbild collection holds one period: named after it, classes cut from
-    its counts, and no filter (QGIS 3.22 would apply one on the client, after
+def adjust_latest(url: str, collection: Collection, lang: str, first: int, count_style: dict[str, Any]) -> None:
+    """The latest lägesbild collection holds one period: named after it, classes cut as
+    for every lägesbild period, and no filter (QGIS 3.22 would apply one on the client, after
     downloading the layer, and count the unfiltered features)."""
     rows = feature_properties(url, collection.id, {"properties": "count,period,period_start,period_end"})
     if not rows:
         return
-    first = rows[0]
-    start, end = str(first.get("period_start", ""))[:10], str(first.get("period_end", ""))[:10]
+    row = rows[0]
+    start, end = str(row.get("period_start", ""))[:10], str(row.get("period_end", ""))[:10]
     word = PERIOD_WORDS["lagesbild"].get(lang, "lägesbild")
     base = collection.title.split(" – ")[0]
     collection.name = f"{base} – {word} {start}–{_day_before(end)}" if start and end else collection.title
-    collection.classes = count_classes([float(r["count"]) for r in rows if r.get("count") is not None], min_count)
+    # Cut from every lägesbild period of the density at this resolution, as the embed and
+    # the report cut them, so one period has one class scheme in every client.
+    collection.classes = count_classes(kind_counts(url, DENSITY, "lagesbild"), first, int(count_style.get("classes", 5)))
+    collection.palette = list(count_style.get("palette") or [])
 
 
 def _day_before(iso: str) -> str:

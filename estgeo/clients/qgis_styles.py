@@ -10,37 +10,46 @@ vector styles to other clients (GeoServer, uDig). Each collection gets a style f
 OGC API Features layer (`<id>.qml`) and, when it is tiled, one for its vector tiles
 (`<id>.vectortile.qml`): the same classes and colours, as vector tile rules.
 
-Colours are those of the embedded map (`estgeo/publish/embed_assets/static/embed.js`),
-chosen to stay readable with colour-vision deficiencies: reversed viridis for counts,
+Colours and labels of counts, hot spots, statuses and causes are the one style source
+(`style:` in layers/*.yml, `estgeo.styles`), which the embedded map and the report use
+too; they stay readable with colour-vision deficiencies: reversed viridis for counts,
 RdBu for hot/cold spots, Okabe–Ito for categories, magma for modelled light. Legends are
 in Swedish, the working language of the municipality's GIS.
 
-This module imports only the standard library at the top, so estgeo's test suite can
-read the class definitions below without QGIS.
+This module imports only the standard library and PyYAML (which QGIS's Python has), so
+estgeo's test suite can read the class definitions below without QGIS.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+LAYERS = Path(__file__).resolve().parents[2] / "layers"
+
+
+def _declared(layer: str, prop: str) -> dict[str, Any]:
+    """A style of the one style source (`style:` of layers/<layer>.yml)."""
+    return dict(yaml.safe_load((LAYERS / f"{layer}.yml").read_text(encoding="utf-8"))["style"][prop])
+
+
+def _categories(layer: str, prop: str) -> list[tuple[str, str, str]]:
+    return [(str(code), str(spec["colour"]), str(spec["sv"])) for code, spec in _declared(layer, prop)["categories"].items()]
+
 
 #: Incident counts per cell and lägesbild period: classes (lower, upper, label). The
 #: project generator re-cuts them from the server's data (`estgeo.clients.qgis_project`).
 DENSITY_CLASSES = [(5, 6, "5–6"), (7, 9, "7–9"), (10, 14, "10–14"), (15, 24, "15–24"), (25, 100000, "≥ 25")]
-VIRIDIS_R = ["#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"]
+VIRIDIS_R = list(_declared("incident-density", "count")["palette"])
 #: Gi* significance bins (FDR-corrected), as published in `gi_bin`.
-HOTSPOT_CLASSES = [
-    (3, "#b2182b", "Hot spot, 99 %"),
-    (2, "#ef8a62", "Hot spot, 95 %"),
-    (1, "#fddbc7", "Hot spot, 90 %"),
-    (0, None, "Inte signifikant"),
-    (-1, "#d1e5f0", "Cold spot, 90 %"),
-    (-2, "#67a9cf", "Cold spot, 95 %"),
-    (-3, "#2166ac", "Cold spot, 99 %"),
-]
+HOTSPOT_CLASSES: list[tuple[int, str | None, str]] = sorted(
+    [(int(code), colour, label) for code, colour, label in _categories("incident-density", "gi_bin")]
+    + [(0, None, "Inte signifikant")], key=lambda c: -c[0])
 #: Unsafe places: colour by status (open ones larger), marker by the kind of problem.
-WALK_STATUSES = [("ny", "#D55E00", "Ny"), ("planerad", "#E69F00", "Planerad"),
-                 ("atgardad", "#009E73", "Åtgärdad"), ("avslagen", "#999999", "Avslagen")]
+WALK_STATUSES = _categories("unsafe-places", "status")
 OPEN_STATUSES = ("ny", "planerad")
 #: Problem groups in order of precedence: a place with several problems gets the first.
 PROBLEM_GROUPS = [
@@ -51,7 +60,8 @@ PROBLEM_GROUPS = [
     ("Annat", "circle", "TRUE"),
 ]
 #: Street lights: lamps out first and largest, faults next, lit lamps small.
-LAMP_STATUSES = [("slackt", "#D55E00", "Släckt", 3.2), ("fel", "#CC79A7", "Fel", 2.6), ("tand", "#F0E442", "Tänd", 1.6)]
+LAMP_SIZES = {"slackt": 3.2, "fel": 2.6, "tand": 1.6}
+LAMP_STATUSES = [(code, colour, label, LAMP_SIZES[code]) for code, colour, label in _categories("street-lights", "status")]
 LIT_LAMPS_FROM_SCALE = 15000
 #: Modelled ground illuminance (lux): magma from dark to bright.
 LUX_STOPS = [(0.0, "#000004", "0 lx"), (0.5, "#1c1044", "0,5 lx"), (1.0, "#4f127b", "1 lx"), (3.0, "#812581", "3 lx"),
@@ -61,7 +71,7 @@ GENERIC = "#7570b3"
 INDEX_CLASSES = [(0, 20, "0–20"), (20, 40, "20–40"), (40, 60, "40–60"), (60, 80, "60–80"), (80, 100, "80–100")]
 CIVIDIS_R = ["#fee838", "#c8b866", "#948e77", "#4f5b6e", "#00224e"]
 #: Dark gaps by cause: lamps out (repairs would light them) or lighting missing.
-GAP_CAUSES = [("lamps_out", "#D55E00", "Släckta lampor"), ("missing_lighting", "#0072B2", "Belysning saknas")]
+GAP_CAUSES = _categories("lighting", "cause")
 #: Lamps-out work list: the highest ranked first and largest.
 WORK_LIST = [("Topp 10", '"rank" <= 10', "star", 5.0), ("Plats 11–50", '"rank" > 10 AND "rank" <= 50', "circle", 3.2),
              ("Övriga", '"rank" > 50 OR "rank" IS NULL', "circle", 2.2)]

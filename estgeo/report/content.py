@@ -26,6 +26,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from estgeo import styles
 from estgeo.config import Settings
 from estgeo.layers.periods import PeriodScheme
 from estgeo.report import figures, stats
@@ -184,6 +185,7 @@ class _Composer:
         self.min_count = min_count
         self.internal = options.profile == "internal"
         self.basemap = load_basemap(settings, layers)
+        self.styles = styles.styles(settings)
 
     # Meta -------------------------------------------------------------------------------
     def period_label(self, win: Window) -> str:
@@ -303,6 +305,19 @@ class _Composer:
         return {"id": "summary", "title": t("s_summary"), "blocks": blocks}
 
     # 2. Maps ------------------------------------------------------------------------------
+    def count_scale(self, columns: tuple[str, ...], res: int, shown: pd.DataFrame) -> figures.CountScale:
+        """The classes and colours of a count map, as the embed and the QGIS project cut
+        them (`estgeo.styles`): from every published count of the window's period kind at
+        `res`, so the same colour means the same count in every period. A window of
+        several periods shows sums, which are cut from themselves."""
+        if len(self.windows.current.starts) == 1:
+            frame = self.layers.read(self.public.layer_id(res), columns=list(columns),
+                                     where=f"period_kind = '{self.windows.current.kind}'")
+        else:
+            frame = pd.DataFrame(shown)
+        values = np.concatenate([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in columns])
+        return figures.CountScale.of(values, self.styles["count"], styles.first_class(self.settings))
+
     def maps(self, data: dict[str, Any]) -> dict[str, Any]:
         t, w = self.t, self.windows
         res = self.public.default_res
@@ -321,14 +336,17 @@ class _Composer:
             "darkness": {"layer": layer, "column": "light_darkness", "values": values["light_darkness"]},
         }
         blocks: list[dict[str, Any]] = []
-        fig = figures.density_map(cells, overview, self.basemap, bounds, t, self.min_count)
+        scale = self.count_scale(("count",), res, cells)
+        overview_scale = self.count_scale(("count",), overview_res, overview)
+        maps["density"].update(classes=[list(c) for c in scale.classes], colours=scale.colours)
+        fig = figures.density_map(cells, overview, self.basemap, bounds, t, self.min_count, scale, overview_scale)
         blocks.append({"type": "figure", "id": "map-density", "src": figures.png(fig), "title": t("map_density", period=self.period_label(w.current)),
                        "caption": t("map_density_text", res=res, area=_cell_area(res, t), overview_res=overview_res)})
         single = len(w.current.starts) == 1
         if single:
             maps["hotspots"] = {"layer": layer, "column": "gi_bin",
                                 "values": {h: num(v) for h, v in self.cells_now["gi_bin"].items() if num(v)}}
-            fig = figures.gi_map(cells, self.basemap, bounds, t)
+            fig = figures.gi_map(cells, self.basemap, bounds, t, self.styles["gi_bin"])
             caption = t("map_hotspots_text")
         else:
             maps["hotspots"] = {"layer": layer, "column": "hot_periods",
@@ -345,7 +363,8 @@ class _Composer:
             blocks.append({"type": "figure", "id": "map-emerging", "src": figures.png(fig), "title": t("map_emerging"),
                            "caption": t("map_emerging_text", n=info["n_periods"],
                                                      last=t(f"period_starting_{info['period_kind']}", start=info["period_start"]))})
-        fig = figures.light_maps(cells, self.basemap, bounds, t, self.min_count)
+        light_scale = self.count_scale(("light_daylight", "light_darkness"), res, cells)
+        fig = figures.light_maps(cells, self.basemap, bounds, t, self.min_count, light_scale)
         blocks.append({"type": "figure", "id": "map-light", "src": figures.png(fig), "title": t("map_light"), "caption": t("map_light_text")})
         data["maps"] = maps
         return {"id": "maps", "title": t("s_maps"), "blocks": blocks}

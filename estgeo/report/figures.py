@@ -22,6 +22,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from estgeo import styles
 from estgeo.report.area import cell_polygon
 from estgeo.report.texts import Texts
 
@@ -31,7 +32,6 @@ WIDTH_IN = 7.0
 MAP_ASPECT = 0.6
 STORAGE_CRS = "EPSG:3006"
 WITHHELD: dict[str, Any] = dict(facecolor="#d9d9d9", edgecolor="#9a9a9a", hatch="////", linewidth=0.2)
-GI_COLOURS = ["#4575b4", "#91bfdb", "#e0f3f8", "#f7f7f7", "#fee090", "#fc8d59", "#d73027"]
 EMERGING_COLOURS = {
     "new": "#fdd0a2", "consecutive": "#fdae6b", "intensifying": "#d94801", "persistent": "#a63603",
     "diminishing": "#fd8d3c", "sporadic": "#fee6ce", "oscillating": "#bcbddc", "historical": "#969696",
@@ -106,45 +106,57 @@ def _scale_bar(ax, bounds) -> None:
     ax.text(x + length / 2, y, label, ha="center", va="bottom", fontsize=7, zorder=6)
 
 
-def count_breaks(values: np.ndarray, min_count: int) -> list[float]:
-    """Class limits for counts: from the privacy threshold up in 1-2-5 steps, at most six classes."""
-    top = float(np.nanmax(values)) if np.isfinite(values).any() else float(min_count)
-    steps = [min_count] + [s for s in (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000) if s > min_count]
-    breaks = [s for s in steps if s <= top] or [min_count]
-    while len(breaks) > 6:
-        breaks = breaks[::2] if breaks[-1] == breaks[::2][-1] else [*breaks[::2], breaks[-1]]
-    return [*breaks, max(top + 1, breaks[-1] + 1)]
+@dataclass(frozen=True)
+class CountScale:
+    """The classes and colours of a count map, from the one style source
+    (`estgeo.styles`: the embed and the QGIS project cut and colour the same classes)."""
+
+    classes: list[tuple[int, int | None]]
+    colours: list[str]
+
+    @classmethod
+    def of(cls, values: np.ndarray, style: dict[str, Any], first: int) -> CountScale:
+        found = styles.count_classes(values, int(style.get("classes", 5)), first)
+        if not found:
+            found = [(first, None)]
+        return cls(found, styles.class_colours(list(style["palette"]), len(found)))
+
+    def boundaries(self, values: np.ndarray) -> list[float]:
+        """Matplotlib's class boundaries: each class's lowest count, then one above the
+        largest count shown (the last class is open-ended)."""
+        finite = values[np.isfinite(values)]
+        top = float(finite.max()) if finite.size else float(self.classes[-1][0])
+        lows = [float(low) for low, _ in self.classes]
+        return [*lows, max(top + 1, lows[-1] + 1)]
 
 
-def _choropleth(ax, frame: gpd.GeoDataFrame, column: str, breaks: list[float], cmap_name: str = "YlOrRd") -> None:
+def _choropleth(ax, frame: gpd.GeoDataFrame, column: str, scale: CountScale) -> None:
     shown = frame[frame[column].notna() & (frame[column] > 0)]
     hidden = frame[frame[column].isna()]
     if len(hidden):
         hidden.plot(ax=ax, zorder=2, **WITHHELD)
     if len(shown):
-        colours = matplotlib.colormaps[cmap_name](np.linspace(0.15, 0.95, len(breaks) - 1))
-        shown.plot(ax=ax, column=column, cmap=ListedColormap(colours), norm=BoundaryNorm(breaks, len(breaks) - 1),
+        bounds = scale.boundaries(frame[column].to_numpy(dtype=float))
+        shown.plot(ax=ax, column=column, cmap=ListedColormap(scale.colours), norm=BoundaryNorm(bounds, len(bounds) - 1),
                    edgecolor="white", linewidth=0.2, alpha=0.9, zorder=3)
 
 
-def _count_legend(ax, breaks: list[float], t: Texts, min_count: int, cmap_name: str = "YlOrRd", title: str | None = None) -> None:
-    colours = matplotlib.colormaps[cmap_name](np.linspace(0.15, 0.95, len(breaks) - 1))
+def _count_legend(ax, scale: CountScale, t: Texts, min_count: int, withheld: bool, title: str | None = None) -> None:
     handles = []
-    for i, colour in enumerate(colours):
-        lo, hi = breaks[i], breaks[i + 1] - 1
-        label = f"{t.int(lo)}–{t.int(hi)}" if hi > lo else t.int(lo)
+    for (low, high), colour in zip(scale.classes, scale.colours, strict=True):
+        label = f"≥ {t.int(low)}" if high is None else t.int(low) if high == low else f"{t.int(low)}–{t.int(high)}"
         handles.append(Patch(facecolor=colour, edgecolor="white", label=label))
-    handles.append(Patch(label=t("legend_withheld", min=min_count), **WITHHELD))
+    if withheld:
+        handles.append(Patch(label=t("legend_withheld", min=min_count), **WITHHELD))
     ax.legend(handles=handles, title=title or t("legend_count"), loc="upper right", fontsize=7, title_fontsize=7, framealpha=0.9)
 
 
 def density_map(cells: gpd.GeoDataFrame, overview: gpd.GeoDataFrame, basemap: Basemap, bounds, t: Texts,
-                min_count: int) -> Figure:
+                min_count: int, scale: CountScale, overview_scale: CountScale) -> Figure:
     fig = Figure(figsize=(WIDTH_IN, WIDTH_IN * MAP_ASPECT))
     ax = _axes(fig, [0, 0, 1, 1], bounds, basemap)
-    breaks = count_breaks(cells["count"].to_numpy(dtype=float), min_count)
-    _choropleth(ax, cells, "count", breaks)
-    _count_legend(ax, breaks, t, min_count)
+    _choropleth(ax, cells, "count", scale)
+    _count_legend(ax, scale, t, min_count, withheld=bool(cells["count"].isna().any()))
     _scale_bar(ax, bounds)
     if len(overview) or (basemap.outline is not None and len(basemap.outline)):
         parts = [f.total_bounds for f in (overview,) if len(f)]
@@ -154,7 +166,7 @@ def density_map(cells: gpd.GeoDataFrame, overview: gpd.GeoDataFrame, basemap: Ba
         whole = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
         inset = _axes(fig, [0.005, 0.6, 0.3, 0.39], whole, Basemap(basemap.outline, None))
         inset.set_facecolor("white")
-        _choropleth(inset, overview, "count", count_breaks(overview["count"].to_numpy(dtype=float), min_count))
+        _choropleth(inset, overview, "count", overview_scale)
         inset.add_patch(matplotlib.patches.Rectangle((bounds[0], bounds[1]), bounds[2] - bounds[0], bounds[3] - bounds[1],
                                                      fill=False, edgecolor="black", linewidth=0.8, zorder=7))
         for spine in inset.spines.values():
@@ -162,17 +174,18 @@ def density_map(cells: gpd.GeoDataFrame, overview: gpd.GeoDataFrame, basemap: Ba
     return fig
 
 
-def gi_map(cells: gpd.GeoDataFrame, basemap: Basemap, bounds, t: Texts) -> Figure:
+def gi_map(cells: gpd.GeoDataFrame, basemap: Basemap, bounds, t: Texts, gi_style: dict[str, Any]) -> Figure:
     """Gi* significance bins (−3 … 3) of a single-period window."""
     fig = Figure(figsize=(WIDTH_IN, WIDTH_IN * MAP_ASPECT))
     ax = _axes(fig, [0, 0, 1, 1], bounds, basemap)
     labels = t.list("gi_bins")
+    colours = {int(code): colour for code, colour, _ in styles.categories(gi_style)}
     shown = cells[cells["gi_bin"].notna() & (cells["gi_bin"] != 0)]
     for b in range(-3, 4):
         part = shown[shown["gi_bin"] == b]
-        if len(part):
-            part.plot(ax=ax, color=GI_COLOURS[b + 3], edgecolor="#606060", linewidth=0.2, zorder=3)
-    handles = [Patch(facecolor=GI_COLOURS[b + 3], edgecolor="#606060", label=labels[b + 3]) for b in (3, 2, 1, -1, -2, -3)]
+        if len(part) and b in colours:
+            part.plot(ax=ax, color=colours[b], edgecolor="#606060", linewidth=0.2, zorder=3)
+    handles = [Patch(facecolor=colours[b], edgecolor="#606060", label=labels[b + 3]) for b in (3, 2, 1, -1, -2, -3) if b in colours]
     ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)
     _scale_bar(ax, bounds)
     return fig
@@ -216,17 +229,16 @@ def emerging_map(cells: gpd.GeoDataFrame, basemap: Basemap, bounds, t: Texts) ->
     return fig
 
 
-def light_maps(cells: gpd.GeoDataFrame, basemap: Basemap, bounds, t: Texts, min_count: int) -> Figure:
-    """Daylight and darkness side by side, on one colour scale."""
+def light_maps(cells: gpd.GeoDataFrame, basemap: Basemap, bounds, t: Texts, min_count: int, scale: CountScale) -> Figure:
+    """Daylight and darkness side by side, on one colour scale (`scale`, cut from both)."""
     fig = Figure(figsize=(WIDTH_IN, WIDTH_IN * 0.5))
-    values = np.concatenate([cells["light_daylight"].to_numpy(dtype=float), cells["light_darkness"].to_numpy(dtype=float)])
-    breaks = count_breaks(values, min_count)
+    withheld = bool(cells["light_daylight"].isna().any() or cells["light_darkness"].isna().any())
     for i, (column, title) in enumerate((("light_daylight", t("daylight")), ("light_darkness", t("darkness")))):
         ax = _axes(fig, [i * 0.5, 0, 0.49, 0.92], bounds, basemap)
-        _choropleth(ax, cells, column, breaks, "PuRd")
+        _choropleth(ax, cells, column, scale)
         ax.set_title(title, fontsize=9)
         if i == 1:
-            _count_legend(ax, breaks, t, min_count, "PuRd")
+            _count_legend(ax, scale, t, min_count, withheld)
     return fig
 
 

@@ -1,5 +1,5 @@
 <?xml version="1.0" encoding="UTF-8"?>
-<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" xsi:schemaLocation="http://www.opengis.net/sld http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.1.0" xmlns:ogc="http://www.opengis.net/ogc" xmlns:se="http://www.opengis.net/se">
+<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" version="1.1.0" xmlns:se="http://www.opengis.net/se" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:ogc="http://www.opengis.net/ogc" xsi:schemaLocation="http://www.opengis.net/sld http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd">
   <NamedLayer>
     <se:Name>unsafe-places</se:Name>
     <UserStyle>
@@ -27,7 +27,7 @@
               <se:Mark>
                 <se:WellKnownName>star</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#d55e00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -68,7 +68,7 @@
               <se:Mark>
                 <se:WellKnownName>triangle</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#d55e00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -115,7 +115,7 @@
               <se:Mark>
                 <se:WellKnownName>square</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#d55e00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -171,7 +171,7 @@
               <se:Mark>
                 <se:WellKnownName>diamond</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#d55e00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -192,7 +192,7 @@
               <se:Mark>
                 <se:WellKnownName>circle</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#d55e00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -225,7 +225,7 @@
               <se:Mark>
                 <se:WellKnownName>star</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#56b4e9</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -266,7 +266,7 @@
               <se:Mark>
                 <se:WellKnownName>triangle</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#56b4e9</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -313,7 +313,7 @@
               <se:Mark>
                 <se:WellKnownName>square</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#56b4e9</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -369,7 +369,7 @@
               <se:Mark>
                 <se:WellKnownName>diamond</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#56b4e9</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>
@@ -390,7 +390,7 @@
               <se:Mark>
                 <se:WellKnownName>circle</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#e69f00</se:SvgParameter>
+                  <se:SvgParameter name="fill">#56b4e9</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#1a1a1a</se:SvgParameter>

@@ -74,15 +74,15 @@ def test_vector_tile_styles_name_their_tile_layers() -> None:
 # Project XML (no server) ------------------------------------------------------------------
 def test_count_classes_are_whole_and_cover_every_published_count() -> None:
     counts = [5, 5, 6, 7, 8, 9, 11, 13, 20, 33, 70, 140, 3.0]
-    classes = qp.count_classes(counts, minimum=5)
+    classes = qp.count_classes(counts, first=5)
     assert classes[0][0] == 5 and classes[-1][2].startswith("≥")
     for (_, upper, _), (lower, _, _) in zip(classes, classes[1:], strict=False):
         assert lower == upper + 1
     for value in counts:
         if value >= 5:
             assert sum(lo <= value <= hi for lo, hi, _ in classes) == 1, value
-    assert qp.count_classes([1, 2], minimum=5) == []
-    assert qp.count_classes([9, 9, 9], minimum=5) == [(5.0, 900.0, "≥ 5")]
+    assert qp.count_classes([1, 2], first=5) == []
+    assert qp.count_classes([9, 9, 9], first=5) == [(5.0, 900.0, "≥ 5")]
 
 
 def test_graduated_classes_and_labels_are_rewritten() -> None:
@@ -91,9 +91,15 @@ def test_graduated_classes_and_labels_are_rewritten() -> None:
     ranges = style.find("renderer-v2/ranges").findall("range")
     assert [(r.get("lower"), r.get("upper"), r.get("label")) for r in ranges] == [
         ("5.000000", "9.000000", "5–9"), ("10.000000", "100.000000", "≥ 10")]
-    # The two darkest colours are kept for the two classes, and unused symbols dropped.
-    assert [r.get("symbol") for r in ranges] == ["3", "4"]
-    assert {s.get("name") for s in style.find("renderer-v2/symbols")} == {"3", "4"}
+    # Without a palette the first symbols are kept, and unused ones dropped.
+    assert [r.get("symbol") for r in ranges] == ["0", "1"]
+    assert {s.get("name") for s in style.find("renderer-v2/symbols")} == {"0", "1"}
+    # With the palette of the one style source, each class gets its colour.
+    qp.set_graduated_classes(style, [(1, 4, "1–4"), (5, 9, "5–9"), (10, 100, "≥ 10")], ["#112233", "#445566"])
+    symbols = {s.get("name"): s for s in style.find("renderer-v2/symbols")}
+    colours = [next(o.get("value") for o in symbols[r.get("symbol")].iter("Option") if o.get("name") == "color")
+               for r in style.find("renderer-v2/ranges")]
+    assert colours == ["17,34,51,255", "68,85,102,255", "68,85,102,255"]
     lights = ET.parse(STYLES / "street-lights.qml").getroot()
     qp.translate_labels(lights, "status", {"tand": "Lit", "slackt": "Out", "fel": "Fault"})
     assert [r.get("label") for r in lights.iter("rule")] == ["Out", "Fault", "Lit"]
