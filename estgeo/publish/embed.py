@@ -40,6 +40,7 @@ import pandas as pd
 from flask import Blueprint, Flask, Response, abort, render_template, request, send_file
 from werkzeug.security import safe_join
 
+from estgeo import styles as style_source
 from estgeo.config import Settings
 from estgeo.errors import EstgeoError
 from estgeo.publish.http import app_pygeoapi_config, app_settings
@@ -73,10 +74,13 @@ DEFAULT_LAYERS = ("incident-density", "hotspots", "unsafe-places")
 #: Density measures the page can colour by: all incidents, in daylight, in darkness.
 MEASURES = ("count", "light_daylight", "light_darkness")
 PERIOD_KINDS = ("week", "lagesbild", "month", "all")
+#: Counts per category group (grp_skadegorelse, …): the page's category filter colours by one.
+GROUP_PREFIX = "grp_"
 #: Properties the GeoJSON fallback asks for, per kind (the pop-ups show these).
 GEOJSON_PROPERTIES = {
     "density": ["h3", "resolution", "period_kind", "period", "period_start", "period_end", "count", "light_daylight",
-                "light_twilight", "light_darkness", "prev_count", "change", "change_pct", "gi_bin", "suppressed"],
+                "light_twilight", "light_darkness", "light_unknown", "prev_count", "change", "change_pct", "gi_bin", "gi_z",
+                "suppressed"],
 }
 #: Text assets are sent gzip-compressed when the browser accepts it (MapLibre: 1.6 MB → 0.45 MB).
 COMPRESSIBLE = {".mjs", ".js", ".css", ".json", ".txt", ".svg"}
@@ -116,11 +120,13 @@ def page_config(config: dict[str, Any], settings: Settings, *, lang: str = "sv",
     if light not in (None, "all", "daylight", "darkness"):
         raise EmbedError("light must be all, daylight or darkness")
 
-    out_layers = [_layer(cid, resources[cid], lang, base) for cid in chosen]
+    groups = tuple(str(g) for g in (settings.taxonomy.get("category_groups") or {}))
+    out_layers = [_layer(cid, resources[cid], lang, base, groups) for cid in chosen]
     context = [_layer(cid, resources[cid], lang, base) for cid in CONTEXT if cid in resources]
     density: dict[str, Any] | None = None
     if DENSITY in chosen or "hotspots" in chosen:
-        density = density_summary(resources, settings.privacy_min_count)
+        count_style = style_source.styles(settings)["count"]
+        density = density_summary(resources, style_source.first_class(settings), int(count_style.get("classes", 5)))
     centre = settings.municipality.get("centre_wgs84", {})
     basemap_url = str(options.get("basemap_url") or "")
     return {
@@ -137,6 +143,10 @@ def page_config(config: dict[str, Any], settings: Settings, *, lang: str = "sv",
         "period_kind": period_kind or "lagesbild",
         "light": light or "all",
         "min_count": settings.privacy_min_count,
+        # The first colour class starts here (1 with cell-key, the threshold with suppression).
+        "first_class": style_source.first_class(settings),
+        # Classes, colours and labels of every coloured property: layers/*.yml (estgeo.styles).
+        "styles": style_source.styles(settings),
         # cell-key: published counts carry a small fixed perturbation ("Om kartan" says so).
         "perturbed": str((settings.project.get("privacy") or {}).get("method", "")) == "cell-key",
         "messages": messages(lang),
@@ -162,7 +172,7 @@ def _text(value: Any, lang: str) -> str:
     return str(value)
 
 
-def _layer(cid: str, resource: dict[str, Any], lang: str, base: str) -> dict[str, Any]:
+def _layer(cid: str, resource: dict[str, Any], lang: str, base: str, groups: tuple[str, ...] = ()) -> dict[str, Any]:
     """One collection: its title, how to draw it and where its data comes from.
 
     `source.items` (GeoJSON) is always there; `source.tiles` when the collection has
@@ -171,8 +181,9 @@ def _layer(cid: str, resource: dict[str, Any], lang: str, base: str) -> dict[str
     """
     kind = KINDS.get(cid, "generic")
     query: dict[str, Any] = {"f": "json", "limit": 10000}
-    if kind in GEOJSON_PROPERTIES:
-        query["properties"] = ",".join(GEOJSON_PROPERTIES[kind])
+    density_properties = [*GEOJSON_PROPERTIES["density"], *(f"{GROUP_PREFIX}{g}" for g in groups)]
+    if kind == "density":
+        query["properties"] = ",".join(density_properties)
     source: dict[str, Any] = {"items": f"{base}/collections/{cid}/items?{urlencode(query, safe=',')}"}
     tile = next((p for p in resource.get("providers", []) if p.get("type") == "tile"), None)
     if tile is not None:
@@ -188,11 +199,16 @@ def _layer(cid: str, resource: dict[str, Any], lang: str, base: str) -> dict[str
         if bbox and len(bbox) == 4:
             # MapLibre asks for no tile outside the data (the server answers those 404).
             source["bounds"] = [float(v) for v in bbox]
+    if kind == "hotspots":
+        # The hot spots of any other period are the density's Gi* bins of that period (the
+        # hot spot collection and its tiles hold the latest complete period of each kind).
+        query = {"f": "json", "limit": 10000, "properties": ",".join(density_properties)}
+        source["period_items"] = f"{base}/collections/{DENSITY}/items?{urlencode(query, safe=',')}"
     return {"id": cid, "kind": kind, "title": _text(resource.get("title", cid), lang), "source": source}
 
 
 # The density: periods and colour classes ------------------------------------------------
-def density_summary(resources: dict[str, Any], min_count: int) -> dict[str, Any] | None:
+def density_summary(resources: dict[str, Any], first: int, classes: int = 5) -> dict[str, Any] | None:
     """Periods of the density layer and class breaks of each measure, per resolution;
     computed once per build (the files' real paths and times are the cache key)."""
     files = {cid: _data_path(res) for cid, res in resources.items() if cid == DENSITY or _is_sub_resolution(cid)}
@@ -206,11 +222,11 @@ def density_summary(resources: dict[str, Any], min_count: int) -> dict[str, Any]
                                  for cid, path in files.items() if path is not None))
     except OSError:
         return None
-    return _density_summary(signature, min_count)
+    return _density_summary(signature, first, classes)
 
 
 @lru_cache(maxsize=4)
-def _density_summary(signature: tuple[tuple[str, str, str, int], ...], min_count: int) -> dict[str, Any] | None:
+def _density_summary(signature: tuple[tuple[str, str, str, int], ...], first: int, classes: int) -> dict[str, Any] | None:
     files = {cid: path for cid, path, _, _ in signature}
     try:
         main = load_layer(files[DENSITY], DENSITY).frame
@@ -222,10 +238,12 @@ def _density_summary(signature: tuple[tuple[str, str, str, int], ...], min_count
         for res, rows in frame.groupby("resolution", observed=True):
             for kind, part in rows.groupby(rows["period_kind"].astype(str), observed=True):
                 entry = breaks.setdefault(str(kind), {}).setdefault(str(int(res)), {})
-                for measure in MEASURES:
-                    entry[measure] = class_breaks(part[measure], min_count=min_count)
+                for measure in (*MEASURES, *(c for c in part.columns if str(c).startswith(GROUP_PREFIX))):
+                    counts = pd.to_numeric(part[measure], errors="coerce").to_numpy(dtype=float)
+                    entry[measure] = [float(b) for b in style_source.count_breaks(counts, classes, first)]
                 entry["change"] = change_breaks(part["change"])
-    return {"periods": density_periods(main), "breaks": breaks,
+    groups = [str(c)[len(GROUP_PREFIX):] for c in main.columns if str(c).startswith(GROUP_PREFIX)]
+    return {"periods": density_periods(main), "breaks": breaks, "groups": groups,
             "resolutions": sorted({int(r) for f in by_resolution.values() for r in f["resolution"].dropna().unique()})}
 
 
@@ -257,21 +275,6 @@ def _day(value: Any, last: bool = False) -> str:
     if last:
         stamp -= pd.Timedelta(days=1)
     return stamp.strftime("%Y-%m-%d")
-
-
-def class_breaks(values: pd.Series, classes: int = 5, min_count: int = 1) -> list[float]:
-    """Thresholds between `classes` colour classes of the published counts (quantiles of
-    the non-zero counts, rounded to whole numbers), ascending and distinct.
-
-    Counts below `min_count` are never published, so the first class starts there.
-    """
-    present = pd.to_numeric(values, errors="coerce").dropna()
-    present = present[present > 0].to_numpy(dtype=float)
-    if present.size == 0:
-        return []
-    cuts = np.quantile(present, np.linspace(0, 1, classes + 1)[1:-1])
-    thresholds = np.unique(np.maximum(np.ceil(cuts), min_count + 1))
-    return [float(t) for t in thresholds if t < present.max()]
 
 
 def change_breaks(values: pd.Series) -> list[float]:

@@ -42,17 +42,6 @@ ASSETS = REPO / "estgeo" / "publish" / "embed_assets"
 
 
 # Pure functions -------------------------------------------------------------------------
-def test_class_breaks_are_whole_distinct_and_start_above_the_threshold() -> None:
-    values = pd.Series([None, 0, 5, 5, 6, 7, 8, 9, 10, 12, 15, 20, 40, 80, None])
-    breaks = embed.class_breaks(values, classes=5, min_count=5)
-    assert breaks == sorted(set(breaks)) and all(b == int(b) for b in breaks)
-    assert breaks[0] > 5 and breaks[-1] <= 80
-    assert len(breaks) <= 4
-    assert embed.class_breaks(pd.Series([None, 0]), min_count=5) == []
-    # A single value: no thresholds, one class.
-    assert embed.class_breaks(pd.Series([7, 7, 7]), min_count=5) == []
-
-
 def test_change_breaks_are_two_increasing_whole_steps() -> None:
     b, c = embed.change_breaks(pd.Series([-30, -5, -1, 0, 1, 2, 3, 4, 10, None]))
     assert 2 <= b < c and b == int(b) and c == int(c)
@@ -530,8 +519,63 @@ class TestInBrowser:
         drawn = browser.execute_script(
             "return estgeo.map.queryRenderedFeatures({layers: ['incident-density-json-fill']}).map(f => f.properties.period)")
         assert drawn and set(drawn) == {older}
+        # The hot spots follow: the density's Gi* bins of that period, not the latest period's.
+        assert browser.execute_script("return estgeo.map.getLayoutProperty('hotspots-tiles-line', 'visibility')") == "none"
+        hot = browser.execute_script(
+            "return estgeo.map.queryRenderedFeatures({layers: ['hotspots-json-line']}).map(f => [f.properties.period, f.properties.gi_bin])")
+        assert hot and {p for p, _ in hot} == {older} and all(b != 0 for _, b in hot), hot
+        label = browser.find_element("id", "period").get_attribute("value")
+        assert label == older
+        note = browser.find_element("id", "legend-items").text
+        shown = Select(browser.find_element("id", "period")).first_selected_option.text
+        assert shown.split(" (")[0] in note, (shown, note)
         items = [(p, s) for _, p, s in server.access_log() if p.startswith("/collections/incident-density/items")]
         assert items and all(s == 200 for _, s in items)
+        assert console_errors(browser) == []
+
+    def test_the_category_group_filter_colours_by_one_group(self, server: Server, browser, workspace: Path) -> None:
+        from selenium.webdriver.support.ui import Select
+
+        open_map(browser, f"{server.base}/embed?lang=sv", density=True)
+        fill = "incident-density-tiles-fill"
+        Select(browser.find_element("id", "group")).select_by_value("brott")
+        settle(browser)
+        paint = json.dumps(browser.execute_script(f"return estgeo.map.getPaintProperty('{fill}', 'fill-color')"))
+        assert "grp_brott" in paint and '"count"' not in paint
+        breaks = browser.execute_script("return estgeo.config.density.breaks.lagesbild['9'].grp_brott")
+        assert breaks and all(b == int(b) for b in breaks)
+        assert "Händelsetäthet (Brott)" in browser.find_element("id", "legend-items").text
+        assert not any(e.is_enabled() for e in browser.find_elements("css selector", "input[name=light]"))
+        assert "group=brott" in browser.execute_script("return location.href")
+        drawn = browser.execute_script(f"return estgeo.map.queryRenderedFeatures({{layers: ['{fill}']}}).length")
+        assert drawn > 0
+        Select(browser.find_element("id", "group")).select_by_value("all")
+        assert all(e.is_enabled() for e in browser.find_elements("css selector", "input[name=light]"))
+        assert "group=" not in browser.execute_script("return location.href")
+        assert console_errors(browser) == []
+
+    def test_a_cell_pop_up_shows_its_trend(self, server: Server, browser, workspace: Path) -> None:
+        """The pop-up of a density cell draws the cell's counts over every lägesbild period
+        (from its resolution's collection), with the period on show marked."""
+        open_map(browser, f"{server.base}/embed?lang=sv&layers=incident-density", density=True)
+        torget = hot_spots(workspace)[0]
+        browser.execute_script("estgeo.map.jumpTo({center: arguments[0], zoom: 15})", [torget["lon"], torget["lat"]])
+        settle(browser)
+        x, y = pixel_of(browser, torget["lon"], torget["lat"])
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            browser.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+        wait_for(browser, "document.querySelector('.maplibregl-popup .trend svg path')")
+        cell = browser.execute_script("""
+            const f = estgeo.map.queryRenderedFeatures(estgeo.map.project(arguments[0]), {layers: ['incident-density-tiles-fill']})[0];
+            return f && f.properties;""", [torget["lon"], torget["lat"]])
+        caption = browser.find_element("css selector", ".maplibregl-popup .trend figcaption").text
+        rows = requests.get(f"{server.base}/collections/incident-density-r{cell['resolution']}/items", timeout=30, params={
+            "f": "json", "h3": cell["h3"], "period_kind": "lagesbild", "skipGeometry": "true", "limit": 1000}).json()["features"]
+        counts = [r["properties"]["count"] for r in rows if r["properties"]["count"] is not None]
+        assert f"{len(rows)} perioder" in caption and f"{min(counts)}–{max(counts)}" in caption, caption
+        path = browser.execute_script("return document.querySelector('.maplibregl-popup .trend path').getAttribute('d')")
+        assert path.count("L") + path.count("M") == len(counts)
+        assert browser.execute_script("return document.querySelector('.maplibregl-popup .trend .trend-now') !== null")
         assert console_errors(browser) == []
 
     def test_a_link_shows_the_same_map(self, server: Server, browser, workspace: Path) -> None:

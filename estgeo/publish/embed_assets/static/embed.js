@@ -12,16 +12,19 @@ const T = cfg.messages;
 const L = cfg.labels;
 
 // Palettes -------------------------------------------------------------------------------
-const VIRIDIS_R = ["#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"];
-const PUOR = ["#5e3c99", "#998ec3", "#d8daeb", "#f7f7f7", "#fee0b6", "#f1a340", "#b35806"];
-const HOTSPOT = { 3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", "-1": "#d1e5f0", "-2": "#67a9cf", "-3": "#2166ac" };
-const SUPPRESSED = "#bdbdbd";
-const WALK_STATUS = { ny: "#D55E00", planerad: "#E69F00", atgardad: "#009E73", avslagen: "#999999" };
-const LAMP_STATUS = { tand: "#F0E442", slackt: "#D55E00", fel: "#CC79A7" };
+// From the one style source (layers/*.yml `style:`, estgeo/styles.py), as the QGIS
+// project and the report colour the same properties.
+const colours = (style) => Object.fromEntries(Object.entries(style.categories).map(([code, spec]) => [code, spec.colour]));
+const VIRIDIS_R = cfg.styles.count.palette;
+const PUOR = cfg.styles.change.palette;
+const HOTSPOT = colours(cfg.styles.gi_bin);
+const SUPPRESSED = cfg.styles.count.withheld;
+const WALK_STATUS = colours(cfg.styles.walk_status);
+const LAMP_STATUS = colours(cfg.styles.lamp_status);
 const GENERIC = "#7570b3";
 const CIVIDIS_R = ["#fee838", "#c8b866", "#948e77", "#4f5b6e", "#00224e"];
 const INDEX_BREAKS = [20, 40, 60, 80];
-const GAP_CAUSE = { lamps_out: "#D55E00", missing_lighting: "#0072B2" };
+const GAP_CAUSE = colours(cfg.styles.gap_cause);
 const DRAW_ORDER = ["outline", "streets", "lighting-insecurity", "density", "dark-gaps", "hotspots", "walks", "generic",
   "street-lights", "lamps-out", "unsafe-places"];
 
@@ -52,6 +55,7 @@ const state = {
   periodKind: kinds.includes(cfg.period_kind) ? cfg.period_kind : kinds[0],
   period: null,
   light: cfg.light,
+  group: "all",
   mode: "count",
   resolution: density ? density.resolutions.includes(9) ? 9 : density.resolutions[0] : null,
   basemap: cfg.basemap ? "trying" : "none",
@@ -67,6 +71,7 @@ state.period = defaultPeriod(state.periodKind);
 const asked = new URLSearchParams(location.search);
 if ((periods[state.periodKind] || []).some((p) => p.period === asked.get("at"))) state.period = asked.get("at");
 if (asked.get("mode") === "change") state.mode = "change";
+if ((density?.groups || []).includes(asked.get("group"))) state.group = asked.get("group");
 for (const id of (asked.get("hidden") || "").split(",")) if (id in state.visible) state.visible[id] = false;
 function writeUrl() {
   const url = new URL(location.href);
@@ -75,11 +80,14 @@ function writeUrl() {
   if (state.period && state.period !== defaultPeriod(state.periodKind)) q.set("at", state.period); else q.delete("at");
   if (state.light !== "all") q.set("light", state.light); else q.delete("light");
   if (state.mode === "change") q.set("mode", "change"); else q.delete("mode");
+  if (state.group !== "all") q.set("group", state.group); else q.delete("group");
   const hidden = Object.keys(state.visible).filter((id) => !state.visible[id]);
   if (hidden.length) q.set("hidden", hidden.join(",")); else q.delete("hidden");
   history.replaceState(history.state, "", url);
 }
-const measure = () => ({ all: "count", daylight: "light_daylight", darkness: "light_darkness" })[state.light] || "count";
+// What the density is coloured by: one category group's counts, or all incidents in a light.
+const measure = () => state.group !== "all" ? `grp_${state.group}`
+  : ({ all: "count", daylight: "light_daylight", darkness: "light_darkness" })[state.light] || "count";
 
 // Map ------------------------------------------------------------------------------------
 const locale = Object.fromEntries(Object.entries(T).filter(([k]) => k.startsWith("ml.")).map(([k, v]) => [k.slice(3), v]));
@@ -113,17 +121,20 @@ const styleLayers = {}; // embed layer id → {tiles|json: its MapLibre layer id
 const interactive = {}; // MapLibre layer id → embed layer
 
 function geojsonUrl(layer) {
-  let url = layer.source.items;
-  if (layer.kind === "density" && state.period) {
+  let url = layer.kind === "hotspots" && layer.source.period_items ? layer.source.period_items : layer.source.items;
+  if (["density", "hotspots"].includes(layer.kind) && state.period) {
     url += `&period_kind=${encodeURIComponent(state.periodKind)}&period=${encodeURIComponent(state.period)}`;
   }
   return absolute(url);
 }
 
 // Tiles hold the latest complete period of each kind; any other period of the density is
-// read as GeoJSON from /items. Each variant has its own source and style layers.
-const tiled = (layer) => Boolean(layer.source.tiles) && (layer.kind !== "density" || state.period === defaultPeriod(state.periodKind));
-const variantsOf = (layer) => layer.source.tiles ? (layer.kind === "density" ? ["tiles", "json"] : ["tiles"]) : ["json"];
+// read as GeoJSON from /items, and so are its hot spots (the density's Gi* bins of that
+// period), so the hot spots follow the period picked. Each variant has its own source
+// and style layers.
+const periodic = (layer) => layer.kind === "density" || (layer.kind === "hotspots" && Boolean(layer.source.period_items));
+const tiled = (layer) => Boolean(layer.source.tiles) && (!periodic(layer) || state.period === defaultPeriod(state.periodKind));
+const variantsOf = (layer) => layer.source.tiles ? (periodic(layer) ? ["tiles", "json"] : ["tiles"]) : ["json"];
 const activeVariant = (layer) => tiled(layer) ? "tiles" : "json";
 const emptyCollection = { type: "FeatureCollection", features: [] };
 
@@ -207,7 +218,7 @@ function layersFor(layer, source, variant) {
         id: id("circle"), type: "circle", ...base,
         layout: { "circle-sort-key": ["case", ["to-boolean", ["get", "open"]], 1, 0] },
         paint: {
-          "circle-color": ["match", ["get", "status"], ...Object.entries(WALK_STATUS).flat(), "#999999"],
+          "circle-color": ["match", ["get", "status"], ...Object.entries(WALK_STATUS).flat(), GENERIC],
           "circle-radius": ["case", ["to-boolean", ["get", "lighting_problem"]], 8, 5.5],
           "circle-stroke-color": "#1a1a1a",
           "circle-stroke-width": ["case", ["to-boolean", ["get", "lighting_problem"]], 2, 1],
@@ -328,6 +339,12 @@ function periodLabel(kind, p) {
   return p.complete ? label : `${label} (${text("ongoing")})`;
 }
 
+// The period on show, as the period picker names it.
+const periodName = () => {
+  const found = (periods[state.periodKind] || []).find((p) => p.period === state.period);
+  return found ? periodLabel(state.periodKind, found) : "";
+};
+
 function periodOptions(select) {
   select.replaceChildren(...(periods[state.periodKind] || []).map((p) =>
     el("option", { value: p.period, selected: p.period === state.period }, periodLabel(state.periodKind, p))));
@@ -351,8 +368,22 @@ function buildControls() {
       el("label", { for: "period", class: "visually-hidden" }, text("period")), periodSelect));
   }
   if (cfg.layers.some((l) => l.kind === "density")) {
+    // One category group at a time; the published counts per group are not split by light,
+    // so the light switch rests while a group is chosen.
+    const groups = density?.groups || [];
+    if (groups.length) {
+      const groupSelect = el("select", { id: "group", onchange: (e) => {
+        state.group = e.target.value;
+        for (const input of document.querySelectorAll("input[name=light]")) input.disabled = state.group !== "all";
+        refreshDensity();
+      } }, [el("option", { value: "all", selected: state.group === "all" }, text("group_all")),
+        ...groups.map((g) => el("option", { value: g, selected: g === state.group }, L.category_groups?.[g] ?? g))]);
+      controls.append(el("fieldset", {}, el("legend", {}, text("group")),
+        el("label", { for: "group", class: "visually-hidden" }, text("group")), groupSelect));
+    }
     controls.append(radioGroup("light", text("light"), [["all", text("light_all")], ["daylight", text("light_daylight")],
       ["darkness", text("light_darkness")]], state.light, (v) => { state.light = v; refreshDensity(); }));
+    for (const input of controls.querySelectorAll("input[name=light]")) input.disabled = state.group !== "all";
     controls.append(radioGroup("mode", text("show"), [["count", text("mode_count")], ["change", text("mode_change")]],
       state.mode, (v) => { state.mode = v; refreshDensity(); }));
   }
@@ -415,7 +446,9 @@ function refreshDensity() {
       }
       applyVisibility(layer);
     } else if (layer.kind === "hotspots") {
+      if (periodic(layer) && activeVariant(layer) === "json") map.getSource(`src-${layer.id}-json`).setData(geojsonUrl(layer));
       for (const id of allStyleLayers(layer)) map.setFilter(id, hotspotFilter());
+      applyVisibility(layer);
     }
   }
   renderLegend();
@@ -431,7 +464,7 @@ function countLegend() {
   const breaks = density?.breaks?.[state.periodKind]?.[state.resolution]?.[measure()] || [];
   // Cell-key publishes small counts too (perturbed, never blank): the first class starts at 1
   // and there is no "withheld" class; with suppression counts below the threshold are blank.
-  const lows = [cfg.perturbed ? 1 : cfg.min_count, ...breaks];
+  const lows = [cfg.first_class, ...breaks];
   const rows = lows.map((low, i) => {
     const high = i + 1 < lows.length ? lows[i + 1] - 1 : null;
     const label = high === null ? `≥ ${number.format(low)}` : low === high ? number.format(low) : `${number.format(low)}–${number.format(high)}`;
@@ -455,13 +488,13 @@ function renderLegend() {
     if (!state.visible[layer.id]) continue;
     const heading = el("h3", {}, layer.title);
     if (layer.kind === "density") {
-      const lightLabel = state.light === "all" ? "" : ` (${text(`light_${state.light}`).toLowerCase()})`;
+      const lightLabel = state.group !== "all" ? ` (${L.category_groups?.[state.group] ?? state.group})`
+        : state.light === "all" ? "" : ` (${text(`light_${state.light}`).toLowerCase()})`;
       parts.push(el("h3", {}, `${layer.title}${lightLabel}`), ...(state.mode === "change" ? changeLegend() : countLegend()));
     } else if (layer.kind === "hotspots") {
       parts.push(heading, ...["hot_3", "hot_2", "hot_1", "cold_1", "cold_2", "cold_3"].map((key) =>
         item("outline", HOTSPOT[key.startsWith("hot") ? key.slice(4) : `-${key.slice(5)}`], text(key), true)),
-      el("p", { class: "note" }, state.periodKind === "all" ? text("hotspot_all")
-        : text("hotspot_latest", { kind: text(`period_kind_${state.periodKind}`).toLowerCase() })));
+      el("p", { class: "note" }, text("hotspot_period", { period: periodName() })));
     } else if (layer.kind === "unsafe-places") {
       parts.push(heading, ...Object.entries(WALK_STATUS).map(([code, colour]) => item("dot", colour, L.walk_statuses?.[code] ?? code)),
         el("p", { class: "note" }, text("lighting_problem_note")));
@@ -516,13 +549,75 @@ function formatValue(layer, name, value, props) {
   return String(value);
 }
 
+const fieldLabel = (name) => name.startsWith("grp_") ? (L.category_groups?.[name.slice(4)] ?? name) : (T[`field_${name}`] ?? name);
+
 function featureSection(layer, feature) {
   const props = feature.properties || {};
   let fields = POPUP_FIELDS[layer.kind] || Object.keys(props).filter((k) => !HIDDEN.has(k));
+  if (layer.kind === "density" && state.group !== "all") fields = [fields[0], measure(), ...fields.slice(1)];
   if (cfg.lang === "en") fields = fields.map((name) => (name === "rank_reason" && "rank_reason_en" in props ? "rank_reason_en" : name));
   const rows = fields.filter((name) => name in props || name === "count").flatMap((name) => [
-    el("dt", {}, T[`field_${name}`] ?? name), el("dd", {}, formatValue(layer, name, props[name], props))]);
-  return [el("h3", {}, layer.title), el("dl", {}, rows)];
+    el("dt", {}, fieldLabel(name)), el("dd", {}, formatValue(layer, name, props[name], props))]);
+  const section = [el("h3", {}, layer.title), el("dl", {}, rows)];
+  if (layer.kind === "density" && props.h3 && state.periodKind !== "all") section.push(trendBox(props));
+  return section;
+}
+
+// A trend per cell: the cell's published counts over every period of the kind on show,
+// read once per cell from its resolution's collection (a cheap request: no filter
+// expression, no sorting — the page sorts), drawn as a line with the period on show marked.
+const trends = new Map();
+function trendRows(res, h3, kind, name) {
+  const key = [res, h3, kind, name].join("/");
+  if (!trends.has(key)) {
+    const query = new URLSearchParams({ f: "json", skipGeometry: "true", limit: "1000", properties: `period,period_start,${name}`,
+      period_kind: kind, h3 });
+    trends.set(key, fetch(absolute(`/collections/incident-density-r${res}/items?${query}`))
+      .then((r) => (r.ok ? r.json() : { features: [] }))
+      .then((page) => (page.features || []).map((f) => f.properties).sort((a, b) => String(a.period_start).localeCompare(String(b.period_start))))
+      .catch(() => []));
+  }
+  return trends.get(key);
+}
+
+function trendBox(props) {
+  const name = measure();
+  const box = el("figure", { class: "trend" });
+  trendRows(props.resolution, props.h3, state.periodKind, name).then((rows) => {
+    const values = rows.map((r) => (typeof r[name] === "number" ? r[name] : null));
+    const known = values.filter((v) => v !== null);
+    if (rows.length < 2 || !known.length) return;
+    const W = 220, H = 40, pad = 3;
+    const top = Math.max(...known, 1);
+    const x = (i) => pad + (i * (W - 2 * pad)) / (rows.length - 1);
+    const y = (v) => H - pad - (v * (H - 2 * pad)) / top;
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    svg.setAttribute("width", String(W));
+    svg.setAttribute("height", String(H));
+    svg.setAttribute("role", "img");
+    const current = rows.findIndex((r) => r.period === props.period);
+    const label = text("trend_label", { kind: text(`period_kind_${state.periodKind}`).toLowerCase(), n: rows.length,
+      min: number.format(Math.min(...known)), max: number.format(Math.max(...known)) });
+    svg.setAttribute("aria-label", label);
+    let path = "";
+    values.forEach((v, i) => { if (v !== null) path += `${path && values[i - 1] !== null ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`; });
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    line.setAttribute("d", path);
+    line.setAttribute("class", "trend-line");
+    svg.append(line);
+    if (current >= 0 && values[current] !== null) {
+      const dot = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+      dot.setAttribute("cx", x(current).toFixed(1));
+      dot.setAttribute("cy", y(values[current]).toFixed(1));
+      dot.setAttribute("r", "3");
+      dot.setAttribute("class", "trend-now");
+      svg.append(dot);
+    }
+    box.replaceChildren(svg, el("figcaption", {}, label));
+    keepInView();
+  });
+  return box;
 }
 
 let popup = null;
