@@ -10,7 +10,7 @@ one lägesbild period at resolution 9 was drawn with three class schemes and two
 yellow-red); `tests/test_styles.py` now checks that the three agree.
 
 Count classes are cut from *all* published counts of one period kind at one resolution
-(quantiles of the non-zero counts, whole numbers), not from the period on screen: the
+(quantiles of the incidents in them, whole numbers), not from the period on screen: the
 legend then stays put when a reader steps from one lägesbild period to the next, so the
 same colour means the same count in every period being compared.
 
@@ -64,14 +64,21 @@ def first_class(settings: Settings) -> int:
 
 
 def count_breaks(values: Iterable[float] | np.ndarray, classes: int = 5, first: int = 1) -> list[int]:
-    """Thresholds between at most `classes` colour classes of published counts: quantiles
-    of the counts from `first` up, rounded up to whole numbers, ascending and distinct, and
-    each below the largest count (so no class is empty at the top)."""
+    """Thresholds between at most `classes` colour classes of published counts, rounded up
+    to whole numbers, ascending and distinct, each below the largest count (no class is
+    empty at the top).
+
+    The cuts are quantiles of the *incidents*, not of the cells: each cell weighs as many
+    as it counts, so every class holds about as many incidents. Counts are heavy-tailed
+    (most cells hold one or two), and quantiles of the cells put the whole town centre in
+    the top class: on the demo's lägesbild periods at resolution 9 (4,409 non-zero cells,
+    largest 42) plain quantiles gave 1 / 2 / 3 / 4–5 / ≥ 6, these give 1–2 / 3–4 / 5–7 /
+    8–14 / ≥ 15, which still tell the hot centre's cells apart."""
     array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
     present = array[np.isfinite(array) & (array >= max(first, 1))]
     if present.size == 0:
         return []
-    cuts = np.quantile(present, np.linspace(0, 1, classes + 1)[1:-1])
+    cuts = np.quantile(present, np.linspace(0, 1, classes + 1)[1:-1], weights=present, method="inverted_cdf")
     thresholds = np.unique(np.maximum(np.ceil(cuts), first + 1))
     return [int(t) for t in thresholds if t < present.max()]
 

@@ -43,6 +43,7 @@ from werkzeug.security import safe_join
 from estgeo import styles as style_source
 from estgeo.config import Settings
 from estgeo.errors import EstgeoError
+from estgeo.publish import glyphs
 from estgeo.publish.http import app_pygeoapi_config, app_settings
 from estgeo.publish.layer_cache import LayerUnavailable, load_layer
 
@@ -424,6 +425,86 @@ def embed_static(filename: str) -> Response:
         return response.make_conditional(request)  # type: ignore[return-value]  # the same Flask response
     response = send_file(path, mimetype=mimetype, max_age=max_age, conditional=True)
     response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+# Place search -------------------------------------------------------------------------------
+STREETS = "basemap-streets"
+#: At most this many places answer one search.
+PLACES_SHOWN = 8
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents: 'Östra' and 'ostra' find the same street."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+def street_index(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every named street of the published basemap once, with the box round all its
+    pieces (CRS84), sorted by name; read again only when a build changes the file."""
+    resource = resources.get(STREETS)
+    path = _data_path(resource) if resource else None
+    if not path:
+        return []
+    try:
+        signature = (path, os.path.realpath(path), os.stat(path).st_mtime_ns)
+    except OSError:
+        return []
+    return _street_index(signature)
+
+
+@lru_cache(maxsize=4)
+def _street_index(signature: tuple[str, str, int]) -> list[dict[str, Any]]:
+    try:
+        frame = load_layer(signature[0], STREETS).frame
+    except LayerUnavailable:
+        return []
+    if "namn" not in frame.columns or frame.empty:
+        return []
+    named = frame[frame["namn"].notna() & (frame["namn"].astype(str).str.strip() != "")]
+    bounds = named.geometry.bounds
+    boxes = pd.concat([named["namn"].astype(str).rename("name"), bounds], axis=1).groupby("name").agg(
+        {"minx": "min", "miny": "min", "maxx": "max", "maxy": "max"})
+    return [{"name": name, "folded": _fold(name), "bbox": [round(float(v), 6) for v in row]}
+            for name, row in zip(boxes.index, boxes.to_numpy(), strict=True)]
+
+
+def search_places(index: list[dict[str, Any]], query: str, limit: int = PLACES_SHOWN) -> list[dict[str, Any]]:
+    """Streets whose name starts with the query (any case, with or without accents),
+    then those that hold it; at most `limit`."""
+    folded = _fold(query.strip())
+    if not folded:
+        return []
+    starts = [p for p in index if p["folded"].startswith(folded)]
+    holds = [p for p in index if folded in p["folded"] and not p["folded"].startswith(folded)]
+    return [{"name": p["name"], "bbox": p["bbox"]} for p in (starts + holds)[:limit]]
+
+
+@BLUEPRINT.get("/embed/places")
+def embed_places() -> Response:
+    """`?q=storg` → the streets of the published basemap that match, with their boxes."""
+    query = request.args.get("q", "")
+    if len(query) > 100:
+        return Response("estgeo embed: q is at most 100 characters\n", status=400, mimetype="text/plain")
+    found = search_places(street_index(app_pygeoapi_config().get("resources", {})), query)
+    response = Response(json.dumps({"query": query, "places": found}, ensure_ascii=False), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@BLUEPRINT.get("/embed/glyphs/<fontstack>/<int:start>-<int:end>.pbf")
+def embed_glyphs(fontstack: str, start: int, end: int) -> Response:
+    """Label glyphs (SDF, protobuf) for the street names, made here (`estgeo.publish.glyphs`):
+    no font server or CDN. Every stack is drawn with DejaVu Sans."""
+    try:
+        data = glyphs.glyph_range(fontstack, start, end)
+    except glyphs.GlyphRangeError as exc:
+        return Response(f"estgeo embed: {exc}\n", status=400, mimetype="text/plain")
+    response = Response(data, mimetype="application/x-protobuf")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
     return response
 
 

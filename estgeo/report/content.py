@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import h3
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 from estgeo import styles
@@ -186,6 +188,7 @@ class _Composer:
         self.internal = options.profile == "internal"
         self.basemap = load_basemap(settings, layers)
         self.styles = styles.styles(settings)
+        self.bounds: tuple[float, float, float, float] | None = None
 
     # Meta -------------------------------------------------------------------------------
     def period_label(self, win: Window) -> str:
@@ -326,6 +329,7 @@ class _Composer:
         overview_cells = self.public.cells(w.current, overview_res, in_area=False)
         overview = figures.hexagons(overview_cells[["count"]])
         bounds = figures.extent([cells], self.area.geometry if self.area else None)
+        self.bounds = bounds
         layer = data["meta"]["cells_layer"]
         values = {c: {h: num(v) for h, v in self.cells_now[c].items()} for c in ("count", "light_daylight", "light_darkness")}
         maps: dict[str, Any] = {
@@ -341,7 +345,8 @@ class _Composer:
         maps["density"].update(classes=[list(c) for c in scale.classes], colours=scale.colours)
         fig = figures.density_map(cells, overview, self.basemap, bounds, t, self.min_count, scale, overview_scale)
         blocks.append({"type": "figure", "id": "map-density", "src": figures.png(fig), "title": t("map_density", period=self.period_label(w.current)),
-                       "caption": t("map_density_text", res=res, area=_cell_area(res, t), overview_res=overview_res)})
+                       "caption": t("map_density_text", res=res, area=_cell_area(res, t), overview_res=overview_res,
+                                                   withheld=t("map_density_withheld") if cells["count"].isna().any() else "")})
         single = len(w.current.starts) == 1
         if single:
             maps["hotspots"] = {"layer": layer, "column": "gi_bin",
@@ -423,13 +428,17 @@ class _Composer:
         for row, p in zip(rows, stats.holm([r["p_value"] for r in rows]), strict=True):
             row["p_holm"] = None if p is None else round(p, 6)
             row["p_value"] = None if row["p_value"] is None else round(row["p_value"], 6)
+        centres = [h3.cell_to_latlng(r["h3"]) for r in rows]
+        streets = self.nearest_streets(np.array([lon for _, lon in centres]), np.array([lat for lat, _ in centres]))
+        for row, street in zip(rows, streets, strict=True):
+            row["street"] = street
         data["top_cells"] = {"layer": data["meta"]["cells_layer"], "rows": rows}
         headers = [t("col_cell"), t("col_count"), t("col_previous"), t("col_change"), t("col_p"), t("col_dominant"), t("col_hot")]
         table = []
         for i, r in enumerate(rows):
             ref = f"top_cells.rows.{i}"
             dominant = ", ".join(f"{t.code('categories', d['category'])} {t.int(d['count'])}" for d in r["dominant"])
-            table.append([cell(r["h3"], f"{ref}.h3", r["h3"]), cell(t.int(r["count"]), f"{ref}.count", r["count"], True),
+            table.append([cell(r["street"] or r["h3"], f"{ref}.h3", r["h3"]), cell(t.int(r["count"]), f"{ref}.count", r["count"], True),
                           cell(t.int(r["previous"]), f"{ref}.previous", r["previous"], True),
                           cell(t.signed(r["change"]), f"{ref}.change", r["change"], True),
                           cell(t.p(r["p_holm"]), f"{ref}.p_holm", r["p_holm"], True), cell(dominant),
@@ -439,11 +448,28 @@ class _Composer:
                        "note": None if self.internal else t("top_public_note")})
         return {"id": "top", "title": t("s_top"), "blocks": blocks}
 
+    def nearest_streets(self, lon: np.ndarray, lat: np.ndarray, within_m: float = 150.0) -> list[str | None]:
+        """The name of the street nearest each point (CRS84), from the published basemap,
+        or None beyond `within_m`: readers know Storgatan, not 8908a66a99bffff."""
+        streets = self.basemap.streets
+        if streets is None or "namn" not in streets.columns or not len(lon):
+            return [None] * len(lon)
+        named = streets[streets["namn"].notna() & (streets["namn"].astype(str).str.strip() != "")]
+        if named.empty:
+            return [None] * len(lon)
+        x, y = pyproj.Transformer.from_crs("OGC:CRS84", figures.STORAGE_CRS, always_xy=True).transform(lon, lat)
+        points = shapely.points(np.column_stack([x, y]))
+        found, nearest = shapely.STRtree(named.geometry.to_numpy()).query_nearest(points, max_distance=within_m, all_matches=False)
+        names: list[str | None] = [None] * len(lon)
+        for i, j in zip(found, nearest, strict=True):
+            names[int(i)] = str(named["namn"].iloc[int(j)])
+        return names
+
     # 5. Unsafe places ----------------------------------------------------------------------------
     def unsafe_places(self, data: dict[str, Any]) -> dict[str, Any]:
         t = self.t
         collection = "unsafe-places-internal" if self.internal else "unsafe-places"
-        places = _read_frame(self.layers, collection)
+        places = _read_frame(self.layers, collection, geometry=True)
         if places is None:
             data["unsafe_places"] = None
             return {"id": "places", "title": t("s_places"), "blocks": [{"type": "p", "text": t("no_data")}]}
@@ -465,9 +491,10 @@ class _Composer:
         listed = listed.sort_values(["days_open_at_end", "id"], ascending=[False, True], kind="stable")
         more = max(0, len(listed) - PLACES_LISTED)
         listed = listed.head(PLACES_LISTED)
+        streets = self.nearest_streets(listed.geometry.x.to_numpy(), listed.geometry.y.to_numpy()) if len(listed) else []
         items = []
-        for _, r in listed.iterrows():
-            item = {"id": r["id"], "walk_id": r["walk_id"], "problems": r["problems"], "status": r["status"],
+        for (_, r), street in zip(listed.iterrows(), streets, strict=True):
+            item = {"id": r["id"], "street": street, "walk_id": r["walk_id"], "problems": r["problems"], "status": r["status"],
                     "target_date": r["target_date"], "days_open_at_end": num(r["days_open_at_end"]),
                     "incidents_nearby": num(r["incidents_nearby"]), "incidents_nearby_dark": num(r["incidents_nearby_dark"])}
             if self.internal:
@@ -484,7 +511,8 @@ class _Composer:
         for i, it in enumerate(items):
             ref = f"unsafe_places.overdue.{i}"
             nearby = f"{t.int(it['incidents_nearby'])} ({t.int(it['incidents_nearby_dark'])})"
-            row = [cell(it["id"], f"{ref}.id", it["id"]), cell(str(it["walk_id"])), cell(str(it["problems"] or "")),
+            where = f"{it['street']} ({it['id']})" if it["street"] else it["id"]
+            row = [cell(where, f"{ref}.id", it["id"]), cell(str(it["walk_id"])), cell(str(it["problems"] or "")),
                    cell(t.code("walk_statuses", it["status"])), cell(str(it["target_date"] or "")),
                    cell(t.int(it["days_open_at_end"]), f"{ref}.days_open_at_end", it["days_open_at_end"], True),
                    cell(nearby, f"{ref}.incidents_nearby", it["incidents_nearby"], True)]
@@ -492,6 +520,13 @@ class _Composer:
                 row += [cell(str(it["proposal"] or "")), cell(str(it["responsible"] or ""))]
             rows.append(row)
         blocks = [{"type": "p", "text": t("places_text", end=self.windows.current.last_day.isoformat())}, stats_block]
+        if len(places) and self.bounds is not None:
+            points = places.to_crs(figures.STORAGE_CRS)
+            groups = [(points[points["status"] == code], colour, label, 22.0)
+                      for code, colour, label in styles.categories(self.styles["walk_status"], self.options.lang)]
+            fig = figures.points_map(groups, self.basemap, self.bounds, t, title=t("places_map_legend"))
+            blocks.append({"type": "figure", "id": "map-places", "src": figures.png(fig), "title": t("places_map"),
+                           "caption": t("places_map_text")})
         if rows:
             blocks.append({"type": "table", "id": "places-overdue", "caption": t("places_overdue_list"), "headers": headers, "rows": rows})
         if more:
@@ -544,6 +579,14 @@ class _Composer:
                              "rows": items}
         blocks: list[dict[str, Any]] = [{"type": "p", "text": t("lamps_text", n=t.int(len(hot)), total=t.int(total),
                                                                  radius=t.int(LAMPS_MAX_DISTANCE_M))}]
+        if total and self.bounds is not None:
+            points = out.to_crs(figures.STORAGE_CRS)
+            groups = [(points[points["status"] == code], colour, label, 10.0)
+                      for code, colour, label in styles.categories(self.styles["lamp_status"], self.options.lang) if code != "tand"]
+            cells = figures.hexagons(hot[["gi_z"]]) if len(hot) else None
+            fig = figures.points_map(groups, self.basemap, self.bounds, t, outline=cells, outline_label=t("lamps_map_hot"))
+            blocks.append({"type": "figure", "id": "map-lamps", "src": figures.png(fig), "title": t("lamps_map"),
+                           "caption": t("lamps_map_text")})
         if items:
             # With the work list its reason says more than the owner and cell, and needs the room.
             headers = [t("col_lamp"), t("col_status"), t("col_lamp_type"), t("col_distance")]
@@ -796,8 +839,6 @@ def _law_sections(sections: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _cell_area(res: int, t: Texts) -> str:
-    import h3
-
     km2 = h3.average_hexagon_area(res, unit="km^2")
     return f"{t.decimal(km2, 3 if km2 < 0.1 else 2 if km2 < 1 else 1)} km²"
 

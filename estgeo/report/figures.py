@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from estgeo import styles
@@ -92,7 +93,65 @@ def _axes(fig: Figure, rect=None, bounds=None, basemap: Basemap | None = None):
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
+    if basemap is not None and bounds is not None:
+        _street_names(ax, basemap, bounds)
     return ax
+
+
+#: At most this many street names on one map: the longest streets in view, so the map
+#: reads at A4 without turning into a word cloud.
+STREET_NAMES = 14
+
+
+def _street_names(ax, basemap: Basemap, bounds) -> None:
+    """Name the longest named streets in view, along their longest piece, so a reader can
+    say where a hexagon is (the report was read with no names on its maps)."""
+    streets = basemap.streets
+    if streets is None or "namn" not in streets.columns or not len(streets):
+        return
+    box = shapely.box(*bounds)
+    named = streets[streets["namn"].fillna("").astype(str).str.strip() != ""]
+    inside = named[named.intersects(box)]
+    if inside.empty:
+        return
+    clipped = inside.assign(geometry=inside.intersection(box))
+    clipped = clipped.assign(length=clipped.length)
+    width = bounds[2] - bounds[0]
+    minimum = 0.06 * width  # a name needs room along its street
+    # Main streets first, then the longest in view; a name too near one already placed is
+    # left out rather than written over it.
+    main = clipped.assign(main=(clipped["kind"] == "huvudgata") if "kind" in clipped.columns else False)
+    totals = main.groupby("namn").agg(main=("main", "max"), length=("length", "sum")).sort_values(
+        ["main", "length"], ascending=False)
+    placed: list[tuple[float, float]] = []
+    from matplotlib import patheffects
+
+    halo = [patheffects.withStroke(linewidth=1.8, foreground="white")]
+    for name in totals.index:
+        if len(placed) >= STREET_NAMES:
+            break
+        # A street is stored as many pieces between crossings: join them before looking
+        # for a stretch long enough for its name.
+        merged = shapely.line_merge(shapely.union_all(clipped.geometry[clipped["namn"] == name].to_numpy()))
+        lines = [g for g in shapely.get_parts(merged) if g.geom_type == "LineString"]
+        if not lines:
+            continue
+        longest = max(lines, key=lambda g: g.length)
+        if longest.length < minimum:
+            continue
+        middle = longest.interpolate(0.5, normalized=True)
+        if any(np.hypot(middle.x - x, middle.y - y) < 0.12 * width for x, y in placed):
+            continue
+        placed.append((middle.x, middle.y))
+        before = longest.interpolate(max(0.0, longest.project(middle) - 5))
+        after = longest.interpolate(min(longest.length, longest.project(middle) + 5))
+        angle = float(np.degrees(np.arctan2(after.y - before.y, after.x - before.x)))
+        if angle > 90:
+            angle -= 180
+        elif angle < -90:
+            angle += 180
+        ax.text(middle.x, middle.y, str(name), fontsize=5.5, color="#303030", rotation=angle, rotation_mode="anchor",
+                ha="center", va="center", zorder=8, path_effects=halo)
 
 
 def _scale_bar(ax, bounds) -> None:
@@ -225,6 +284,27 @@ def emerging_map(cells: gpd.GeoDataFrame, basemap: Basemap, bounds, t: Texts) ->
                 handles.append(Patch(facecolor=colour, edgecolor=edge, label=t.emerging(cls)))
     if handles:
         ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)
+    _scale_bar(ax, bounds)
+    return fig
+
+
+def points_map(groups: list[tuple[gpd.GeoDataFrame, str, str, float]], basemap: Basemap, bounds, t: Texts,
+               outline: gpd.GeoDataFrame | None = None, outline_label: str | None = None, title: str | None = None) -> Figure:
+    """Points by category: (points in SWEREF 99 TM, colour, legend label, marker size),
+    over optional cell outlines (the period's hot spots), in the one style source's colours."""
+    fig = Figure(figsize=(WIDTH_IN, WIDTH_IN * MAP_ASPECT))
+    ax = _axes(fig, [0, 0, 1, 1], bounds, basemap)
+    handles: list[Any] = []
+    if outline is not None and len(outline):
+        outline.boundary.plot(ax=ax, color="#b2182b", linewidth=0.8, zorder=3)
+        handles.append(Patch(facecolor="none", edgecolor="#b2182b", label=outline_label or ""))
+    for points, colour, label, size in groups:
+        if len(points):
+            ax.scatter(points.geometry.x, points.geometry.y, s=size, c=colour, edgecolors="#1a1a1a", linewidths=0.4, zorder=5)
+            handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=colour, markeredgecolor="#1a1a1a",
+                                                   markersize=5, label=f"{label} ({t.int(len(points))})"))
+    if handles:
+        ax.legend(handles=handles, title=title, loc="upper right", fontsize=7, title_fontsize=7, framealpha=0.9)
     _scale_bar(ax, bounds)
     return fig
 

@@ -62,9 +62,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "s_maps": "Kartor",
         "map_density": "Händelsetäthet ({period})",
         "map_density_text": (
-            "Antal händelser per H3-cell (upplösning {res}, cirka {area} per cell). Grå, streckade celler har för få "
-            "händelser för att visas. Infälld: hela kommunen (upplösning {overview_res})."
+            "Antal händelser per H3-cell (upplösning {res}, cirka {area} per cell).{withheld} Klasserna är desamma i "
+            "webbkartan och QGIS. Infälld: hela kommunen (upplösning {overview_res})."
         ),
+        "map_density_withheld": " Grå, streckade celler har för få händelser för att visas.",
         "map_hotspots": "Hot spots (Getis-Ord Gi*)",
         "map_hotspots_text": (
             "Celler där händelserna samlas mer (hot spot) eller mindre (cold spot) än slumpen förklarar, med "
@@ -95,7 +96,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "de vanligaste kategorierna."
         ),
         "top_public_note": "Celler vars antal inte publiceras är inte med.",
-        "col_cell": "Cell",
+        "col_cell": "Cell (närmaste gata)",
         "col_count": "Antal",
         "col_dominant": "Vanligast",
         "col_hot": "Gi* (z)",
@@ -181,6 +182,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "orgs_title": "Rapporter i perioden per organisation",
         "layers_title": "Publicerade lager",
         "places_more": "… och {n} försenade platser till (se lagret Otrygga platser).",
+        "places_map": "Otrygga platser efter status",
+        "places_map_legend": "Status",
+        "places_map_text": "Alla platser från trygghetsvandringarna i kartans utsnitt, färgade efter status (samma färger som webbkartan och QGIS).",
+        "lamps_map": "Släckta lampor och fel",
+        "lamps_map_hot": "Periodens hot spots",
+        "lamps_map_text": "Lampor som är släckta eller har fel, och periodens hot spot-celler (röd kant).",
         "kind_incidents": "Händelser",
         "kind_walks": "Trygghetsvandringar",
         "kind_lights": "Belysningspunkter",
@@ -255,9 +262,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "s_maps": "Maps",
         "map_density": "Incident density ({period})",
         "map_density_text": (
-            "Incidents per H3 cell (resolution {res}, about {area} per cell). Grey hatched cells have too few incidents "
-            "to be shown. Inset: the whole municipality (resolution {overview_res})."
+            "Incidents per H3 cell (resolution {res}, about {area} per cell).{withheld} The classes are those of the web "
+            "map and QGIS. Inset: the whole municipality (resolution {overview_res})."
         ),
+        "map_density_withheld": " Grey hatched cells have too few incidents to be shown.",
         "map_hotspots": "Hot spots (Getis-Ord Gi*)",
         "map_hotspots_text": (
             "Cells where incidents cluster more (hot spot) or less (cold spot) than chance explains, with FDR-corrected "
@@ -288,7 +296,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "period and the most frequent categories."
         ),
         "top_public_note": "Cells whose counts are not published are left out.",
-        "col_cell": "Cell",
+        "col_cell": "Cell (nearest street)",
         "col_count": "Count",
         "col_dominant": "Most frequent",
         "col_hot": "Gi* (z)",
@@ -373,6 +381,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "orgs_title": "Reports in the period per organisation",
         "layers_title": "Published layers",
         "places_more": "… and {n} more overdue places (see the layer Unsafe places).",
+        "places_map": "Unsafe places by status",
+        "places_map_legend": "Status",
+        "places_map_text": "Every place from the safety walks in the map's extent, coloured by status (the colours of the web map and QGIS).",
+        "lamps_map": "Lamps out and faults",
+        "lamps_map_hot": "The period's hot spots",
+        "lamps_map_text": "Lamps that are out or faulty, and the period's hot spot cells (red outline).",
         "kind_incidents": "Incidents",
         "kind_walks": "Safety walks",
         "kind_lights": "Lighting points",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import requests
@@ -219,6 +220,86 @@ def client(published: dict[str, Any], settings: Settings):
 
     embed.register(app)
     return app.test_client()
+
+
+def _fields(data: bytes) -> list[tuple[int, Any]]:
+    """A protobuf message's fields (number, value), decoded by hand: varints and bytes."""
+    out, i = [], 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire == 2:
+            length, i = _varint(data, i)
+            value, i = data[i:i + length], i + length
+        else:
+            raise AssertionError(f"wire type {wire}")
+        out.append((number, value))
+    return out
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        byte = data[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, i
+
+
+def test_glyphs_are_mapbox_sdf_protobuf_with_swedish_letters() -> None:
+    from estgeo.publish import glyphs
+
+    (stack_field, stack), = _fields(glyphs.glyph_range("DejaVu Sans", 0, 255))
+    assert stack_field == 1
+    fields = _fields(stack)
+    assert fields[0] == (1, b"DejaVu Sans") and fields[1] == (2, b"0-255")
+    found = {}
+    for number, message in fields[2:]:
+        assert number == 3
+        glyph = dict(_fields(message))
+        found[glyph[1]] = glyph
+    for char in "AZaöåäÖÅÄé0 ":
+        assert ord(char) in found, char
+    a = found[ord("A")]
+    width, height = a[3], a[4]
+    bitmap = np.frombuffer(a[2], dtype=np.uint8).reshape(height + 6, width + 6)
+    assert 10 <= height <= 20 and 10 <= width <= 20 and 12 <= a[7] <= 20  # 24 px: cap height ~17, advance ~16
+    assert bitmap.max() > 191 > bitmap[0, 0]  # inside above the edge value (191), the corner outside it
+    assert (a[6] >> 1) ^ -(a[6] & 1) == height - 27  # top (zigzag): 'A' stands on the baseline, ascent − 27
+    assert found[ord(" ")][3] == 0 and 2 not in found[ord(" ")]  # a space: advance only
+    with pytest.raises(glyphs.GlyphRangeError):
+        glyphs.glyph_range("DejaVu Sans", 1, 2)
+    assert _fields(_fields(glyphs.glyph_range("DejaVu Sans", 0xE000, 0xE0FF))[0][1]) == [(1, b"DejaVu Sans"), (2, b"57344-57599")]
+
+
+def test_glyphs_and_place_search_are_served(server: Server) -> None:
+    """Against the demo server: the glyph route, and the place search over the published
+    streets (any case, å/ä/ö or not), with boxes inside the municipality."""
+    response = requests.get(f"{server.base}/embed/glyphs/DejaVu%20Sans/0-255.pbf", timeout=30)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/x-protobuf"
+
+    def places(q: str) -> list[dict[str, Any]]:
+        answer = requests.get(f"{server.base}/embed/places", params={"q": q}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["places"]
+
+    found = places("STORG")
+    assert found and found[0]["name"].startswith("Storg")
+    w, s, e, n = found[0]["bbox"]
+    assert 12.7 < w <= e < 13.5 and 59.5 < s <= n < 60.2
+    assert [p["name"] for p in places("ostra ring")][:1] == ["Östra Ringvägen"]
+    assert places("") == [] and places("qqqq") == []
+
+
+def test_glyph_and_place_requests_out_of_bounds_are_refused(client) -> None:
+    assert client.get("/embed/glyphs/DejaVu%20Sans/3-9.pbf").status_code == 400
+    assert client.get("/embed/glyphs/DejaVu%20Sans/65536-65791.pbf").status_code == 400
+    refused = client.get("/embed/places?q=" + "x" * 101)
+    assert refused.status_code == 400 and "at most 100" in refused.get_data(as_text=True)
 
 
 def test_embed_route_writes_the_page(client) -> None:
@@ -576,6 +657,40 @@ class TestInBrowser:
         path = browser.execute_script("return document.querySelector('.maplibregl-popup .trend path').getAttribute('d')")
         assert path.count("L") + path.count("M") == len(counts)
         assert browser.execute_script("return document.querySelector('.maplibregl-popup .trend .trend-now') !== null")
+        assert console_errors(browser) == []
+
+    def test_street_names_search_and_the_first_view(self, server: Server, browser, workspace: Path) -> None:
+        """The first view holds the density's cells; street names are drawn with the
+        server's own glyphs; a street found by the search is where the map goes."""
+        open_map(browser, f"{server.base}/embed?lang=sv", density=True)
+        bounds = browser.execute_script("return estgeo.map.getBounds().toArray()")
+        box = browser.execute_script("return estgeo.config.layers.find(l => l.kind === 'density').source.bounds")
+        assert bounds[0][0] <= box[0] + 0.01 and bounds[1][0] >= box[2] - 0.01, (bounds, box)
+        assert bounds[0][1] <= box[1] + 0.01 and bounds[1][1] >= box[3] - 0.01, (bounds, box)
+        search = browser.find_element("id", "search-input")
+        search.send_keys("östra ring")
+        wait_for(browser, "document.querySelector('#search-results button')")
+        first = browser.find_element("css selector", "#search-results button")
+        assert first.text == "Östra Ringvägen"
+        first.click()
+        settle(browser)
+        place = requests.get(f"{server.base}/embed/places", params={"q": "Östra Ringvägen"}, timeout=30).json()["places"][0]
+        lng, lat = browser.execute_script("const c = estgeo.map.getCenter(); return [c.lng, c.lat]")
+        w, s, e, n = place["bbox"]
+        assert w <= lng <= e and s <= lat <= n
+        assert "Östra Ringvägen" in browser.find_element("id", "announcer").get_attribute("textContent")
+        browser.execute_script("estgeo.map.jumpTo({zoom: 16})")
+        settle(browser)
+        names = browser.execute_script(
+            "return estgeo.map.queryRenderedFeatures({layers: ['basemap-streets-tiles-name']}).map(f => f.properties.namn)")
+        assert "Östra Ringvägen" in names, names
+        # The glyphs came from this server (the access log writes the font's name unquoted).
+        glyphs = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/embed/glyphs/'))")
+        assert glyphs and all(g.startswith(server.base) for g in glyphs), glyphs
+        browser.find_element("id", "search-input").clear()
+        browser.find_element("id", "search-input").send_keys("qqqq")
+        wait_for(browser, "document.querySelector('#search-results .none')")
         assert console_errors(browser) == []
 
     def test_a_link_shows_the_same_map(self, server: Server, browser, workspace: Path) -> None:

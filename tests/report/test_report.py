@@ -158,6 +158,72 @@ def test_pdf_says_what_it_shows_without_codes_or_empty_sections(demo: Settings, 
     assert ("cell key-metoden" in re.sub(r"\s+", " ", text)) == (method == "cell-key")
 
 
+def test_top_cells_and_overdue_places_are_named_by_their_street(demo: Settings, public: dict[str, Path]) -> None:
+    """Readers know streets, not H3 ids: each top cell and overdue place carries the name
+    of the published street nearest it (within 150 m), found here with geopandas."""
+    import geopandas as gpd
+    import h3
+
+    data = report_data(public["html"])
+    streets = layer(demo, "basemap-streets", geometry=True).to_crs("EPSG:3006")
+    streets = streets[streets["namn"].fillna("").str.strip() != ""]  # paths have no name
+
+    def nearest(lon: float, lat: float) -> set[str | None]:
+        point = gpd.GeoSeries.from_xy([lon], [lat], crs="OGC:CRS84").to_crs("EPSG:3006").iloc[0]
+        distance = streets.distance(point)
+        return {None} if distance.min() > 150 else set(streets.loc[distance <= distance.min() + 0.01, "namn"])
+
+    rows = data["top_cells"]["rows"]
+    assert rows and all(r["street"] for r in rows)
+    for r in rows:
+        lat, lon = h3.cell_to_latlng(r["h3"])
+        assert r["street"] in nearest(lon, lat), r
+    places = layer(demo, "unsafe-places", geometry=True).set_index("id")
+    for item in data["unsafe_places"]["overdue"]:
+        point = places.geometry[item["id"]]
+        assert item["street"] in nearest(point.x, point.y), item
+    text = re.sub(r"\s+", " ", pdf_text(public["pdf"]))
+    assert rows[0]["street"] in text and f"{data['unsafe_places']['overdue'][0]['street']} ({data['unsafe_places']['overdue'][0]['id']})" in text
+
+
+def _figure_pixels(html_text: str, figure_id: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    match = re.search(rf'<figure id="{figure_id}">.*?<img src="data:image/png;base64,([^"]+)"', html_text, re.S)
+    assert match, f"no figure {figure_id}"
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(match.group(1)))).convert("RGB"), dtype=int)
+
+
+def _has_colour(pixels: np.ndarray, colour: str, tolerance: int = 12) -> bool:
+    rgb = np.array([int(colour.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)])
+    return bool((np.abs(pixels - rgb).max(axis=2) <= tolerance).any())
+
+
+def test_unsafe_places_and_lamps_out_are_mapped_in_the_style_sources_colours(demo: Settings, public: dict[str, Path]) -> None:
+    """The report maps unsafe places by status and lamps out and faults, in the colours the
+    embed and QGIS use (layers/*.yml `style:`), with their counts in the legend."""
+    from estgeo import styles
+
+    text = public["html"].read_text(encoding="utf-8")
+    declared = styles.styles(demo)
+    places = layer(demo, "unsafe-places")
+    pixels = _figure_pixels(text, "map-places")
+    for code, colour, _ in styles.categories(declared["walk_status"]):
+        if len({colour[1:3], colour[3:5], colour[5:7]}) == 1:
+            continue  # a grey: the basemap's anti-aliased lines hold every grey
+        assert _has_colour(pixels, colour) == bool((places["status"] == code).any()), code
+    lamps = _figure_pixels(text, "map-lamps")
+    lights = layer(demo, "street-lights")
+    for code, colour, _ in styles.categories(declared["lamp_status"]):
+        if code != "tand":
+            assert _has_colour(lamps, colour) == bool((lights["status"] == code).any()), code
+    shown = re.sub(r"\s+", " ", pdf_text(public["pdf"]))
+    assert "Otrygga platser efter status" in shown and "Släckta lampor och fel" in shown
+
+
 def test_html_is_self_contained_and_swedish(public: dict[str, Path]) -> None:
     text = public["html"].read_text(encoding="utf-8")
     assert '<html lang="sv">' in text

@@ -69,6 +69,8 @@ state.period = defaultPeriod(state.periodKind);
 // `layers` for the first view; `at`, `mode` and `hidden` are the page's own) and where
 // the map is in the hash (#view=zoom/lat/lon, MapLibre's), so a link shows the same map.
 const asked = new URLSearchParams(location.search);
+// Read before the map exists: MapLibre writes its own view into the hash at once.
+const linkedView = /(^|[#&])view=/.test(location.hash);
 if ((periods[state.periodKind] || []).some((p) => p.period === asked.get("at"))) state.period = asked.get("at");
 if (asked.get("mode") === "change") state.mode = "change";
 if ((density?.groups || []).includes(asked.get("group"))) state.group = asked.get("group");
@@ -91,7 +93,7 @@ const measure = () => state.group !== "all" ? `grp_${state.group}`
 
 // Map ------------------------------------------------------------------------------------
 const locale = Object.fromEntries(Object.entries(T).filter(([k]) => k.startsWith("ml.")).map(([k, v]) => [k.slice(3), v]));
-const style = { version: 8, sources: {}, layers: [{ id: "background", type: "background", paint: { "background-color": "#eef0ec" } }] };
+const style = { version: 8, sources: {}, glyphs: `${location.origin}${cfg.base}/embed/glyphs/{fontstack}/{range}.pbf`, layers: [{ id: "background", type: "background", paint: { "background-color": "#eef0ec" } }] };
 if (cfg.basemap) {
   style.sources.basemap = { type: "raster", tiles: [cfg.basemap.url], tileSize: 256, attribution: cfg.basemap.attribution };
   style.layers.push({ id: "basemap", type: "raster", source: "basemap" });
@@ -298,6 +300,19 @@ function addLayers() {
       }
     }
   }
+  // Street names over everything else: they say where a hexagon is. Glyphs come from this
+  // server (estgeo/publish/glyphs.py), drawn from DejaVu Sans.
+  for (const layer of entries.filter((l) => l.kind === "streets")) {
+    const variant = variantsOf(layer)[0];
+    const base = { source: `src-${layer.id}-${variant}`, ...(variant === "tiles" ? { "source-layer": layer.source.layer } : {}) };
+    const spec = { id: `${layer.id}-${variant}-name`, type: "symbol", ...base, minzoom: 14, filter: ["has", "namn"],
+      layout: { visibility: state.basemap === "ok" ? "none" : "visible", "symbol-placement": "line", "text-field": ["get", "namn"],
+        "text-font": ["DejaVu Sans"], "text-size": ["interpolate", ["linear"], ["zoom"], 14, 10, 17, 13], "text-max-angle": 30,
+        "symbol-spacing": 350 },
+      paint: { "text-color": "#333333", "text-halo-color": "rgba(255,255,255,0.95)", "text-halo-width": 1.6 } };
+    map.addLayer(spec);
+    styleLayers[layer.id][variant].push(spec.id);
+  }
 }
 
 const shown = (layer, variant) => (state.visible[layer.id] ?? true) && variant === activeVariant(layer);
@@ -336,7 +351,10 @@ function periodLabel(kind, p) {
     const week = /W(\d+)$/.exec(p.period);
     if (kind === "week" && week) label = `${text("week_short")} ${Number(week[1])}: ${label}`;
   }
-  return p.complete ? label : `${label} (${text("ongoing")})`;
+  // A period the data do not cover to its end (they run to the last ingest) says so; it
+  // may well be over in the calendar, so it is not "ongoing".
+  const dataEnd = periods.all?.[0]?.end;
+  return p.complete ? label : `${label} (${text("partial", { date: dataEnd ? dayMonth.format(noon(dataEnd)) : "" })})`;
 }
 
 // The period on show, as the period picker names it.
@@ -402,6 +420,7 @@ function buildControls() {
     legendToggle.setAttribute("aria-expanded", String(!legendBody.hidden));
   });
   renderAbout();
+  buildSearch();
   // The panel (top left) ends above the legend (bottom left) and scrolls, so neither
   // covers the other in a small frame; the legend's height changes with the layers.
   const fitPanel = () => {
@@ -411,6 +430,39 @@ function buildControls() {
   new ResizeObserver(fitPanel).observe(document.getElementById("legend"));
   window.addEventListener("resize", fitPanel);
   fitPanel();
+}
+
+// Place search: the streets of the published basemap (/embed/places), as one types.
+function buildSearch() {
+  const form = document.getElementById("search");
+  const input = document.getElementById("search-input");
+  const list = document.getElementById("search-results");
+  let found = [];
+  let timer = null;
+  const show = (places, query) => {
+    found = places;
+    list.replaceChildren(...(places.length || !query ? places.map((p) => el("li", {}, el("button", { type: "button", onclick: () => go(p) }, p.name)))
+      : [el("li", { class: "none" }, text("search_none"))]));
+    list.hidden = !places.length && !query;
+  };
+  const go = (place) => {
+    const [w, s, e, n] = place.bbox;
+    map.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 17, duration: 0 });
+    input.value = place.name;
+    show([], "");
+    document.getElementById("announcer").textContent = text("search_found", { name: place.name });
+  };
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const query = input.value.trim();
+      if (!query) return show([], "");
+      const response = await fetch(absolute(`/embed/places?q=${encodeURIComponent(query)}`));
+      if (input.value.trim() === query) show(response.ok ? (await response.json()).places : [], query);
+    }, 150);
+  });
+  form.addEventListener("submit", (e) => { e.preventDefault(); if (found[0]) go(found[0]); });
+  input.addEventListener("keydown", (e) => { if (e.key === "Escape") show([], ""); });
 }
 
 // "Om kartan": what a hexagon is, why some are grey, what a hot spot is, data up to when.
@@ -544,6 +596,7 @@ function formatValue(layer, name, value, props) {
     const [rule, kind] = String(value).split("_");
     return rule === "none" ? text("hotspot_class_none") : `${text(`hotspot_class_${rule}`)} ${text(kind)}`;
   }
+  if (name.endsWith("_year")) return String(value);  // a year, not a quantity: 2012, never "2 012"
   if (name === "change" && typeof value === "number" && value > 0) return `+${number.format(value)}`;
   if (typeof value === "number") return number.format(value);
   return String(value);
@@ -755,6 +808,19 @@ map.on("idle", () => {
   }
 });
 
+// The first view shows the data: the box of the drawn layers (the density's cells, else
+// any layer's), clear of the panel when it is open, unless the link says where to look.
+function fitToData() {
+  if (linkedView) return;
+  const boxes = cfg.layers.filter((l) => l.source.bounds).sort((a, b) => (b.kind === "density") - (a.kind === "density"));
+  const box = boxes[0]?.source.bounds;
+  if (!box) return;
+  const panel = document.getElementById("panel-body").hidden ? null : document.getElementById("panel").getBoundingClientRect();
+  const left = panel && panel.right < window.innerWidth / 2 ? panel.right + 10 : 20;
+  map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: { top: 20, bottom: 30, left, right: 50 }, duration: 0,
+    maxZoom: 15 });
+}
+
 map.on("load", () => {
   timings.load = performance.now();
   addLayers();
@@ -763,3 +829,4 @@ map.on("load", () => {
 });
 buildControls();
 renderLegend();
+fitToData();
