@@ -33,9 +33,12 @@ def _rgb(colour: str) -> str:
     return ",".join(str(int(colour.lstrip("#")[i:i + 2], 16)) for i in (0, 2, 4))
 
 
-def _symbol_colour(symbol: ET.Element) -> str:
-    found = next(o.get("value") for o in symbol.iter("Option") if o.get("name") == "color")
-    return ",".join(found.split(",")[:3])
+def _symbol_option(symbol: ET.Element, name: str) -> str:
+    return str(next(o.get("value") for o in symbol.iter("Option") if o.get("name") == name))
+
+
+def _symbol_colour(symbol: ET.Element, option: str = "color") -> str:
+    return ",".join(_symbol_option(symbol, option).split(",")[:3])
 
 
 # The classes -------------------------------------------------------------------------------
@@ -85,7 +88,9 @@ def test_the_shipped_qgis_styles_carry_the_declared_colours() -> None:
     assert shown == [_rgb(c) for c in declared["count"]["palette"]]
     hotspots = ET.parse(STYLES / "hotspots.qml").getroot().find("renderer-v2")
     symbols = {s.get("name"): s for s in hotspots.find("symbols")}
-    by_value = {c.get("value"): _symbol_colour(symbols[c.get("symbol")]) for c in hotspots.iter("category")}
+    # Outlines over the density, as the embed draws them: no fill, the colour on the edge.
+    by_value = {c.get("value"): _symbol_colour(symbols[c.get("symbol")], "outline_color") for c in hotspots.iter("category")}
+    assert {_symbol_option(symbols[c.get("symbol")], "style") for c in hotspots.iter("category")} == {"no"}
     for code, colour, _ in styles.categories(declared["gi_bin"]):
         assert by_value[code] == _rgb(colour), code
     for path, style, attribute in ((STYLES / "unsafe-places.qml", "walk_status", "status"),

@@ -174,11 +174,11 @@ def feature_layers() -> dict[str, object]:
     layers["incident-density"] = density
 
     hotspots = _memory("Polygon", {"gi_bin": "integer", "period_kind": "string"}, "hotspots")
-    categories = [QgsRendererCategory(value, _fill(colour, outline="#7f7f7f" if colour is None else "#ffffff",
-                                                   width=0.1 if colour is None else 0.2), label, colour is not None)
+    # Outlines, as in the embed: a filled hot spot hid the density under it.
+    categories = [QgsRendererCategory(value, _fill(None, outline=colour or "#7f7f7f", width=0.1 if colour is None else 0.9),
+                                      label, colour is not None)
                   for value, colour, label in HOTSPOT_CLASSES]
     hotspots.setRenderer(QgsCategorizedSymbolRenderer("gi_bin", categories))
-    hotspots.setOpacity(0.8)
     layers["hotspots"] = hotspots
 
     unsafe = _memory("Point", {"status": "string", "problem_belysning_saknas": "boolean", "problem_belysning_dalig": "boolean",
@@ -314,7 +314,7 @@ def tile_layers() -> dict[str, object]:
             for (lo, hi, label), colour in zip(DENSITY_CLASSES, VIRIDIS_R, strict=True)
         ],
         "hotspots": [
-            style(label, "hotspots", polygon, f'{kind} AND "gi_bin" = {value}', _fill(colour, width=0.2))
+            style(label, "hotspots", polygon, f'{kind} AND "gi_bin" = {value}', _fill(None, outline=colour, width=0.9))
             for value, colour, label in HOTSPOT_CLASSES if colour
         ],
         "unsafe-places": [
