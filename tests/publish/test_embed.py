@@ -30,6 +30,7 @@ import pytest
 import requests
 import shapely
 import yaml
+from chromium import requested_urls
 from demo_workspace import demo_workspace
 from flask import Flask
 from live_server import free_port, wait_until_serving
@@ -490,15 +491,6 @@ def collapse_panel(driver) -> None:
             driver.find_element("id", toggle).click()
 
 
-def _network(driver) -> list[str]:
-    urls = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message.get("method") == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
-
-
 #: Where a pop-up is opened: the density cell drawn nearest a corner of the frame, away
 #: from the legend and panel (the pop-ups ran past the bottom and the right edge).
 CORNER_CELL = """
@@ -768,6 +760,26 @@ class TestInBrowser:
         assert "Släckta lampor" in legend and "Belysning saknas" in legend
         assert console_errors(browser) == []
 
+    def test_an_unsafe_place_speaks_the_pages_language(self, server: Server, browser) -> None:
+        """The layer's `problems` text is Swedish; in English the pop-up names the problems
+        from the per-problem flags, in English."""
+        open_map(browser, f"{server.base}/embed?lang=en&layers=unsafe-places")
+        browser.execute_script("estgeo.map.jumpTo({center: [13.1433, 59.8366], zoom: 15})")
+        settle(browser)
+        place = browser.execute_script("""
+            const layers = ['unsafe-places-tiles-circle', 'unsafe-places-json-circle'].filter(id => estgeo.map.getLayer(id));
+            const f = estgeo.map.queryRenderedFeatures({layers}).find(f => f.properties.problem_klotter === true
+              || f.properties.problem_klotter === 'true');
+            if (!f) return null;
+            const p = estgeo.map.project(f.geometry.coordinates);
+            return {x: p.x, y: p.y, problems: f.properties.problems};""")
+        assert place, "no unsafe place with graffiti in view"
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            browser.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": kind, "x": place["x"], "y": place["y"], "button": "left",
+                                                                 "clickCount": 1})
+        text = wait_for(browser, "document.querySelector('.maplibregl-popup-content')?.innerText")
+        assert "Graffiti" in text and "Klotter" in place["problems"] and "Klotter" not in text, text
+
     def test_english_page(self, server: Server, browser) -> None:
         open_map(browser, f"{server.base}/embed?lang=en&layers=incident-density,unsafe-places")
         assert browser.execute_script("return document.documentElement.lang") == "en"
@@ -873,7 +885,7 @@ def test_popups_fit_the_frame_follow_the_map_and_the_legend_shows(server: Server
                 driver.find_element("css selector", "input[name=layer][value=incident-density]").click()
                 settle(driver)
                 wait_for(driver, f"!(document.querySelector('.maplibregl-popup-content')?.innerText || '').includes({json.dumps(title)})")
-        elsewhere = [u for u in _network(driver) if u.startswith("http") and u.split("//", 1)[1].split("/", 1)[0] != host]
+        elsewhere = [u for u in requested_urls(driver) if u.startswith("http") and u.split("//", 1)[1].split("/", 1)[0] != host]
         assert elsewhere == []
         assert console_errors(driver) == []
     finally:

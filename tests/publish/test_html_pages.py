@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 from app_client import AppClient
+from chromium import requested_urls
 from demo_workspace import demo_workspace
 from live_server import live_server
 
@@ -86,15 +87,6 @@ def test_an_item_page_shows_labels_not_codes(app: AppClient) -> None:
     assert ">\n                    Vecka" in listing or "Vecka" in re.sub(r"\s+", " ", listing)
 
 
-def _network(driver) -> list[str]:
-    urls = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message.get("method") == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
-
-
 @pytest.mark.slow
 def test_pages_in_chromium_fetch_only_from_the_server_and_draw_their_maps(tmp_path: Path) -> None:
     """Landing page, a collection, its items and an item, sv and en, desktop and phone:
@@ -141,7 +133,7 @@ def test_pages_in_chromium_fetch_only_from_the_server_and_draw_their_maps(tmp_pa
                                 assert unit == "m" or (unit == "km" and float(number) <= 2), (name, device, scale)
                             assert 0 <= box["left"] and box["right"] <= width and box["height"] > 200, (name, device, box)
                         (ARTIFACTS / f"page-{name}-{device}-{lang}.png").write_bytes(driver.get_screenshot_as_png())
-                        elsewhere = [u for u in _network(driver) if urlparse(u).scheme in ("http", "https")
+                        elsewhere = [u for u in requested_urls(driver) if urlparse(u).scheme in ("http", "https")
                                      and urlparse(u).netloc != host]
                         assert elsewhere == [], (name, device, lang, elsewhere)
                         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -210,7 +202,7 @@ def test_api_description_pages_load_everything_from_the_server(tmp_path: Path) -
                     assert time.monotonic() < deadline, f"{name}: the API description was not shown"
                     time.sleep(0.2)
                 (ARTIFACTS / f"page-openapi-{name}.png").write_bytes(driver.get_screenshot_as_png())
-                elsewhere = [u for u in _network(driver) if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != host]
+                elsewhere = [u for u in requested_urls(driver) if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != host]
                 assert elsewhere == [], (name, elsewhere)
                 errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
                 assert errors == [], (name, errors)

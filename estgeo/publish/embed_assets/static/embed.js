@@ -584,6 +584,10 @@ function formatValue(layer, name, value, props) {
     if (known) return periodLabel(kind, known);
   }
   if (typeof value === "boolean" || value === "true" || value === "false") return (value === true || value === "true") ? text("yes") : text("no");
+  if (name === "problems") {  // the layer's text is Swedish; the flags per problem say it in the page's language
+    const codes = Object.keys(L.walk_problems || {}).filter((code) => [true, "true", 1].includes(props[`problem_${code}`]));
+    if (codes.length) return codes.map((code) => L.walk_problems[code]).join(", ");
+  }
   const list = CODE_LISTS[layer.kind]?.[name];
   if (list) return L[list]?.[value] ?? String(value);
   if (name === "cause") return text(`cause_${value}`);
