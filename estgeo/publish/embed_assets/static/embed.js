@@ -819,9 +819,14 @@ function fitToData() {
   const boxes = cfg.layers.filter((l) => l.source.bounds).sort((a, b) => (b.kind === "density") - (a.kind === "density"));
   const box = boxes[0]?.source.bounds;
   if (!box) return;
-  const panel = document.getElementById("panel-body").hidden ? null : document.getElementById("panel").getBoundingClientRect();
-  const left = panel && panel.right < window.innerWidth / 2 ? panel.right + 10 : 20;
-  map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: { top: 20, bottom: 30, left, right: 50 }, duration: 0,
+  const panel = document.getElementById("panel").getBoundingClientRect();
+  const legend = document.getElementById("legend").getBoundingClientRect();
+  const open = !document.getElementById("panel-body").hidden;
+  // Beside the open panel on a wide frame; above the legend where it spans most of a narrow one.
+  const left = open && panel.right < window.innerWidth / 2 ? panel.right + 10 : 20;
+  const top = Math.min(panel.bottom + 10, window.innerHeight / 3);
+  const bottom = legend.width > window.innerWidth / 2 ? Math.min(legend.height + 20, window.innerHeight / 2) : 30;
+  map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: { top: open ? 20 : top, bottom, left, right: 50 }, duration: 0,
     maxZoom: 15 });
 }
 
