@@ -23,6 +23,10 @@ from estgeo.errors import EstgeoError
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
+#: The ways public counts may be protected (`privacy.method`, see estgeo.layers.disclosure).
+PRIVACY_METHODS = ("cell-key", "suppression")
+
+
 class ConfigError(EstgeoError):
     """A configuration file is missing or wrong; the message names the file and key."""
 
@@ -155,6 +159,15 @@ class Settings:
     @property
     def privacy_min_count(self) -> int:
         return int(self.project.get("privacy", {}).get("min_count", 5))
+
+    @property
+    def privacy_method(self) -> str:
+        """How public counts are protected (`privacy.method`): "cell-key" (the default) or
+        "suppression" — read here once, for the builders, the audit, the styles and the report."""
+        value = str((self.project.get("privacy") or {}).get("method", "cell-key"))
+        if value not in PRIVACY_METHODS:
+            raise ConfigError(f"config/estgeo.yml: privacy.method is {value!r}; use one of {', '.join(PRIVACY_METHODS)}")
+        return value
 
     @property
     def h3_resolutions(self) -> list[int]:

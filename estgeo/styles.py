@@ -59,8 +59,13 @@ def categories(style: dict[str, Any], lang: str = "sv") -> list[tuple[str, str, 
 def first_class(settings: Settings) -> int:
     """The lowest count a map's first class starts at: 1 where every count is published
     (perturbed by the Cell Key Method), the threshold where smaller counts are withheld."""
-    method = str((settings.project.get("privacy") or {}).get("method", "suppression"))
-    return 1 if method == "cell-key" else settings.privacy_min_count
+    return 1 if settings.privacy_method == "cell-key" else settings.privacy_min_count
+
+
+def _published(values: Iterable[float] | np.ndarray, first: int) -> np.ndarray:
+    """The counts a class can hold: finite, from `first` (and 1) up."""
+    array = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float)
+    return array[np.isfinite(array) & (array >= max(first, 1))]
 
 
 def count_breaks(values: Iterable[float] | np.ndarray, classes: int = 5, first: int = 1) -> list[int]:
@@ -74,8 +79,7 @@ def count_breaks(values: Iterable[float] | np.ndarray, classes: int = 5, first: 
     the top class: on the demo's lägesbild periods at resolution 9 (4,409 non-zero cells,
     largest 42) plain quantiles gave 1 / 2 / 3 / 4–5 / ≥ 6, these give 1–2 / 3–4 / 5–7 /
     8–14 / ≥ 15, which still tell the hot centre's cells apart."""
-    array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
-    present = array[np.isfinite(array) & (array >= max(first, 1))]
+    present = _published(values, first)
     if present.size == 0:
         return []
     cuts = np.quantile(present, np.linspace(0, 1, classes + 1)[1:-1], weights=present, method="inverted_cdf")
@@ -86,8 +90,8 @@ def count_breaks(values: Iterable[float] | np.ndarray, classes: int = 5, first: 
 def count_classes(values: Iterable[float] | np.ndarray, classes: int = 5, first: int = 1) -> list[tuple[int, int | None]]:
     """The classes as (lowest, highest) whole counts, the last open-ended (highest None);
     empty when no count reaches `first`."""
-    array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
-    if not (np.isfinite(array) & (array >= max(first, 1))).any():
+    array = _published(values, first)
+    if array.size == 0:
         return []
     lows = [first, *count_breaks(array, classes, first)]
     return [(low, lows[i + 1] - 1 if i + 1 < len(lows) else None) for i, low in enumerate(lows)]

@@ -33,6 +33,7 @@ import pyproj
 
 from estgeo import __version__
 from estgeo import styles as style_source
+from estgeo.clients.qgis_styles import rgba
 from estgeo.config import PACKAGE_ROOT
 from estgeo.errors import EstgeoError
 
@@ -367,13 +368,13 @@ def set_graduated_classes(style: ET.Element, classes: list[tuple[float, float, s
 def _set_colour(symbol: ET.Element, colour: str) -> None:
     """Set the fill colour of every layer of a QGIS symbol (both the 3.x Option map and
     the older prop list, which QGIS still reads) to `colour` (#rrggbb)."""
-    rgb = ",".join(str(int(colour.lstrip("#")[i:i + 2], 16)) for i in (0, 2, 4))
+    value = rgba(colour, 255)
     for option in symbol.iter("Option"):
         if option.get("name") == "color":
-            option.set("value", f"{rgb},255")
+            option.set("value", value)
     for prop in symbol.iter("prop"):
         if prop.get("k") == "color":
-            prop.set("v", f"{rgb},255")
+            prop.set("v", value)
 
 
 def translate_labels(style: ET.Element, attribute: str, labels: dict[str, str]) -> None:
@@ -611,15 +612,18 @@ def adjust_periodic(url: str, collection: Collection, lang: str, first: int, cou
     start, end = str(period.get("period_start", ""))[:10], str(period.get("period_end", ""))[:10]
     word = PERIOD_WORDS.get(period_kind, {}).get(lang, period_kind)
     collection.name = f"{collection.title} – {word} {start}–{_day_before(end)}" if start and end else f"{collection.title} – {label}"
-    collection.classes = count_classes(kind_counts(url, collection.id, period_kind), first, int(count_style.get("classes", 5)))
-    collection.palette = list(count_style.get("palette") or [])
+    _set_count_classes(collection, kind_counts(url, collection.id, period_kind), first, count_style)
 
 
 def adjust_latest(url: str, collection: Collection, lang: str, first: int, count_style: dict[str, Any]) -> None:
     """The latest lägesbild collection holds one period: named after it, classes cut as
     for every lägesbild period, and no filter (QGIS 3.22 would apply one on the client, after
     downloading the layer, and count the unfiltered features)."""
-    rows = feature_properties(url, collection.id, {"properties": "count,period,period_start,period_end"})
+    # The collection holds one period: its first feature names it (the classes come
+    # from every lägesbild period below, so the rest of the layer is not read here).
+    page = get_json(f"{url}/collections/{collection.id}/items",
+                    {"f": "json", "skipGeometry": "true", "properties": "period,period_start,period_end", "limit": 1})
+    rows = [dict(f.get("properties") or {}) for f in page.get("features") or []]
     if not rows:
         return
     row = rows[0]
@@ -629,7 +633,12 @@ def adjust_latest(url: str, collection: Collection, lang: str, first: int, count
     collection.name = f"{base} – {word} {start}–{_day_before(end)}" if start and end else collection.title
     # Cut from every lägesbild period of the density at this resolution, as the embed and
     # the report cut them, so one period has one class scheme in every client.
-    collection.classes = count_classes(kind_counts(url, DENSITY, "lagesbild"), first, int(count_style.get("classes", 5)))
+    _set_count_classes(collection, kind_counts(url, DENSITY, "lagesbild"), first, count_style)
+
+
+def _set_count_classes(collection: Collection, counts: list[float], first: int, count_style: dict[str, Any]) -> None:
+    """Classes and colours of a count layer from the one style source (`style.count`)."""
+    collection.classes = count_classes(counts, first, int(count_style.get("classes", 5)))
     collection.palette = list(count_style.get("palette") or [])
 
 

@@ -114,7 +114,7 @@ def _save(layer, path: Path, sld: bool) -> None:
 
 
 # Symbols ------------------------------------------------------------------------------
-def _rgba(colour: str, alpha: int) -> str:
+def rgba(colour: str, alpha: int) -> str:
     """"#rrggbb" with an alpha (0–255) as QGIS's "r,g,b,a" (QColor reads #aarrggbb, not #rrggbbaa)."""
     return ",".join(str(int(colour[i:i + 2], 16)) for i in (1, 3, 5)) + f",{alpha}"
 
@@ -223,13 +223,13 @@ def feature_layers() -> dict[str, object]:
     layers["basemap-streets"] = streets
 
     walks = _memory("Polygon", {"walk_id": "string"}, "walks")
-    walks.setRenderer(QgsSingleSymbolRenderer(_fill(_rgba("#333333", 16), outline="#333333", width=0.4)))
+    walks.setRenderer(QgsSingleSymbolRenderer(_fill(rgba("#333333", 16), outline="#333333", width=0.4)))
     walks.renderer().symbol().symbolLayer(0).setStrokeStyle(_pen("dash"))
     layers["walks"] = walks
 
     insecurity = _memory("Polygon", {"index": "double"}, "lighting-insecurity")
     # The lowest class faint: most of a town is not dark, and the eye should go elsewhere.
-    ranges = [QgsRendererRange(lo, hi, _fill(_rgba(colour, 90) if i == 0 else colour), label)
+    ranges = [QgsRendererRange(lo, hi, _fill(rgba(colour, 90) if i == 0 else colour), label)
               for i, ((lo, hi, label), colour) in enumerate(zip(INDEX_CLASSES, CIVIDIS_R, strict=True))]
     insecurity.setRenderer(QgsGraduatedSymbolRenderer("index", ranges))
     insecurity.setOpacity(0.8)
@@ -253,7 +253,7 @@ def feature_layers() -> dict[str, object]:
 
     # Collections without a style of their own (a new layer, a municipality's own).
     for geometry, symbol in (("Point", _marker(GENERIC, "circle", 2.6)), ("LineString", _line(GENERIC, 0.5)),
-                             ("Polygon", _fill(_rgba(GENERIC, 128), outline=GENERIC, width=0.3))):
+                             ("Polygon", _fill(rgba(GENERIC, 128), outline=GENERIC, width=0.3))):
         generic = _memory(geometry, {"id": "string"}, f"default-{geometry.lower()}")
         generic.setRenderer(QgsSingleSymbolRenderer(symbol))
         layers[f"default-{geometry.lower()}"] = generic

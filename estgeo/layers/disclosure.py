@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from estgeo.audit import cellkey
-from estgeo.config import Settings
+from estgeo.config import PRIVACY_METHODS, Settings
 from estgeo.layers import privacy
 
-METHODS = ("cell-key", "suppression")
+METHODS = PRIVACY_METHODS
 
 
 class Disclosure(Protocol):
@@ -116,10 +116,7 @@ class CellKey:
 
 
 def method(settings: Settings) -> str:
-    value = str((settings.project.get("privacy") or {}).get("method", "cell-key"))
-    if value not in METHODS:
-        raise ValueError(f"config/estgeo.yml: privacy.method is {value!r}; use one of {', '.join(METHODS)}")
-    return value
+    return settings.privacy_method
 
 
 def perturbation_table(settings: Settings) -> cellkey.PerturbationTable:

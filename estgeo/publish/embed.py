@@ -30,6 +30,7 @@ import json
 import mimetypes
 import os
 import re
+import unicodedata
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,7 @@ def page_config(config: dict[str, Any], settings: Settings, *, lang: str = "sv",
         # Classes, colours and labels of every coloured property: layers/*.yml (estgeo.styles).
         "styles": style_source.styles(settings),
         # cell-key: published counts carry a small fixed perturbation ("Om kartan" says so).
-        "perturbed": str((settings.project.get("privacy") or {}).get("method", "")) == "cell-key",
+        "perturbed": settings.privacy_method == "cell-key",
         "messages": messages(lang),
         "labels": code_labels(settings, lang),
     }
@@ -436,8 +437,6 @@ PLACES_SHOWN = 8
 
 def _fold(text: str) -> str:
     """Lower case without accents: 'Östra' and 'ostra' find the same street."""
-    import unicodedata
-
     return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
 
 

@@ -189,6 +189,7 @@ class _Composer:
         self.basemap = load_basemap(settings, layers)
         self.styles = styles.styles(settings)
         self.bounds: tuple[float, float, float, float] | None = None
+        self._kind_frames: dict[int, pd.DataFrame] = {}
 
     # Meta -------------------------------------------------------------------------------
     def period_label(self, win: Window) -> str:
@@ -231,8 +232,8 @@ class _Composer:
         report.sections.append(self.interventions(report.data, store))
         report.sections.append(self.analysis(report.data))
         report.sections.append(self.sources(report.data, store, manifest))
-        method = str((self.settings.project.get("privacy") or {}).get("method", "suppression"))
-        privacy = self.t("privacy_cell_key" if method == "cell-key" and not self.internal else "privacy_suppression",
+        privacy = self.t("privacy_cell_key" if self.settings.privacy_method == "cell-key" and not self.internal
+                         else "privacy_suppression",
                          min=self.min_count)
         report.sections.append({"id": "method", "title": self.t("s_method"),
                                 "blocks": [{"type": "p", "text": self.t("method_text", privacy=privacy)}]})
@@ -314,12 +315,19 @@ class _Composer:
         `res`, so the same colour means the same count in every period. A window of
         several periods shows sums, which are cut from themselves."""
         if len(self.windows.current.starts) == 1:
-            frame = self.layers.read(self.public.layer_id(res), columns=list(columns),
-                                     where=f"period_kind = '{self.windows.current.kind}'")
+            frame = self._kind_counts(res)
         else:
             frame = pd.DataFrame(shown)
         values = np.concatenate([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in columns])
         return figures.CountScale.of(values, self.styles["count"], styles.first_class(self.settings))
+
+    def _kind_counts(self, res: int) -> pd.DataFrame:
+        """The counts a map's classes are cut from: every published period of the window's
+        kind at `res`, read once per resolution for the density and the light maps."""
+        if res not in self._kind_frames:
+            self._kind_frames[res] = self.layers.read(self.public.layer_id(res), where=f"period_kind = '{self.windows.current.kind}'",
+                                                      columns=["count", "light_daylight", "light_darkness"])
+        return self._kind_frames[res]
 
     def maps(self, data: dict[str, Any]) -> dict[str, Any]:
         t, w = self.t, self.windows

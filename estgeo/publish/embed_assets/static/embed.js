@@ -812,6 +812,18 @@ map.on("idle", () => {
   }
 });
 
+// The room the panel and the legend leave, as fitBounds padding: beside the open panel on
+// a wide frame, below the folded one, above the legend where it spans most of a narrow frame.
+function clearPadding() {
+  const panel = document.getElementById("panel").getBoundingClientRect();
+  const legend = document.getElementById("legend").getBoundingClientRect();
+  const open = !document.getElementById("panel-body").hidden;
+  const left = open && panel.right < window.innerWidth / 2 ? panel.right + 10 : 20;
+  const top = open ? 20 : Math.min(panel.bottom + 10, window.innerHeight / 3);
+  const bottom = legend.width > window.innerWidth / 2 ? Math.min(legend.height + 20, window.innerHeight / 2) : 30;
+  return { top, bottom, left, right: 50 };
+}
+
 // The first view shows the data: the box of the drawn layers (the density's cells, else
 // any layer's), clear of the panel when it is open, unless the link says where to look.
 function fitToData() {
@@ -819,15 +831,7 @@ function fitToData() {
   const boxes = cfg.layers.filter((l) => l.source.bounds).sort((a, b) => (b.kind === "density") - (a.kind === "density"));
   const box = boxes[0]?.source.bounds;
   if (!box) return;
-  const panel = document.getElementById("panel").getBoundingClientRect();
-  const legend = document.getElementById("legend").getBoundingClientRect();
-  const open = !document.getElementById("panel-body").hidden;
-  // Beside the open panel on a wide frame; above the legend where it spans most of a narrow one.
-  const left = open && panel.right < window.innerWidth / 2 ? panel.right + 10 : 20;
-  const top = Math.min(panel.bottom + 10, window.innerHeight / 3);
-  const bottom = legend.width > window.innerWidth / 2 ? Math.min(legend.height + 20, window.innerHeight / 2) : 30;
-  map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: { top: open ? 20 : top, bottom, left, right: 50 }, duration: 0,
-    maxZoom: 15 });
+  map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: clearPadding(), duration: 0, maxZoom: 15 });
 }
 
 map.on("load", () => {
