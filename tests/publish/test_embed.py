@@ -667,9 +667,17 @@ class TestInBrowser:
         first.click()
         settle(browser)
         place = requests.get(f"{server.base}/embed/places", params={"q": "Östra Ringvägen"}, timeout=30).json()["places"][0]
-        lng, lat = browser.execute_script("const c = estgeo.map.getCenter(); return [c.lng, c.lat]")
+        # The street is framed in the room the panel and the legend leave: its box on screen,
+        # its middle under neither.
         w, s, e, n = place["bbox"]
-        assert w <= lng <= e and s <= lat <= n
+        shown = browser.execute_script("""
+            const [w, s, e, n] = arguments[0];
+            const sw = estgeo.map.project([w, s]), ne = estgeo.map.project([e, n]), mid = estgeo.map.project([(w + e) / 2, (s + n) / 2]);
+            const on = (p) => p.x >= -1 && p.y >= -1 && p.x <= window.innerWidth + 1 && p.y <= window.innerHeight + 1;
+            const under = ['panel', 'legend'].some(id => { const b = document.getElementById(id).getBoundingClientRect();
+              return mid.x >= b.left && mid.x <= b.right && mid.y >= b.top && mid.y <= b.bottom; });
+            return on(sw) && on(ne) && !under;""", [w, s, e, n])
+        assert shown, place
         assert "Östra Ringvägen" in browser.find_element("id", "announcer").get_attribute("textContent")
         browser.execute_script("estgeo.map.jumpTo({zoom: 16})")
         settle(browser)

@@ -447,7 +447,7 @@ function buildSearch() {
   };
   const go = (place) => {
     const [w, s, e, n] = place.bbox;
-    map.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 17, duration: 0 });
+    map.fitBounds([[w, s], [e, n]], { padding: clearPadding(), maxZoom: 17, duration: 0 });
     input.value = place.name;
     show([], "");
     document.getElementById("announcer").textContent = text("search_found", { name: place.name });
