@@ -49,7 +49,8 @@ class _Incidents:
         return self.frame
 
 
-def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None = None) -> dict:
+def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None = None,
+        secret: str = "bench7secret0016") -> dict:
     from density import synthetic_incidents
 
     from estgeo.build import audit as public
@@ -65,6 +66,11 @@ def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None
     if max_values is not None:
         project["privacy"]["audit_max_values"] = max_values
     settings = dataclasses.replace(settings, project=project)
+    # One secret for every run: the perturbations (and so what the audit rounds withhold)
+    # are then the same from run to run, and two versions of the code compare like with like.
+    from estgeo.layers import disclosure
+
+    disclosure.write_secret(settings, secret)
     incidents = synthetic_incidents(n, settings=settings)
     started = time.perf_counter()
     ctx = BuildContext(settings=settings, read=lambda kind: incidents, out_dir=work)
@@ -100,17 +106,18 @@ def main() -> None:
     parser.add_argument("--rows", choices=["sparse", "grid"], default="sparse")
     parser.add_argument("--lp-max-vars", type=int, default=0)
     parser.add_argument("--max-values", type=int, default=None, help="privacy.audit_max_values for this run")
+    parser.add_argument("--secret", default="bench7secret0016", help="the cell-key secret (16 characters)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(one(args.child, args.method, args.rows, args.lp_max_vars, args.max_values)))
+        print(json.dumps(one(args.child, args.method, args.rows, args.lp_max_vars, args.max_values, args.secret)))
         return
     print(f"{'incidents':>11} {'method':>11} {'density rows':>13} {'build s':>8} {'of it audit':>11} {'write s':>8} "
           f"{'audit s':>8} {'audit/build':>11} {'vs target':>9} {'sensitive':>10} {'withheld':>9} {'exposed':>8} {'peak MB':>8}")
     for n in args.incidents:
         extra = ["--max-values", str(args.max_values)] if args.max_values is not None else []
         done = subprocess.run([sys.executable, __file__, "--child", str(n), "--method", args.method, "--rows", args.rows,
-                               "--lp-max-vars", str(args.lp_max_vars), *extra], capture_output=True, text=True)
+                               "--lp-max-vars", str(args.lp_max_vars), "--secret", args.secret, *extra], capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{n:>11,} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
             continue
