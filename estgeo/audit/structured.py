@@ -92,12 +92,18 @@ def propagate_table(table, max_sweeps: int = 10_000) -> tuple[np.ndarray, np.nda
 
 
 def intervals_of(lb: np.ndarray, ub: np.ndarray, cells: np.ndarray) -> intervals.Intervals:
-    """The propagated bounds of flat `cells`, as `intervals.Intervals` (floats, ∞ for none)."""
-    w = lb.shape[1]
-    lo = lb[cells // w, cells % w].astype(np.float64)
-    hi = ub[cells // w, cells % w].astype(np.float64)
-    hi[hi >= INF] = np.inf
-    return intervals.Intervals(lo, hi)
+    """The propagated bounds of flat (row-major) `cells` (sorted, as `np.flatnonzero` gives
+    them), as `intervals.Intervals` (floats,
+    ∞ for none). The bounds are first put back in row order in one pass (a gather through
+    the transposed view took 3.7 s for the 38 million counts of 200,000 incidents)."""
+    every = cells.size == lb.size and (cells.size == 0 or (cells[0] == 0 and cells[-1] == lb.size - 1))
+    out = []
+    for bound in (lb, ub):
+        flat = np.ascontiguousarray(bound).reshape(-1)
+        picked = flat if every else flat[cells]
+        out.append(picked.astype(np.float64))
+    out[1][out[1] >= INF] = np.inf
+    return intervals.Intervals(out[0], out[1])
 
 
 def _check(lbf: np.ndarray, ubf: np.ndarray, n: int) -> None:

@@ -115,7 +115,11 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
     fields = pyogrio.read_info(path)["fields"]
     # Text columns the audit never reads are left out: reading them is most of the time.
     skip = {"id", "period", "problems", "reason", "reason_en", "reasons", "reasons_en"}
-    return pyogrio.read_dataframe(path, read_geometry=False, columns=[f for f in fields if f not in skip])
+    # Through Arrow (GDAL's columnar reader): 0.3 s for 434,000 density rows, where the
+    # row-by-row reader took 3.6 s. Period bounds are written as local wall times without
+    # an offset; Arrow labels them UTC, the same wall time (`estgeo.audit.density._days`).
+    _, table = pyogrio.read_arrow(path, read_geometry=False, columns=[f for f in fields if f not in skip])
+    return table.to_pandas()
 
 
 def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60, tightest: int = 10,
@@ -255,34 +259,53 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
         elif report is not None:
             report.notes.append(f"averaging attacker not run: {var_cells.size:,} counts, more than privacy.audit_max_values")
     sensitive = ((truth_v >= 1) & (truth_v <= k - 1)) if truth_v is not None else np.ones(var_cells.size, dtype=bool)
-    var_row = var_cells // w
-    var_col = var_cells % w
-    collection_of = rows["collection"].to_numpy()[var_row]
-    for name in frames:
-        sel = collection_of == name
-        audit = CollectionAudit(name, withheld=int(sel.sum()))
+    # Per collection by counting codes (bincount), not a mask per collection over every
+    # count: those were 9 s of the audit's 63 s at 200,000 incidents (38 million counts).
+    names = list(frames)
+    row_code = pd.Categorical(rows["collection"].to_numpy(), categories=names).codes.astype(np.int16)
+    code = row_code[var_cells // w]
+    n_names = len(names)
+
+    def per(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+        c = code if mask is None else code[mask]
+        wt = weights if mask is None or weights is None else weights[mask]
+        return np.bincount(c, weights=wt, minlength=n_names)
+
+    width = found.width
+    withheld_n, exposed_n = per(), per(bad)
+    sensitive_n = per(sensitive)
+    exact_n = per(sensitive & (width == 0))
+    capped = np.where(np.isfinite(width), np.minimum(width, 99), 99).astype(np.int64)
+    width_n = np.bincount(code[sensitive].astype(np.int64) * 100 + capped[sensitive], minlength=n_names * 100).reshape(n_names, 100)
+    stats = None
+    if ptable is not None and truth_v is not None:
+        pub_v = published_values.ravel()[var_cells]
+        shown = ~published_withheld.ravel()[var_cells]
+        small_shown = sensitive & shown
+        stats = (per(shown), per(shown, np.abs(pub_v - truth_v)), per(small_shown), per(small_shown, (pub_v == truth_v).astype(np.float64)),
+                 None if averaged is None else per(sensitive, (averaged == truth_v).astype(np.float64)))
+    bad_at = np.flatnonzero(bad)
+    for i_name, name in enumerate(names):
+        audit = CollectionAudit(name, withheld=int(withheld_n[i_name]))
         if truth_v is not None:
-            audit.sensitive = int((sel & sensitive).sum())
-        audit.exposed = int((sel & bad).sum())
-        audit.exact = int((sel & sensitive & (found.width == 0)).sum())
-        if ptable is not None and truth_v is not None:
-            pub_v = published_values.ravel()[var_cells]
-            small = sel & sensitive
-            shown = sel & ~published_withheld.ravel()[var_cells]
-            audit.mean_abs_perturbation = round(float(np.abs(pub_v[shown] - truth_v[shown]).mean()), 3) if shown.any() else 0.0
-            audit.exact_published = round(float((pub_v[small & shown] == truth_v[small & shown]).mean()), 3) if small.any() else 0.0
-            if averaged is not None:
-                audit.exact_averaged = round(float((averaged[small] == truth_v[small]).mean()), 3) if small.any() else 0.0
-        widths = np.minimum(found.width[sel & sensitive], 99)
-        vals, counts = np.unique(np.where(np.isfinite(widths), widths, 99), return_counts=True)
-        audit.widths = {("≥99" if v >= 99 else str(int(v))): int(c) for v, c in zip(vals, counts, strict=True)}
-        idx = np.flatnonzero(sel & bad)
-        idx = idx[np.argsort(found.width[idx], kind="stable")][:n_tightest]
+            audit.sensitive = int(sensitive_n[i_name])
+        audit.exposed = int(exposed_n[i_name])
+        audit.exact = int(exact_n[i_name])
+        if stats is not None:
+            n_shown, abs_sum, n_small_shown, exact_pub, exact_avg = stats
+            small_any = sensitive_n[i_name] > 0
+            audit.mean_abs_perturbation = round(float(abs_sum[i_name] / n_shown[i_name]), 3) if n_shown[i_name] else 0.0
+            audit.exact_published = (round(float(exact_pub[i_name] / n_small_shown[i_name]), 3) if n_small_shown[i_name] else float("nan")) if small_any else 0.0
+            if exact_avg is not None:
+                audit.exact_averaged = round(float(exact_avg[i_name] / sensitive_n[i_name]), 3) if small_any else 0.0
+        audit.widths = {("≥99" if v >= 99 else str(int(v))): int(width_n[i_name, v]) for v in np.flatnonzero(width_n[i_name])}
+        idx = bad_at[code[bad_at] == i_name]
+        idx = idx[np.argsort(width[idx], kind="stable")][:n_tightest]
         for i in idx:
-            r = rows.iloc[int(var_row[i])]
+            r = rows.iloc[int(var_cells[i] // w)]
             audit.tightest.append({
                 "cell": r["h3"], "period_kind": r["period_kind"],
-                "period": str(np.datetime64(int(r["period_start"]), "D")), "column": view.columns[int(var_col[i])],
+                "period": str(np.datetime64(int(r["period_start"]), "D")), "column": view.columns[int(var_cells[i] % w)],
                 "interval": [int(found.lo[i]), int(found.hi[i]) if np.isfinite(found.hi[i]) else None]})
         out.append(audit)
     out.extend(_audit_gi(settings, frames, view, published_values[:, 0], published_withheld[:, 0]))
