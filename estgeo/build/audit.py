@@ -262,7 +262,7 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     # Per collection by counting codes (bincount), not a mask per collection over every
     # count: those were 9 s of the audit's 63 s at 200,000 incidents (38 million counts).
     names = list(frames)
-    row_code = pd.Categorical(rows["collection"].to_numpy(), categories=names).codes.astype(np.int16)
+    row_code = pd.Categorical(rows["collection"].to_numpy(), categories=names).codes.astype(np.intp)
     code = row_code[var_cells // w]
     n_names = len(names)
 
