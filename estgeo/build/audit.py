@@ -195,7 +195,7 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     w = table.width
     out: list[CollectionAudit] = []
     # Collections repeating density counts: each value they publish that the density withholds is a fact.
-    key = audit_density.RowIndex(audit_density.h3_ints(rows["h3"].to_numpy()), rows["period_kind"].to_numpy(),
+    key = audit_density.RowIndex(audit_density.h3_ints(rows["h3"].to_numpy()), rows["kind_code"].to_numpy(),
                                  rows["period_start"].to_numpy())
     eq_cells, eq_values = [table.equal_cells], [table.equal_values]
     for name, pairs in (("hotspots", [("count", "count")]),
@@ -259,31 +259,33 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
         elif report is not None:
             report.notes.append(f"averaging attacker not run: {var_cells.size:,} counts, more than privacy.audit_max_values")
     sensitive = ((truth_v >= 1) & (truth_v <= k - 1)) if truth_v is not None else np.ones(var_cells.size, dtype=bool)
-    # Per collection by counting codes (bincount), not a mask per collection over every
-    # count: those were 9 s of the audit's 63 s at 200,000 incidents (38 million counts).
+    # Per collection by slices: the rows are the collections one after the other and the
+    # unknowns are in row order, so each collection is one run of them (masks per
+    # collection over every count were 9 s of the audit's 63 s at 200,000 incidents).
     names = list(frames)
-    row_code = pd.Categorical(rows["collection"].to_numpy(), categories=names).codes.astype(np.intp)
-    code = row_code[var_cells // w]
     n_names = len(names)
+    first_row = np.searchsorted(pd.Categorical(rows["collection"].to_numpy(), categories=names).codes, np.arange(n_names + 1))
+    bounds = np.searchsorted(var_cells, first_row * w)
+    runs = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(n_names)]
 
-    def per(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
-        c = code if mask is None else code[mask]
-        wt = weights if mask is None or weights is None else weights[mask]
-        return np.bincount(c, weights=wt, minlength=n_names)
+    def per(x: np.ndarray) -> np.ndarray:
+        return np.array([np.count_nonzero(x[r]) if x.dtype == bool else float(x[r].sum()) for r in runs])
 
     width = found.width
-    withheld_n, exposed_n = per(), per(bad)
-    sensitive_n = per(sensitive)
+    withheld_n = np.array([r.stop - r.start for r in runs])
+    exposed_n, sensitive_n = per(bad), per(sensitive)
     exact_n = per(sensitive & (width == 0))
-    capped = np.where(np.isfinite(width), np.minimum(width, 99), 99).astype(np.int64)
-    width_n = np.bincount(code[sensitive].astype(np.int64) * 100 + capped[sensitive], minlength=n_names * 100).reshape(n_names, 100)
+    code = np.repeat(np.arange(n_names), withheld_n)
+    sens_at = np.flatnonzero(sensitive)
+    capped = np.minimum(np.nan_to_num(width[sens_at], posinf=99.0), 99).astype(np.int64)
+    width_n = np.bincount(code[sens_at] * 100 + capped, minlength=n_names * 100).reshape(n_names, 100)
     stats = None
     if ptable is not None and truth_v is not None:
         pub_v = published_values.ravel()[var_cells]
         shown = ~published_withheld.ravel()[var_cells]
         small_shown = sensitive & shown
-        stats = (per(shown), per(shown, np.abs(pub_v - truth_v)), per(small_shown), per(small_shown, (pub_v == truth_v).astype(np.float64)),
-                 None if averaged is None else per(sensitive, (averaged == truth_v).astype(np.float64)))
+        stats = (per(shown), per(np.where(shown, np.abs(pub_v - truth_v), 0.0)), per(small_shown), per(small_shown & (pub_v == truth_v)),
+                 None if averaged is None else per(sensitive & (averaged == truth_v)))
     bad_at = np.flatnonzero(bad)
     for i_name, name in enumerate(names):
         audit = CollectionAudit(name, withheld=int(withheld_n[i_name]))
@@ -299,7 +301,7 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
             if exact_avg is not None:
                 audit.exact_averaged = round(float(exact_avg[i_name] / sensitive_n[i_name]), 3) if small_any else 0.0
         audit.widths = {("≥99" if v >= 99 else str(int(v))): int(width_n[i_name, v]) for v in np.flatnonzero(width_n[i_name])}
-        idx = bad_at[code[bad_at] == i_name]
+        idx = bad_at[(bad_at >= runs[i_name].start) & (bad_at < runs[i_name].stop)]
         idx = idx[np.argsort(width[idx], kind="stable")][:n_tightest]
         for i in idx:
             r = rows.iloc[int(var_cells[i] // w)]
@@ -349,21 +351,19 @@ def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
     table = d.count_table(prepared.cell, prepared.category, prepared.light, prepared.day, prepared.as_of_day,
                           resolutions, columns, scheme)
     counts = table.counts()
-    keys = []
-    for b in table.ordered_blocks():
-        keys.append(pd.DataFrame({"cell": table.cells[b.res][b.cell], "kind": b.kind,
-                                  "start": table.periods[b.kind][b.period] if b.kind != "all" else np.full(b.cell.size, table.first_day)}))
-    internal = pd.concat(keys, ignore_index=True)
-    index = audit_density.RowIndex(internal["cell"].to_numpy(dtype=np.uint64), internal["kind"].to_numpy(),
-                                   internal["start"].to_numpy(dtype=np.int64))
-    at = index.find(audit_density.h3_ints(view.rows["h3"].to_numpy()), view.rows["period_kind"].to_numpy(),
+    blocks = list(table.ordered_blocks())
+    cells = np.concatenate([table.cells[b.res][b.cell] for b in blocks]).astype(np.uint64)
+    kinds = np.concatenate([np.full(b.cell.size, audit_density.KINDS.index(b.kind)) for b in blocks])
+    starts = np.concatenate([table.periods[b.kind][b.period] if b.kind != "all" else np.full(b.cell.size, table.first_day)
+                             for b in blocks]).astype(np.int64)
+    index = audit_density.RowIndex(cells, kinds, starts)
+    at = index.find(audit_density.h3_ints(view.rows["h3"].to_numpy()), view.rows["kind_code"].to_numpy(),
                     view.rows["period_start"].to_numpy(dtype=np.int64))
     names = columns.names
+    have = [j for j, name in enumerate(view.columns) if name in names]
     truth = np.zeros((len(view.rows), len(view.columns)))
-    for j, name in enumerate(view.columns):
-        if name in names:
-            col = counts[:, names.index(name)]
-            truth[:, j] = np.where(at >= 0, col[np.maximum(at, 0)], 0)
+    found = np.flatnonzero(at >= 0)
+    truth[np.ix_(found, have)] = counts[np.ix_(at[found], [names.index(view.columns[j]) for j in have])]
     return truth
 
 
