@@ -12,10 +12,15 @@ general system throws away:
 * a **row sum** (parent cell = Σ child cells, whole range = Σ weeks …) holds in every
   column, so it is a parent array over the rows.
 
-Here the bounds are two int32 arrays shaped like the table (8 bytes per count; a bound of
-`INF` means none), the row sums become one children-by-parent index over the rows, and
-the propagation sweeps the table, visiting in each sweep only the rows whose bounds
-moved in the one before (and the relations holding them), until nothing moves. Each
+Here the bounds are two int32 arrays, column-major (columns × rows: 8 bytes per count; a
+bound of `INF` means none), the row sums become one children-by-parent index over the
+rows, and the propagation sweeps the table, visiting in each sweep only the relations
+holding an entry that moved in the one before, until nothing moves: within a row the
+column sums (rows in parallel), between rows the row sums one column at a time (columns
+in parallel; a column's bounds stay in cache while its relations are swept), forwards and
+backwards in turn so that bounds travel up and down the nesting. On the 38 million counts
+of 200,000 incidents that is 4.5 s where the row-major sweep over dirty rows took 12.3 s
+(the same fixed point, entry for entry; `benchmarks/privacy.py`). Each
 visit of a relation tightens every term by the range the others leave it, as
 `intervals.propagate` does for each constraint, so both reach the same fixed point (the
 greatest one: the tightening operators are monotone), and a test holds them to the same

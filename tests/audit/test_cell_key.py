@@ -41,6 +41,22 @@ def test_the_shipped_table_is_unbiased_bounded_and_keeps_zero():
     assert TABLE.support(np.array([0]))[1][0] == d and TABLE.support(np.array([1]))[0][0] == 1
 
 
+def test_the_support_is_exactly_the_true_counts_that_can_give_each_value():
+    """support(v) = [min, max] of the true counts i with a non-zero chance of showing v,
+    worked out here from the probabilities directly (a count ≥ D uses the row of D), for
+    published values far past the table's small range."""
+    p = TABLE.probabilities
+    d = TABLE.max_perturbation
+    published = np.arange(0, 6 * d)
+    lo, hi = TABLE.support(published)
+    for v in published.tolist():
+        can = [i for i in range(0, v + d + 1)
+               if (i == 0 and v == 0) or (i > 0 and 0 <= v - i + d <= 2 * d and p[min(i, d), v - i + d] > 0)]
+        assert (lo[v], hi[v]) == (min(can), max(can)), v
+    big = np.array([10_000, 123_456])
+    assert TABLE.support(big)[0].tolist() == (big - d).tolist() and TABLE.support(big)[1].tolist() == (big + d).tolist()
+
+
 def test_a_broken_table_is_refused_naming_the_row(tmp_path):
     bad = tmp_path / "perturbation.csv"
     bad.write_text("count,perturbation,probability\n0,0,1\n1,-2,0.5\n1,0,0.5\n", encoding="utf-8")
