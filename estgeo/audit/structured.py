@@ -231,58 +231,74 @@ def _narrow(lbf, ubf, j, parent, smin, smax, nmin, nmax):  # pragma: no cover - 
     return moved
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _relation(lbv, ubv, dv, mv, also, p, kids, start, end):  # pragma: no cover - compiled
+    """One relation ``v[p] = Σ v[kids[start:end]]`` over one vector of the table (a row's
+    columns, or a column's rows): visited only when a term moved since its last visit;
+    every term tightened by the range the others leave it. Returns the index of a term
+    left with no value, −2 when a term moved, else −1; marks what moved in `mv` and in
+    `also` (the other axis's flags: the moved term's column, or row)."""
+    inf = 1 << 30
+    touched = dv[p] or mv[p]
+    if not touched:
+        for e in range(start, end):
+            j = kids[e]
+            if dv[j] or mv[j]:
+                touched = True
+                break
+    if not touched:
+        return -1
+    out = -1
+    s_min = 0
+    s_max = 0
+    n_min = 0
+    n_max = 0
+    if ubv[p] >= inf:
+        n_min += 1
+    else:
+        s_min -= ubv[p]
+    s_max -= lbv[p]
+    for e in range(start, end):
+        j = kids[e]
+        s_min += lbv[j]
+        if ubv[j] >= inf:
+            n_max += 1
+        else:
+            s_max += ubv[j]
+    res = _narrow(lbv, ubv, p, True, s_min, s_max, n_min, n_max)
+    if res == 2:
+        return p
+    if res == 1:
+        mv[p] = True
+        also[p] = True
+        out = -2
+    for e in range(start, end):
+        j = kids[e]
+        res = _narrow(lbv, ubv, j, False, s_min, s_max, n_min, n_max)
+        if res == 2:
+            return j
+        if res == 1:
+            mv[j] = True
+            also[j] = True
+            out = -2
+    return out
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _column_phase(lb, ub, col_parent, col_ptr, col_child, dirty, moved, dirty_row, moved_row, moved_col, bad):  # pragma: no cover - compiled
     """Column relations (within a row) of every row holding a moved entry; rows in
     parallel (a row's relations touch only that row)."""
     w, n = lb.shape
-    inf = 1 << 30
     for r in numba.prange(n):
         if not (dirty_row[r] or moved_row[r]):
             continue
+        lbr, ubr, dr, mr = lb[:, r], ub[:, r], dirty[:, r], moved[:, r]
         for k in range(col_parent.size):
-            p = col_parent[k]
-            touched = dirty[p, r] or moved[p, r]
-            if not touched:
-                for e in range(col_ptr[k], col_ptr[k + 1]):
-                    j = col_child[e]
-                    if dirty[j, r] or moved[j, r]:
-                        touched = True
-                        break
-            if not touched:
-                continue
-            s_min = 0
-            s_max = 0
-            n_min = 0
-            n_max = 0
-            if ub[p, r] >= inf:
-                n_min += 1
-            else:
-                s_min -= ub[p, r]
-            s_max -= lb[p, r]
-            for e in range(col_ptr[k], col_ptr[k + 1]):
-                j = col_child[e]
-                s_min += lb[j, r]
-                if ub[j, r] >= inf:
-                    n_max += 1
-                else:
-                    s_max += ub[j, r]
-            res = _narrow(lb[p], ub[p], r, True, s_min, s_max, n_min, n_max)
-            if res == 2:
-                bad[0] = p * n + r
-            if res == 1:
-                moved[p, r] = True
+            j = _relation(lbr, ubr, dr, mr, moved_col, col_parent[k], col_child, col_ptr[k], col_ptr[k + 1])
+            if j >= 0:
+                bad[0] = j * n + r
+            elif j == -2:
                 moved_row[r] = True
-                moved_col[p] = True
-            for e in range(col_ptr[k], col_ptr[k + 1]):
-                j = col_child[e]
-                res = _narrow(lb[j], ub[j], r, False, s_min, s_max, n_min, n_max)
-                if res == 2:
-                    bad[0] = j * n + r
-                if res == 1:
-                    moved[j, r] = True
-                    moved_row[r] = True
-                    moved_col[j] = True
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -292,60 +308,19 @@ def _row_phase(lb, ub, inst_parent, inst_ptr, inst_child, dirty, moved, dirty_co
     instances in reverse order (bounds travel up the cell and period nesting in one sweep
     and down in the next: symmetric Gauss-Seidel)."""
     w, n = lb.shape
-    inf = 1 << 30
     m = inst_parent.size
     for c in numba.prange(w):
         if not (dirty_col[c] or moved_col[c]):
             continue
-        lbc = lb[c]
-        ubc = ub[c]
-        dc = dirty[c]
-        mc = moved[c]
         col_moved = False
+        lbc, ubc, dc, mc = lb[c], ub[c], dirty[c], moved[c]
         for ii in range(m):
             i = m - 1 - ii if backwards else ii
-            p = inst_parent[i]
-            touched = dc[p] or mc[p]
-            if not touched:
-                for e in range(inst_ptr[i], inst_ptr[i + 1]):
-                    ch = inst_child[e]
-                    if dc[ch] or mc[ch]:
-                        touched = True
-                        break
-            if not touched:
-                continue
-            s_min = 0
-            s_max = 0
-            n_min = 0
-            n_max = 0
-            if ubc[p] >= inf:
-                n_min += 1
-            else:
-                s_min -= ubc[p]
-            s_max -= lbc[p]
-            for e in range(inst_ptr[i], inst_ptr[i + 1]):
-                ch = inst_child[e]
-                s_min += lbc[ch]
-                if ubc[ch] >= inf:
-                    n_max += 1
-                else:
-                    s_max += ubc[ch]
-            res = _narrow(lbc, ubc, p, True, s_min, s_max, n_min, n_max)
-            if res == 2:
-                bad[0] = c * n + p
-            if res == 1:
-                mc[p] = True
-                moved_row[p] = True
+            j = _relation(lbc, ubc, dc, mc, moved_row, inst_parent[i], inst_child, inst_ptr[i], inst_ptr[i + 1])
+            if j >= 0:
+                bad[0] = c * n + j
+            elif j == -2:
                 col_moved = True
-            for e in range(inst_ptr[i], inst_ptr[i + 1]):
-                ch = inst_child[e]
-                res = _narrow(lbc, ubc, ch, False, s_min, s_max, n_min, n_max)
-                if res == 2:
-                    bad[0] = c * n + ch
-                if res == 1:
-                    mc[ch] = True
-                    moved_row[ch] = True
-                    col_moved = True
         if col_moved:
             moved_col[c] = True
 
