@@ -265,16 +265,9 @@ def _relation(lbv, ubv, dv, mv, also, p, kids, start, end):  # pragma: no cover 
             n_max += 1
         else:
             s_max += ubv[j]
-    res = _narrow(lbv, ubv, p, True, s_min, s_max, n_min, n_max)
-    if res == 2:
-        return p
-    if res == 1:
-        mv[p] = True
-        also[p] = True
-        out = -2
-    for e in range(start, end):
-        j = kids[e]
-        res = _narrow(lbv, ubv, j, False, s_min, s_max, n_min, n_max)
+    for e in range(start - 1, end):  # the parent first, then the children
+        j = p if e < start else kids[e]
+        res = _narrow(lbv, ubv, j, e < start, s_min, s_max, n_min, n_max)
         if res == 2:
             return j
         if res == 1:
