@@ -344,16 +344,9 @@ def perturbed(view: PublishedDensity, support) -> None:
     true counts are exact, so the audit narrows them as it narrows withheld ones. In place."""
     table = view.table
     withheld = table.withheld
-    lo, hi = support(np.asarray(table.values, dtype=np.int64))
     lower = np.zeros(table.values.shape) if table.lower is None else table.lower
     table.withheld = np.ones(table.values.shape, dtype=bool)
-    # In place, not through whole-table selections (4.9 s → 1.5 s for 38 million counts).
-    np.maximum(lower, lo, out=lower, where=~withheld)
-    del lo
-    upper = hi.astype(np.float64)
-    del hi
-    upper[withheld] = np.inf
-    table.lower, table.upper = lower, upper
+    table.lower, table.upper = _cell_key_bounds(lower, support(np.asarray(table.values, dtype=np.int64)), withheld)
     # Facts that fixed a withheld count to a value repeated elsewhere are no facts here: a
     # repeated count is the same perturbed value (the same records, the same cell key).
     table.equal_cells, table.equal_values = None, None
@@ -368,12 +361,26 @@ def perturbed_table(published: np.ndarray, mask: np.ndarray, row_relations, colu
     it was a fifth of each round at a million incidents)."""
     bounds = np.zeros(published.shape, dtype=np.float64)
     bounds[:, 0] = lower
-    lo, hi = supported if supported is not None else support(np.asarray(published, dtype=np.int64))
+    lower_bounds, upper_bounds = _cell_key_bounds(
+        bounds, supported if supported is not None else support(np.asarray(published, dtype=np.int64)), mask)
     return tables.CountTable(
         values=published, withheld=np.ones(published.shape, dtype=bool),
         column_sums=[tables.ColumnSum(r.name, int(r.parent), np.asarray(r.children)) for r in column_relations],
         row_sums=[tables.RowSum(name, parent) for name, parent in row_relations],
-        lower=np.where(mask, bounds, np.maximum(bounds, lo)), upper=np.where(mask, np.inf, hi.astype(np.float64)))
+        lower=lower_bounds, upper=upper_bounds)
+
+
+def _cell_key_bounds(lower: np.ndarray, supported: tuple[np.ndarray, np.ndarray],
+                     withheld: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of every count of a cell-key table, for both views (`perturbed`,
+    `perturbed_table`): a published one within its value's support and above `lower`
+    (its row's existence), a withheld one above `lower` only. `lower` is raised in place
+    and returned: whole-table selections took 4.9 s for 38 million counts, this 1.5 s."""
+    lo, hi = supported
+    np.maximum(lower, lo, out=lower, where=~withheld)
+    upper = hi.astype(np.float64)
+    upper[withheld] = np.inf
+    return lower, upper
 
 
 def _parents_of(cells: np.ndarray, w: int, row_relations, column_relations) -> np.ndarray:
