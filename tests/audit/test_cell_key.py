@@ -142,6 +142,32 @@ def test_a_count_pinned_again_after_it_is_withheld_frees_through_its_parents():
     assert not tables.exposed(intervals.feasible_intervals(tables.table_system(again).system), 5, truth.ravel()).any()
 
 
+def test_protect_rounds_that_redo_only_the_pieces_withhold_what_whole_rounds_withhold():
+    """The fixture above three times over, side by side (one piece each: its whole range,
+    weeks and cells), the second published at its true total (nothing pinned): the rounds
+    that redo only the pieces that changed (a large table's, without the exact stage)
+    withhold the same counts in the same rounds as rounds propagating the whole table."""
+    m = 1 + 16 + 2 + 12
+    n = 3 * m
+    truth, published = np.ones((n, 1)), np.ones((n, 1))
+    week_parent, cell_parent = np.full(n, -1), np.full(n, -1)
+    for b in range(3):
+        o = b * m
+        truth[o, 0], truth[o + 17:o + 19, 0] = 28, 6
+        published[o:o + m] = truth[o:o + m]
+        published[o, 0] = 28 if b == 1 else 20
+        week_parent[o + 1:o + 19] = o
+        cell_parent[o + 19:o + 25], cell_parent[o + 25:o + 31] = o + 17, o + 18
+    relations = [("week→all", week_parent), ("cell→parent cell", cell_parent)]
+    lower = np.ones(n)
+    runs = {pieces: audit_density.protect_perturbed(truth, published, relations, [], 5, TABLE.support, lower,
+                                                    lp_max_unknowns=0, pieces=pieces) for pieces in (True, False)}
+    (mask, stats), (whole_mask, whole_stats) = runs[True], runs[False]
+    assert np.array_equal(mask, whole_mask) and stats.history == whole_stats.history == [56, 56, 0]
+    assert mask[0, 0] and mask[2 * m, 0] and not mask[m:2 * m].any()
+    assert "bound propagation only" in stats.not_exact
+
+
 def test_the_averaging_attacker_beats_the_published_value_where_relations_repeat_a_count():
     """total = a + b with a and b small, each perturbed on its own: the least-squares attacker
     combines a's own value with total − b and gets a small count right more often than
