@@ -34,6 +34,8 @@ are still.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 
@@ -204,6 +206,104 @@ def _exposed(lb, ub, truth, rows, every, need, top, out):  # pragma: no cover - 
             t = truth[r, c]
             if t >= 1 and t <= top and ub[c, r] < INF and ub[c, r] - lb[c, r] < need:
                 out[r, c] = True
+
+
+def set_bounds(lb: np.ndarray, ub: np.ndarray, cells: np.ndarray, found: intervals.Intervals) -> None:
+    """Write intervals of flat (row-major) `cells` into bounds as `propagate_table` returns
+    them (the exact stage's, which are integers in a count table), in place."""
+    n, w = lb.shape
+    at = (cells % w) * n + cells // w
+    lbf, ubf = lb.T.reshape(-1), ub.T.reshape(-1)
+    if not (np.shares_memory(lbf, lb) and np.shares_memory(ubf, ub)):
+        raise ValueError("set_bounds: bounds as propagate_table returns them")
+    lbf[at] = np.ceil(found.lo - 1e-7).astype(np.int32)
+    ubf[at] = np.where(np.isfinite(found.hi), np.floor(np.minimum(found.hi, INF) + 1e-7), INF).astype(np.int32)
+
+
+@dataclass
+class Tally:
+    """Per group of rows (the density's collections): the audit's figures."""
+
+    withheld: np.ndarray  # unknowns
+    exposed: np.ndarray
+    sensitive: np.ndarray  # unknowns whose true count is 1 … min_count − 1 (every unknown without truth)
+    exact: np.ndarray  # sensitive ones known exactly
+    widths: np.ndarray  # groups × 100: interval widths of the sensitive ones (99: 99 or more, or none)
+    shown: np.ndarray  # published values (cell-key, with truth)
+    abs_error: np.ndarray  # Σ |published − true| over them
+    small_shown: np.ndarray  # sensitive ones published
+    exact_published: np.ndarray  # … published as their true value
+    exact_averaged: np.ndarray  # sensitive ones the averaging attacker gets exactly
+    exposed_cells: np.ndarray  # flat (row-major) cells, sorted
+
+
+def tally(lb: np.ndarray, ub: np.ndarray, unknown: np.ndarray, min_count: int, row_starts: np.ndarray,
+          truth: np.ndarray | None = None, published: np.ndarray | None = None, shown: np.ndarray | None = None,
+          averaged: np.ndarray | None = None) -> Tally:
+    """The audit's figures per group of rows (`row_starts`: the first row of each, and the
+    end), read in one compiled pass off the bounds `propagate_table` returned: the
+    protection rule of `tables.exposed` on every unknown, the widths, and with cell-key
+    how far the published (`published`, where `shown`) and the averaging attacker's
+    (`averaged`) values are from the true ones.
+
+    It replaces float intervals of every count and a mask per figure (2 × 8 bytes a count
+    and 38 million-long temporaries for each figure; at 200,000 incidents 6.5 s of the
+    audit's 21 s; now 0.4 s). A test holds it to the figures computed from
+    `intervals_of` and `tables.exposed`."""
+    lbc, ubc = lb.T, ub.T
+    if not (lbc.flags.c_contiguous and ubc.flags.c_contiguous):
+        raise ValueError("tally: bounds as propagate_table returns them")
+    n, w = lb.shape
+    none_f, none_b = np.zeros((0, 0)), np.zeros((0, 0), dtype=np.bool_)
+    g = row_starts.size - 1
+    counts = np.zeros((9, g), dtype=np.int64)
+    abs_error = np.zeros(g)
+    widths = np.zeros((g, 100), dtype=np.int64)
+    out = np.zeros((n, w), dtype=np.bool_)
+    _tally(lbc, ubc, np.ascontiguousarray(unknown, dtype=np.bool_), np.asarray(row_starts, dtype=np.int64),
+           none_f if truth is None else np.ascontiguousarray(truth, dtype=np.float64), truth is not None,
+           none_f if published is None else np.ascontiguousarray(published, dtype=np.float64),
+           none_b if shown is None else np.ascontiguousarray(shown, dtype=np.bool_), published is not None and shown is not None,
+           none_f if averaged is None else np.ascontiguousarray(averaged, dtype=np.float64), averaged is not None,
+           max(min_count - 2, 1), min_count - 1, counts, abs_error, widths, out)
+    return Tally(counts[0], counts[1], counts[2], counts[3], widths, counts[4], abs_error, counts[5], counts[6],
+                 counts[7], np.flatnonzero(out))
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _tally(lb, ub, unknown, row_starts, truth, has_truth, published, shown, has_published, averaged, has_averaged,
+           need, top, counts, abs_error, widths, out):  # pragma: no cover - compiled
+    w = lb.shape[0]
+    for g in numba.prange(row_starts.size - 1):
+        for r in range(row_starts[g], row_starts[g + 1]):
+            for c in range(w):
+                if not unknown[r, c]:
+                    continue
+                counts[0, g] += 1
+                lo = lb[c, r]
+                hi = ub[c, r]
+                finite = hi < INF
+                width = hi - lo if finite else 99
+                t = truth[r, c] if has_truth else 0.0
+                sensitive = (t >= 1 and t <= top) if has_truth else True
+                narrow = finite and width < need
+                if narrow and (sensitive if has_truth else (hi >= 1 and lo <= top)):
+                    counts[1, g] += 1
+                    out[r, c] = True
+                if sensitive:
+                    counts[2, g] += 1
+                    if finite and width == 0:
+                        counts[3, g] += 1
+                    widths[g, min(width, 99)] += 1
+                    if has_averaged and averaged[r, c] == t:
+                        counts[7, g] += 1
+                if has_published and has_truth and shown[r, c]:
+                    counts[4, g] += 1
+                    abs_error[g] += abs(published[r, c] - t)
+                    if sensitive:
+                        counts[5, g] += 1
+                        if published[r, c] == t:
+                            counts[6, g] += 1
 
 
 def _check(lbf: np.ndarray, ubf: np.ndarray, n: int) -> None:

@@ -178,24 +178,43 @@ class Audited:
     not_exact: str = ""
 
 
-def audit_intervals(table: CountTable, lp_max_vars: int = 60, ilp_max_vars: int = 12,
-                    lp_max_unknowns: int = LP_MAX_UNKNOWNS) -> Audited:
-    """Feasible intervals of the withheld entries: bound propagation on the table as it is
-    (`structured`: 8 bytes per entry, so a 1,000,000-incident build's 128 million counts
-    fit), then LP/ILP on the small pieces through the general system where it fits.
+@dataclass
+class AuditedBounds:
+    #: Bounds of every entry as `structured.propagate_table` returns them (int32, rows ×
+    #: columns views of column-major arrays; `structured.INF`: none), after the exact stage.
+    lb: np.ndarray
+    ub: np.ndarray
+    system: TableSystem | None = None
+    not_exact: str = ""
+
+
+def audit_bounds(table: CountTable, lp_max_vars: int = 60, ilp_max_vars: int = 12,
+                 lp_max_unknowns: int = LP_MAX_UNKNOWNS) -> AuditedBounds:
+    """Bound propagation on the table as it is (`structured`: 8 bytes per entry, so a
+    1,000,000-incident build's 128 million counts fit), then LP/ILP on the small pieces
+    through the general system where it fits, written back into the bounds.
     In a cell-key table every count is an unknown and the relations link nearly all of
     them into one piece, so the exact stage has little to add there beyond propagation."""
-    cells = np.flatnonzero(np.asarray(table.withheld).ravel())
     lb, ub = structured.propagate_table(table)
-    found = structured.intervals_of(lb, ub, cells)
-    del lb, ub
     if lp_max_vars < 2:
-        return Audited(cells, found)
-    if cells.size > lp_max_unknowns:
-        return Audited(cells, found, None, f"{cells.size:,} unknowns, more than privacy.audit_max_values "
+        return AuditedBounds(lb, ub)
+    unknowns = int(np.count_nonzero(table.withheld))
+    if unknowns > lp_max_unknowns:
+        return AuditedBounds(lb, ub, None, f"{unknowns:,} unknowns, more than privacy.audit_max_values "
                                            f"({lp_max_unknowns:,}): bound propagation only, no LP/ILP")
+    cells = np.flatnonzero(np.asarray(table.withheld).ravel())
     ts = table_system(table)
-    return Audited(cells, intervals.tighten(ts.system, found, lp_max_vars, ilp_max_vars), ts)
+    found = intervals.tighten(ts.system, structured.intervals_of(lb, ub, cells), lp_max_vars, ilp_max_vars)
+    structured.set_bounds(lb, ub, cells, found)
+    return AuditedBounds(lb, ub, ts)
+
+
+def audit_intervals(table: CountTable, lp_max_vars: int = 60, ilp_max_vars: int = 12,
+                    lp_max_unknowns: int = LP_MAX_UNKNOWNS) -> Audited:
+    """Feasible intervals of the withheld entries (`audit_bounds`), as floats."""
+    audited = audit_bounds(table, lp_max_vars, ilp_max_vars, lp_max_unknowns)
+    cells = np.flatnonzero(np.asarray(table.withheld).ravel())
+    return Audited(cells, structured.intervals_of(audited.lb, audited.ub, cells), audited.system, audited.not_exact)
 
 
 def exposed(found: intervals.Intervals, min_count: int, truth: np.ndarray | None = None) -> np.ndarray:

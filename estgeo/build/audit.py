@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from estgeo.audit import density as audit_density
-from estgeo.audit import tables
+from estgeo.audit import structured, tables
 from estgeo.errors import EstgeoError
 
 
@@ -187,8 +187,10 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     k = settings.privacy_min_count
     scheme = PeriodScheme.from_settings(settings)
     view = audit_density.published_table(frames, settings.taxonomy, scheme.lagesbild_nests_weeks)
-    published_values = np.array(view.table.values, dtype=np.float64, copy=True)
-    published_withheld = view.table.withheld.copy()
+    # `perturbed` replaces the table's withheld mask and bounds, and no step writes its
+    # values: what was published is kept by reference, not copied (1 GB a copy at a million).
+    published_values = np.asarray(view.table.values, dtype=np.float64)
+    published_withheld = view.table.withheld
     if ptable is not None:
         audit_density.perturbed(view, ptable.support)
     table, rows = view.table, view.rows
@@ -244,71 +246,52 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     if ptable is None:
         table.equal_cells = np.concatenate([np.asarray(c, dtype=np.int64) for c in eq_cells if c is not None])
         table.equal_values = np.concatenate([np.asarray(v, dtype=np.float64) for v in eq_values if v is not None])
-    audited = tables.audit_intervals(table, lp_max_vars, lp_max_unknowns=max_values)
+    audited = tables.audit_bounds(table, lp_max_vars, lp_max_unknowns=max_values)
     if audited.not_exact and report is not None:
         report.notes.append(f"density: {audited.not_exact}")
-    found, var_cells = audited.found, audited.cells
     truth = _truth(settings, truth_store, view) if truth_store is not None else None
-    truth_v = truth.ravel()[var_cells] if truth is not None else None
-    bad = tables.exposed(found, k, truth_v)
     averaged = None
-    if averaging and ptable is not None and truth_v is not None:
-        if var_cells.size <= max_values:
+    if averaging and ptable is not None and truth is not None:
+        n_unknown = int(np.count_nonzero(table.withheld))
+        if n_unknown <= max_values:
             ts = audited.system or tables.table_system(table)
-            averaged = averaging_attacker(ts, published_values.ravel()[var_cells])
+            averaged = np.zeros(table.values.shape)
+            averaged.ravel()[ts.cells] = averaging_attacker(ts, published_values.ravel()[ts.cells])
         elif report is not None:
-            report.notes.append(f"averaging attacker not run: {var_cells.size:,} counts, more than privacy.audit_max_values")
-    sensitive = ((truth_v >= 1) & (truth_v <= k - 1)) if truth_v is not None else np.ones(var_cells.size, dtype=bool)
-    # Per collection by slices: the rows are the collections one after the other and the
-    # unknowns are in row order, so each collection is one run of them (masks per
-    # collection over every count were 9 s of the audit's 63 s at 200,000 incidents).
+            report.notes.append(f"averaging attacker not run: {n_unknown:,} counts, more than privacy.audit_max_values")
+    # Per collection: the rows are the collections one after the other, so each is one
+    # run of rows, and every figure is one compiled pass over the bounds (`structured.tally`).
     names = list(frames)
     n_names = len(names)
     first_row = np.searchsorted(pd.Categorical(rows["collection"].to_numpy(), categories=names).codes, np.arange(n_names + 1))
-    bounds = np.searchsorted(var_cells, first_row * w)
-    runs = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(n_names)]
-
-    def per(x: np.ndarray) -> np.ndarray:
-        return np.array([np.count_nonzero(x[r]) if x.dtype == bool else float(x[r].sum()) for r in runs])
-
-    width = found.width
-    withheld_n = np.array([r.stop - r.start for r in runs])
-    exposed_n, sensitive_n = per(bad), per(sensitive)
-    exact_n = per(sensitive & (width == 0))
-    code = np.repeat(np.arange(n_names), withheld_n)
-    sens_at = np.flatnonzero(sensitive)
-    capped = np.minimum(np.nan_to_num(width[sens_at], posinf=99.0), 99).astype(np.int64)
-    width_n = np.bincount(code[sens_at] * 100 + capped, minlength=n_names * 100).reshape(n_names, 100)
-    stats = None
-    if ptable is not None and truth_v is not None:
-        pub_v = published_values.ravel()[var_cells]
-        shown = ~published_withheld.ravel()[var_cells]
-        small_shown = sensitive & shown
-        stats = (per(shown), per(np.where(shown, np.abs(pub_v - truth_v), 0.0)), per(small_shown), per(small_shown & (pub_v == truth_v)),
-                 None if averaged is None else per(sensitive & (averaged == truth_v)))
-    bad_at = np.flatnonzero(bad)
+    cell_key = ptable is not None and truth is not None
+    tl = structured.tally(audited.lb, audited.ub, table.withheld, k, first_row, truth,
+                          published_values if cell_key else None, ~published_withheld if cell_key else None, averaged)
+    lb_cm, ub_cm = audited.lb.T.reshape(-1), audited.ub.T.reshape(-1)
+    n_rows = table.values.shape[0]
     for i_name, name in enumerate(names):
-        audit = CollectionAudit(name, withheld=int(withheld_n[i_name]))
-        if truth_v is not None:
-            audit.sensitive = int(sensitive_n[i_name])
-        audit.exposed = int(exposed_n[i_name])
-        audit.exact = int(exact_n[i_name])
-        if stats is not None:
-            n_shown, abs_sum, n_small_shown, exact_pub, exact_avg = stats
-            small_any = sensitive_n[i_name] > 0
-            audit.mean_abs_perturbation = round(float(abs_sum[i_name] / n_shown[i_name]), 3) if n_shown[i_name] else 0.0
-            audit.exact_published = (round(float(exact_pub[i_name] / n_small_shown[i_name]), 3) if n_small_shown[i_name] else float("nan")) if small_any else 0.0
-            if exact_avg is not None:
-                audit.exact_averaged = round(float(exact_avg[i_name] / sensitive_n[i_name]), 3) if small_any else 0.0
-        audit.widths = {("≥99" if v >= 99 else str(int(v))): int(width_n[i_name, v]) for v in np.flatnonzero(width_n[i_name])}
-        idx = bad_at[(bad_at >= runs[i_name].start) & (bad_at < runs[i_name].stop)]
-        idx = idx[np.argsort(width[idx], kind="stable")][:n_tightest]
-        for i in idx:
-            r = rows.iloc[int(var_cells[i] // w)]
+        audit = CollectionAudit(name, withheld=int(tl.withheld[i_name]))
+        if truth is not None:
+            audit.sensitive = int(tl.sensitive[i_name])
+        audit.exposed = int(tl.exposed[i_name])
+        audit.exact = int(tl.exact[i_name])
+        if cell_key:
+            small_any = tl.sensitive[i_name] > 0
+            n_shown, n_small_shown = tl.shown[i_name], tl.small_shown[i_name]
+            audit.mean_abs_perturbation = round(float(tl.abs_error[i_name] / n_shown), 3) if n_shown else 0.0
+            audit.exact_published = (round(float(tl.exact_published[i_name] / n_small_shown), 3) if n_small_shown else float("nan")) if small_any else 0.0
+            if averaged is not None:
+                audit.exact_averaged = round(float(tl.exact_averaged[i_name] / tl.sensitive[i_name]), 3) if small_any else 0.0
+        audit.widths = {("≥99" if v >= 99 else str(int(v))): int(tl.widths[i_name, v]) for v in np.flatnonzero(tl.widths[i_name])}
+        idx = tl.exposed_cells[(tl.exposed_cells >= first_row[i_name] * w) & (tl.exposed_cells < first_row[i_name + 1] * w)]
+        at = (idx % w) * n_rows + idx // w
+        lo, hi = lb_cm[at].astype(np.int64), ub_cm[at].astype(np.int64)
+        for j in np.argsort(hi - lo, kind="stable")[:n_tightest]:
+            r = rows.iloc[int(idx[j] // w)]
             audit.tightest.append({
                 "cell": r["h3"], "period_kind": r["period_kind"],
-                "period": str(np.datetime64(int(r["period_start"]), "D")), "column": view.columns[int(var_cells[i] % w)],
-                "interval": [int(found.lo[i]), int(found.hi[i]) if np.isfinite(found.hi[i]) else None]})
+                "period": str(np.datetime64(int(r["period_start"]), "D")), "column": view.columns[int(idx[j] % w)],
+                "interval": [int(lo[j]), int(hi[j]) if hi[j] < structured.INF else None]})
         out.append(audit)
     out.extend(_audit_gi(settings, frames, view, published_values[:, 0], published_withheld[:, 0]))
     return out
