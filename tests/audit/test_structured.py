@@ -140,3 +140,53 @@ def test_exposed_cells_off_the_bounds_are_the_rule_on_the_intervals(seed):
     assert np.array_equal(structured.exposed_cells(lb, ub, truth, 5, rows=rows), rule[np.isin(rule // w, rows)])
     if seed == 0:
         assert rule.size > 0
+
+
+@pytest.mark.parametrize("perturbed", [False, True])
+@pytest.mark.parametrize("seed", range(8))
+def test_the_tally_is_the_rule_and_the_figures_on_the_intervals(seed, perturbed):
+    """`tally` reads every figure of the audit report off the bounds in one pass; here each
+    is recomputed the long way, from float intervals and masks, group by group."""
+    table, truth = _random_table(seed, perturbed)
+    lb, ub = structured.propagate_table(table)
+    n, w = truth.shape
+    rng = np.random.default_rng(seed)
+    starts = np.array([0, n // 3, n // 3, n], dtype=np.int64)  # three groups, one empty
+    published = np.asarray(table.values, dtype=np.float64)
+    shown = rng.random(truth.shape) < 0.8
+    averaged = np.where(rng.random(truth.shape) < 0.5, truth, truth + 1).astype(np.float64)
+    for with_truth in (True, False):
+        tl = structured.tally(lb, ub, table.withheld, 5, starts, truth if with_truth else None,
+                              published, shown, averaged if with_truth else None)
+        cells = np.flatnonzero(table.withheld.ravel())
+        found = structured.intervals_of(lb, ub, cells)
+        t = truth.ravel()[cells]
+        bad = tables.exposed(found, 5, t if with_truth else None)
+        assert np.array_equal(tl.exposed_cells, cells[bad])
+        sens = ((t >= 1) & (t <= 4)) if with_truth else np.ones(cells.size, dtype=bool)
+        width = np.minimum(np.nan_to_num(found.width, posinf=99), 99).astype(int)
+        for g in range(3):
+            inside = (cells >= starts[g] * w) & (cells < starts[g + 1] * w)
+            assert tl.withheld[g] == inside.sum() and tl.exposed[g] == (bad & inside).sum()
+            assert tl.sensitive[g] == (sens & inside).sum() and tl.exact[g] == (sens & inside & (found.width == 0)).sum()
+            assert np.array_equal(tl.widths[g], np.bincount(width[sens & inside], minlength=100))
+            if with_truth:
+                sh = shown.ravel()[cells] & inside
+                pub = published.ravel()[cells]
+                assert tl.shown[g] == sh.sum() and tl.abs_error[g] == pytest.approx(np.abs(pub - t)[sh].sum())
+                assert tl.small_shown[g] == (sh & sens).sum() and tl.exact_published[g] == (sh & sens & (pub == t)).sum()
+                assert tl.exact_averaged[g] == (sens & inside & (averaged.ravel()[cells] == t)).sum()
+            else:
+                assert tl.shown[g] == 0 and tl.exact_averaged[g] == 0
+    assert tl.withheld[1] == 0 and tl.withheld.sum() == cells.size
+
+
+def test_exact_bounds_written_back_read_as_they_were():
+    table, _ = _random_table(2, perturbed=False)
+    lb, ub = structured.propagate_table(table)
+    cells = np.flatnonzero(table.withheld.ravel())
+    found = structured.intervals_of(lb, ub, cells)
+    tighter = intervals.Intervals(np.minimum(found.lo + 1, found.hi), found.hi)
+    structured.set_bounds(lb, ub, cells, tighter)
+    again = structured.intervals_of(lb, ub, cells)
+    assert np.array_equal(again.lo, tighter.lo) and np.array_equal(again.hi, tighter.hi)
