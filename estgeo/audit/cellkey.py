@@ -41,6 +41,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -79,9 +80,9 @@ class PerturbationTable:
         out = counts.astype(np.int64) + step - d
         return np.where(counts <= 0, 0, out).astype(counts.dtype if counts.dtype.kind in "iu" else np.int64)
 
-    def support(self, published: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The true counts that could have been published as each value: [lo, hi]."""
-        published = np.asarray(published, dtype=np.int64)
+    def offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The support as offsets: a published value v (values past the end share the last
+        entry, ±D) comes from a true count in [v + lo[v], v + hi[v]]."""
         d = self.max_perturbation
         top = 4 * d + 1
         lo_small = np.full(top, -1, dtype=np.int64)
@@ -95,13 +96,34 @@ class PerturbationTable:
                 if p > 0 and 0 <= v < top:
                     lo_small[v] = i if lo_small[v] < 0 else min(lo_small[v], i)
                     hi_small[v] = max(hi_small[v], i)
-        # One lookup of an offset per count (values ≥ top share the last one, ±d), not
-        # whole-array selections: 1.8 s → 0.3 s for the 38 million counts of 200,000 incidents.
         values = np.arange(top + 1)
-        off_lo = np.append(lo_small - values[:top], -d)
-        off_hi = np.append(hi_small - values[:top], d)
-        at = np.clip(published, 0, top)
+        return np.append(lo_small - values[:top], -d), np.append(hi_small - values[:top], d)
+
+    def support(self, published: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The true counts that could have been published as each value: [lo, hi]."""
+        published = np.asarray(published, dtype=np.int64)
+        # One lookup of an offset per count, not whole-array selections: 1.8 s → 0.3 s for
+        # the 38 million counts of 200,000 incidents.
+        off_lo, off_hi = self.offsets()
+        at = np.clip(published, 0, off_lo.size - 1)
         return published + off_lo[at], published + off_hi[at]
+
+    def bounds(self, published: np.ndarray, withheld: np.ndarray, lower: np.ndarray,
+               none: int) -> tuple[np.ndarray, np.ndarray]:
+        """The audit's bounds of each true count of a table (int32, `none`: no upper bound):
+        a published one within its value's support and at least `lower` (its row's
+        existence), a withheld one at least `lower`. One compiled pass: `support` and
+        float tables took 2.4 s and 5 × 8 bytes a count at 200,000 incidents (1.2 s and
+        8 bytes now); a test holds it to `support`."""
+        off_lo, off_hi = self.offsets()
+        values = np.ascontiguousarray(published)
+        if values.shape != withheld.shape or values.shape != lower.shape:
+            raise ValueError("bounds: the published values, withheld mask and lower bounds differ in shape")
+        lo = np.empty(values.shape, dtype=np.int32)
+        hi = np.empty(values.shape, dtype=np.int32)
+        _bounds(values, np.ascontiguousarray(withheld, dtype=np.bool_), np.ascontiguousarray(lower), off_lo, off_hi,
+                none, lo, hi)
+        return lo, hi
 
     def to_csv(self, path: Path) -> None:
         d = self.max_perturbation
@@ -187,3 +209,20 @@ def key_sums(group: np.ndarray, keys: np.ndarray, n_groups: int) -> np.ndarray:
     if len(group):
         np.add.at(out, np.asarray(group, dtype=np.intp), np.asarray(keys, dtype=np.uint64))
     return (out & np.uint64(KEY_SPACE - 1)).astype(np.uint32)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _bounds(values, withheld, lower, off_lo, off_hi, none, lo, hi):  # pragma: no cover - compiled
+    n, w = values.shape
+    last = off_lo.size - 1
+    for i in numba.prange(n):
+        for j in range(w):
+            floor = np.int64(np.ceil(lower[i, j] - 1e-7))
+            if withheld[i, j]:
+                lo[i, j] = max(floor, 0)
+                hi[i, j] = none
+            else:
+                v = np.int64(np.rint(values[i, j]))
+                at = min(max(v, 0), last)
+                lo[i, j] = max(v + off_lo[at], floor)
+                hi[i, j] = v + off_hi[at]

@@ -193,7 +193,7 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
         row_sums.append(tables.RowSum("week→lagesbild", p))
     column_sums = _column_sums(columns, taxonomy)
     total_lb, childless = _existence(cell, res, kind, start, row_sums[0].parent, resolutions)
-    lower = np.zeros(values.shape)
+    lower = np.zeros(values.shape, dtype=np.int32)  # 4 bytes a count: existence bounds are small integers
     lower[:, 0] = total_lb
     # prev_count and change: the previous period's count, and count − previous count.
     prev_row = RowIndex(cell, kind, end).find(cell, kind, start)
@@ -335,18 +335,17 @@ def _column_sums(columns: list[str], taxonomy: dict) -> list[tables.ColumnSum]:
     return out
 
 
-def perturbed(view: PublishedDensity, support) -> None:
+def perturbed(view: PublishedDensity, ptable) -> None:
     """The published view of cell-key counts (`estgeo.audit.cellkey`): every count is an
     unknown of the attacker's system. A published one is bounded by the true counts its
-    value can come from (`support(values) → (lo, hi)`, the perturbation table's) and the
-    lower bound the existence of its row gives; a withheld one (the few the build's
+    value can come from (the perturbation table `ptable`'s support) and the lower bound
+    the existence of its row gives; a withheld one (the few the build's
     `protect_perturbed` withholds) by that lower bound only. The relations between the
     true counts are exact, so the audit narrows them as it narrows withheld ones. In place."""
     table = view.table
-    withheld = table.withheld
-    lower = np.zeros(table.values.shape) if table.lower is None else table.lower
+    lower = np.zeros(table.values.shape, dtype=np.int32) if table.lower is None else table.lower
+    table.lower, table.upper = ptable.bounds(table.values, table.withheld, lower, structured.INF)
     table.withheld = np.ones(table.values.shape, dtype=bool)
-    table.lower, table.upper = _cell_key_bounds(lower, support(np.asarray(table.values, dtype=np.int64)), withheld)
     # Facts that fixed a withheld count to a value repeated elsewhere are no facts here: a
     # repeated count is the same perturbed value (the same records, the same cell key).
     table.equal_cells, table.equal_values = None, None
@@ -354,33 +353,18 @@ def perturbed(view: PublishedDensity, support) -> None:
 
 
 def perturbed_table(published: np.ndarray, mask: np.ndarray, row_relations, column_relations, lower: np.ndarray,
-                    support, supported: tuple[np.ndarray, np.ndarray] | None = None) -> tables.CountTable:
+                    ptable) -> tables.CountTable:
     """The build's own view of its perturbed table, as `perturbed` makes it of the
-    published one (a test holds the two to the same answer). `supported`: the support of
-    the published values, when the caller has it (`protect_perturbed` computes it once:
-    it was a fifth of each round at a million incidents)."""
-    bounds = np.zeros(published.shape, dtype=np.float64)
+    published one (a test holds the two to the same answer); `lower`: the existence
+    bound of each row's total."""
+    bounds = np.zeros(published.shape, dtype=np.int32)
     bounds[:, 0] = lower
-    lower_bounds, upper_bounds = _cell_key_bounds(
-        bounds, supported if supported is not None else support(np.asarray(published, dtype=np.int64)), mask)
+    lower_bounds, upper_bounds = ptable.bounds(published, mask, bounds, structured.INF)
     return tables.CountTable(
         values=published, withheld=np.ones(published.shape, dtype=bool),
         column_sums=[tables.ColumnSum(r.name, int(r.parent), np.asarray(r.children)) for r in column_relations],
         row_sums=[tables.RowSum(name, parent) for name, parent in row_relations],
         lower=lower_bounds, upper=upper_bounds)
-
-
-def _cell_key_bounds(lower: np.ndarray, supported: tuple[np.ndarray, np.ndarray],
-                     withheld: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds of every count of a cell-key table, for both views (`perturbed`,
-    `perturbed_table`): a published one within its value's support and above `lower`
-    (its row's existence), a withheld one above `lower` only. `lower` is raised in place
-    and returned: whole-table selections took 4.9 s for 38 million counts, this 1.5 s."""
-    lo, hi = supported
-    np.maximum(lower, lo, out=lower, where=~withheld)
-    upper = hi.astype(np.float64)
-    upper[withheld] = np.inf
-    return lower, upper
 
 
 def _parents_of(cells: np.ndarray, w: int, row_relations, column_relations) -> np.ndarray:
@@ -399,7 +383,7 @@ def _parents_of(cells: np.ndarray, w: int, row_relations, column_relations) -> n
 
 
 def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, column_relations, min_count: int,
-                      support, lower: np.ndarray, lp_max_vars: int = 60, ilp_max_vars: int = 12,
+                      ptable, lower: np.ndarray, lp_max_vars: int = 60, ilp_max_vars: int = 12,
                       max_rounds: int = 30, lp_max_unknowns: int = tables.LP_MAX_UNKNOWNS,
                       pieces: bool = True) -> tuple[np.ndarray, ProtectStats]:
     """Cell-key counts the attacker could still pin, withheld: audit the perturbed table;
@@ -421,8 +405,6 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
     mask = np.zeros(published.shape, dtype=bool)
     flat_mask = mask.ravel()
     previous = np.zeros(0, dtype=np.int64)
-    # The published values do not change between rounds, only what is withheld: their support once.
-    supported = support(np.asarray(published, dtype=np.int64))
     # Without the exact stage (a large table) a round after the first redoes only the
     # pieces of the table (`structured.row_components`) holding a count it withholds:
     # the rest keep their fixed point and had nothing exposed (an exposed count's
@@ -436,7 +418,7 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
     state: tuple[np.ndarray, np.ndarray] | None = None
     redo: np.ndarray | None = None
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
-        table = perturbed_table(published, mask, row_relations, column_relations, lower, support, supported)
+        table = perturbed_table(published, mask, row_relations, column_relations, lower, ptable)
         if exact or not pieces:
             cells, bad = _audit_round(table, truth, min_count, lp_max_vars, ilp_max_vars, stats, lp_max_unknowns)
             exposed_cells = cells[bad]

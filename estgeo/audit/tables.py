@@ -142,6 +142,8 @@ def table_system(table: CountTable) -> TableSystem:
     var_of[cells] = np.arange(cells.size)
     lower = np.zeros(cells.size) if table.lower is None else np.asarray(table.lower, dtype=np.float64).ravel()[cells]
     upper = None if table.upper is None else np.asarray(table.upper, dtype=np.float64).ravel()[cells]
+    if upper is not None:
+        upper[upper >= structured.INF] = np.inf  # int bounds (a cell-key view's): INF is none
     builder = intervals.SystemBuilder(cells.size, lb=lower, ub=upper)
     terms = relation_terms(table)
     m = int(terms.con.max()) + 1 if terms.con.size else 0

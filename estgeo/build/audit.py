@@ -192,7 +192,7 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     published_values = np.asarray(view.table.values, dtype=np.float64)
     published_withheld = view.table.withheld
     if ptable is not None:
-        audit_density.perturbed(view, ptable.support)
+        audit_density.perturbed(view, ptable)
     table, rows = view.table, view.rows
     w = table.width
     out: list[CollectionAudit] = []
@@ -228,8 +228,8 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
                 lo, hi = ptable.support(value[pub][other].astype(np.int64))
                 assert table.lower is not None and table.upper is not None
                 flat_lo, flat_hi = table.lower.reshape(-1), table.upper.reshape(-1)
-                np.maximum.at(flat_lo, cells[other], lo)
-                np.minimum.at(flat_hi, cells[other], hi)
+                np.maximum.at(flat_lo, cells[other], lo.astype(flat_lo.dtype))
+                np.minimum.at(flat_hi, cells[other], hi.astype(flat_hi.dtype))
                 if other.any():
                     note.notes.append(f"{int(other.sum())} value(s) of {theirs} differ from the density's {ours}: "
                                       "both supports bound the count")

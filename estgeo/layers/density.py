@@ -584,7 +584,7 @@ def perturb_table(table: DensityTable, disclosure, min_count: int, stats: dict[s
     # The audit rounds propagate on the table as it is (estgeo.audit.structured, 8 bytes a
     # count); above `max_values` (privacy.audit_max_values) without the LP/ILP stage.
     mask, result = protect_perturbed(truth, counts, list(_row_relations(table, table.n_rows)), column_relations(table.columns),
-                                     min_count, disclosure.table.support, lower_bounds(table),
+                                     min_count, disclosure.table, lower_bounds(table),
                                      lp_max_unknowns=max_values if max_values is not None else 20_000_000)
     if stats is not None:
         stats["protect"] = result

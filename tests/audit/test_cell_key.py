@@ -57,6 +57,22 @@ def test_the_support_is_exactly_the_true_counts_that_can_give_each_value():
     assert TABLE.support(big)[0].tolist() == (big - d).tolist() and TABLE.support(big)[1].tolist() == (big + d).tolist()
 
 
+def test_the_audit_bounds_are_the_support_above_the_existence_bound():
+    """`bounds` (the audit's one compiled pass) against `support` value by value: a
+    published count within its support and at least its row's lower bound, a withheld one
+    at least the lower bound with no upper bound."""
+    rng = np.random.default_rng(3)
+    published = rng.integers(0, 60, (400, 7)).astype(np.float64)
+    withheld = rng.random(published.shape) < 0.2
+    lower = np.zeros(published.shape, dtype=np.int32)
+    lower[:, 0] = rng.integers(0, 4, 400)
+    lo, hi = TABLE.bounds(published, withheld, lower, 1 << 30)
+    s_lo, s_hi = TABLE.support(published.astype(np.int64))
+    assert np.array_equal(lo, np.where(withheld, lower, np.maximum(s_lo, lower)))
+    assert np.array_equal(hi, np.where(withheld, 1 << 30, s_hi))
+    assert lo.dtype == hi.dtype == np.int32
+
+
 def test_a_broken_table_is_refused_naming_the_row(tmp_path):
     bad = tmp_path / "perturbation.csv"
     bad.write_text("count,perturbation,probability\n0,0,1\n1,-2,0.5\n1,0,0.5\n", encoding="utf-8")
@@ -98,18 +114,18 @@ def test_a_parent_at_the_bottom_of_its_range_pins_its_children():
     them, no more."""
     values, parent, lower = _parent_and_children(12, 20, child_published=0)
     table = audit_density.perturbed_table(values, np.zeros(values.shape, dtype=bool), [("week→all", parent)], [],
-                                          lower, TABLE.support)
+                                          lower, TABLE)
     found = intervals.feasible_intervals(tables.table_system(table).system)
     assert found.lo.tolist() == [20] + [1] * 20 and found.hi.tolist() == [20] + [1] * 20
     truth = np.array([[20]] + [[1]] * 20, dtype=np.float64)
     assert tables.exposed(found, 5, truth.ravel()).sum() == 20
     # Without the existence bound the same values leave every week open.
     open_ = audit_density.perturbed_table(values, np.zeros(values.shape, dtype=bool), [("week→all", parent)], [],
-                                          np.zeros(21), TABLE.support)
+                                          np.zeros(21), TABLE)
     assert not tables.exposed(intervals.feasible_intervals(tables.table_system(open_).system), 5, truth.ravel()).any()
-    mask, stats = audit_density.protect_perturbed(truth, values, [("week→all", parent)], [], 5, TABLE.support, lower)
+    mask, stats = audit_density.protect_perturbed(truth, values, [("week→all", parent)], [], 5, TABLE, lower)
     assert mask[1:, 0].any() and stats.exposed_first == 20 and stats.history[-1] == 0
-    again = audit_density.perturbed_table(values, mask, [("week→all", parent)], [], lower, TABLE.support)
+    again = audit_density.perturbed_table(values, mask, [("week→all", parent)], [], lower, TABLE)
     assert not tables.exposed(intervals.feasible_intervals(tables.table_system(again).system), 5, truth.ravel()).any()
 
 
@@ -132,13 +148,13 @@ def test_a_count_pinned_again_after_it_is_withheld_frees_through_its_parents():
     cell_parent[19:25], cell_parent[25:31] = 17, 18
     relations = [("week→all", week_parent), ("cell→parent cell", cell_parent)]
     lower = np.ones(n)
-    table = audit_density.perturbed_table(published, np.zeros(published.shape, dtype=bool), relations, [], lower, TABLE.support)
+    table = audit_density.perturbed_table(published, np.zeros(published.shape, dtype=bool), relations, [], lower, TABLE)
     found = intervals.feasible_intervals(tables.table_system(table).system)
     assert tables.exposed(found, 5, truth.ravel()).sum() == 28  # 16 weeks and 12 cells of 1
-    mask, stats = audit_density.protect_perturbed(truth, published, relations, [], 5, TABLE.support, lower, max_rounds=3)
+    mask, stats = audit_density.protect_perturbed(truth, published, relations, [], 5, TABLE, lower, max_rounds=3)
     assert stats.history == [28, 28, 0]
     assert mask[0, 0] and mask[17:19, 0].all()  # the whole range and the weeks of 6: the sums
-    again = audit_density.perturbed_table(published, mask, relations, [], lower, TABLE.support)
+    again = audit_density.perturbed_table(published, mask, relations, [], lower, TABLE)
     assert not tables.exposed(intervals.feasible_intervals(tables.table_system(again).system), 5, truth.ravel()).any()
 
 
@@ -160,7 +176,7 @@ def test_protect_rounds_that_redo_only_the_pieces_withhold_what_whole_rounds_wit
         cell_parent[o + 19:o + 25], cell_parent[o + 25:o + 31] = o + 17, o + 18
     relations = [("week→all", week_parent), ("cell→parent cell", cell_parent)]
     lower = np.ones(n)
-    runs = {pieces: audit_density.protect_perturbed(truth, published, relations, [], 5, TABLE.support, lower,
+    runs = {pieces: audit_density.protect_perturbed(truth, published, relations, [], 5, TABLE, lower,
                                                     lp_max_unknowns=0, pieces=pieces) for pieces in (True, False)}
     (mask, stats), (whole_mask, whole_stats) = runs[True], runs[False]
     assert np.array_equal(mask, whole_mask) and stats.history == whole_stats.history == [56, 56, 0]
