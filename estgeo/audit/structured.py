@@ -239,7 +239,7 @@ class Tally:
 
 def tally(lb: np.ndarray, ub: np.ndarray, unknown: np.ndarray, min_count: int, row_starts: np.ndarray,
           truth: np.ndarray | None = None, published: np.ndarray | None = None, shown: np.ndarray | None = None,
-          averaged: np.ndarray | None = None) -> Tally:
+          averaged: np.ndarray | None = None, chunk: int = 65_536) -> Tally:
     """The audit's figures per group of rows (`row_starts`: the first row of each, and the
     end), read in one compiled pass off the bounds `propagate_table` returned: the
     protection rule of `tables.exposed` on every unknown, the widths, and with cell-key
@@ -256,26 +256,41 @@ def tally(lb: np.ndarray, ub: np.ndarray, unknown: np.ndarray, min_count: int, r
     n, w = lb.shape
     none_f, none_b = np.zeros((0, 0)), np.zeros((0, 0), dtype=np.bool_)
     g = row_starts.size - 1
-    counts = np.zeros((9, g), dtype=np.int64)
-    abs_error = np.zeros(g)
-    widths = np.zeros((g, 100), dtype=np.int64)
+    # Runs of at most `chunk` rows within one group, in parallel, each with its own sums
+    # (the groups alone are five, one of them most of the table).
+    starts = [np.arange(int(row_starts[i]), int(row_starts[i + 1]), chunk) for i in range(g)]
+    chunk_start = np.concatenate(starts + [np.array([n])]).astype(np.int64)
+    chunk_end = np.concatenate([np.minimum(st + chunk, row_starts[i + 1]) for i, st in enumerate(starts)]
+                               + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    chunk_group = np.repeat(np.arange(g), [st.size for st in starts])
+    m = chunk_group.size
+    counts = np.zeros((9, m), dtype=np.int64)
+    abs_error = np.zeros(m)
+    widths = np.zeros((m, 100), dtype=np.int64)
     out = np.zeros((n, w), dtype=np.bool_)
-    _tally(lbc, ubc, np.ascontiguousarray(unknown, dtype=np.bool_), np.asarray(row_starts, dtype=np.int64),
+    _tally(lbc, ubc, np.ascontiguousarray(unknown, dtype=np.bool_), chunk_start[:m], chunk_end,
            none_f if truth is None else np.ascontiguousarray(truth, dtype=np.float64), truth is not None,
            none_f if published is None else np.ascontiguousarray(published, dtype=np.float64),
            none_b if shown is None else np.ascontiguousarray(shown, dtype=np.bool_), published is not None and shown is not None,
            none_f if averaged is None else np.ascontiguousarray(averaged, dtype=np.float64), averaged is not None,
            max(min_count - 2, 1), min_count - 1, counts, abs_error, widths, out)
+
+    def per_group(x: np.ndarray) -> np.ndarray:
+        summed = np.zeros((g,) + x.shape[1:], dtype=x.dtype)
+        np.add.at(summed, chunk_group, x)
+        return summed
+
+    counts, abs_error, widths = per_group(counts.T).T, per_group(abs_error), per_group(widths)
     return Tally(counts[0], counts[1], counts[2], counts[3], widths, counts[4], abs_error, counts[5], counts[6],
                  counts[7], np.flatnonzero(out))
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _tally(lb, ub, unknown, row_starts, truth, has_truth, published, shown, has_published, averaged, has_averaged,
-           need, top, counts, abs_error, widths, out):  # pragma: no cover - compiled
+def _tally(lb, ub, unknown, chunk_start, chunk_end, truth, has_truth, published, shown, has_published, averaged,
+           has_averaged, need, top, counts, abs_error, widths, out):  # pragma: no cover - compiled
     w = lb.shape[0]
-    for g in numba.prange(row_starts.size - 1):
-        for r in range(row_starts[g], row_starts[g + 1]):
+    for g in numba.prange(chunk_start.size):
+        for r in range(chunk_start[g], chunk_end[g]):
             for c in range(w):
                 if not unknown[r, c]:
                     continue

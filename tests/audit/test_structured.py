@@ -155,9 +155,9 @@ def test_the_tally_is_the_rule_and_the_figures_on_the_intervals(seed, perturbed)
     published = np.asarray(table.values, dtype=np.float64)
     shown = rng.random(truth.shape) < 0.8
     averaged = np.where(rng.random(truth.shape) < 0.5, truth, truth + 1).astype(np.float64)
-    for with_truth in (True, False):
+    for with_truth, chunk in ((True, 65_536), (False, 65_536), (True, 3)):  # chunk 3: a group's rows in runs
         tl = structured.tally(lb, ub, table.withheld, 5, starts, truth if with_truth else None,
-                              published, shown, averaged if with_truth else None)
+                              published, shown, averaged if with_truth else None, chunk=chunk)
         cells = np.flatnonzero(table.withheld.ravel())
         found = structured.intervals_of(lb, ub, cells)
         t = truth.ravel()[cells]
