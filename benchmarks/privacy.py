@@ -85,8 +85,10 @@ def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None
     written = time.perf_counter()
     # privacy.audit_max_values (the build's guard: the attacker's system needs about 600
     # bytes per unknown) unless --max-values says otherwise.
+    # With the build's proof, as `estgeo build` runs it (`estgeo.audit.density.reuse`).
     report = public.audit_folder(settings, folder, truth_store=_Incidents(incidents), lp_max_vars=lp_max_vars,
-                                 max_values=max_values, averaging=False)
+                                 max_values=max_values, averaging=False,
+                                 proof=(ctx.built.get("density:privacy") or {}).pop("proof", None))
     audited = time.perf_counter()
     dens = [c for c in report.collections if c.collection.startswith("incident-density-r") and "Gi" not in c.collection]
     protect = (ctx.built.get("density:privacy") or {}).get("protect")

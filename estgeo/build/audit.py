@@ -130,7 +130,8 @@ def _read(folder: Path, name: str, cells: bool = False) -> pd.DataFrame | None:
 
 
 def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60, tightest: int = 10,
-                 max_values: int | None = None, averaging: bool = False) -> AuditReport:
+                 max_values: int | None = None, averaging: bool = False,
+                 proof: audit_density.Proof | None = None) -> AuditReport:
     """Audit the public collections of a build folder (module docstring).
 
     `max_values` (default privacy.audit_max_values, 20,000,000): above this many unknowns
@@ -142,6 +143,8 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
     measurement for `estgeo privacy audit` and the benchmark, not a protection rule —
     it is three quarters of the audit's time (LSQR over the whole table), so a build
     leaves it out.
+    `proof`: what the build's protect rounds proved (`estgeo.audit.density.Proof`, a
+    cell-key build above privacy.audit_max_values): used when the files are that table.
     """
     started = time.perf_counter()
     k = settings.privacy_min_count
@@ -157,7 +160,7 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
         max_values = int((settings.project.get("privacy") or {}).get("audit_max_values", 20_000_000))
     if frames:
         report.collections.extend(_audit_density(settings, folder, frames, public, truth_store, lp_max_vars, tightest,
-                                                 ptable, averaging, max_values, report))
+                                                 ptable, averaging, max_values, report, proof))
     if "interventions" in public and (frame := _read(folder, "interventions")) is not None:
         derived = _audit_derived(frame, k, ptable)
         if not _audit_follow_up_sums(settings, folder, public, derived):
@@ -188,7 +191,8 @@ AREA_COUNTS = {"unsafe-places": ["incidents_nearby", "incidents_nearby_dark"], "
 
 def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], public: set[str], truth_store,
                    lp_max_vars: int, n_tightest: int, ptable=None, averaging: bool = False,
-                   max_values: int = tables.LP_MAX_UNKNOWNS, report: AuditReport | None = None) -> list[CollectionAudit]:
+                   max_values: int = tables.LP_MAX_UNKNOWNS, report: AuditReport | None = None,
+                   proof: audit_density.Proof | None = None) -> list[CollectionAudit]:
     from estgeo.layers.periods import PeriodScheme
 
     k = settings.privacy_min_count
@@ -198,8 +202,11 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     # values: what was published is kept by reference, not copied (1 GB a copy at a million).
     published_values = np.asarray(view.table.values, dtype=np.float64)
     published_withheld = view.table.withheld
+    existence = (np.zeros(len(view.rows), dtype=np.int32) if view.table.lower is None
+                 else np.asarray(view.table.lower[:, 0]).copy())
     if ptable is not None:
         audit_density.perturbed(view, ptable)
+    copies_differ = False
     table, rows = view.table, view.rows
     w = table.width
     out: list[CollectionAudit] = []
@@ -238,6 +245,7 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
                 np.maximum.at(flat_lo, cells[other], lo.astype(flat_lo.dtype))
                 np.minimum.at(flat_hi, cells[other], hi.astype(flat_hi.dtype))
                 if other.any():
+                    copies_differ = True
                     note.notes.append(f"{int(other.sum())} value(s) of {theirs} differ from the density's {ours}: "
                                       "both supports bound the count")
                 continue
@@ -253,10 +261,29 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     if ptable is None:
         table.equal_cells = np.concatenate([np.asarray(c, dtype=np.int64) for c in eq_cells if c is not None])
         table.equal_values = np.concatenate([np.asarray(v, dtype=np.float64) for v in eq_values if v is not None])
-    audited = tables.audit_bounds(table, lp_max_vars, lp_max_unknowns=max_values)
-    if audited.not_exact and report is not None:
-        report.notes.append(f"density: {audited.not_exact}")
-    truth = _truth(settings, truth_store, view) if truth_store is not None else None
+    # The build's proof (`audit_density.Proof`): when the files are the very system its
+    # protect rounds propagated, and this audit would only propagate too (no exact stage),
+    # their fixed point and true counts are this audit's; any difference, and it works
+    # them out again.
+    reused, why = None, "no proof"
+    unknowns = int(np.count_nonzero(table.withheld))
+    if proof is not None and ptable is not None and (lp_max_vars < 2 or unknowns > max_values):
+        reused, why = (None, "a repeated count narrows the bounds") if copies_differ else \
+            audit_density.reuse(proof, view, existence, published_withheld)
+    if reused is not None:
+        audited = tables.AuditedBounds(reused[0], reused[1])
+        if report is not None:
+            report.notes.append("density: the files are the table the build's protect rounds propagated (rows, values, "
+                                "withheld counts, existence bounds and relations compared entry for entry): its bounds "
+                                "and true counts are used, not worked out again")
+    else:
+        if proof is not None and report is not None:
+            report.notes.append(f"density: the build's proof not used ({why}): propagated again")
+        audited = tables.audit_bounds(table, lp_max_vars, lp_max_unknowns=max_values)
+    if unknowns > max_values and lp_max_vars >= 2 and report is not None:
+        report.notes.append(f"density: {unknowns:,} unknowns, more than privacy.audit_max_values ({max_values:,}): "
+                            "bound propagation only, no LP/ILP")
+    truth = None if truth_store is None else reused[2] if reused is not None else _truth(settings, truth_store, view)
     averaged = None
     if averaging and ptable is not None and truth is not None:
         n_unknown = int(np.count_nonzero(table.withheld))
@@ -341,13 +368,7 @@ def _truth(settings, store, view: audit_density.PublishedDensity) -> np.ndarray:
     table = d.count_table(prepared.cell, prepared.category, prepared.light, prepared.day, prepared.as_of_day,
                           resolutions, columns, scheme)
     counts = table.counts()
-    blocks = list(table.ordered_blocks())
-    cells = np.concatenate([table.cells[b.res][b.cell] for b in blocks]).astype(np.uint64)
-    kinds = np.concatenate([np.full(b.cell.size, audit_density.KINDS.index(b.kind)) for b in blocks])
-    starts = np.concatenate([table.periods[b.kind][b.period] if b.kind != "all" else np.full(b.cell.size, table.first_day)
-                             for b in blocks]).astype(np.int64)
-    index = audit_density.RowIndex(cells, kinds, starts)
-    at = index.find(view.rows["cell"].to_numpy(dtype=np.uint64), view.rows["kind_code"].to_numpy(),
+    at = audit_density.table_index(table).find(view.rows["cell"].to_numpy(dtype=np.uint64), view.rows["kind_code"].to_numpy(),
                     view.rows["period_start"].to_numpy(dtype=np.int64))
     names = columns.names
     have = [j for j, name in enumerate(view.columns) if name in names]

@@ -175,7 +175,8 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
         result.tiles = write_tiles(settings, partial, progress).tiles
         # The attacker's audit of what the public profile would serve, before anything is
         # switched: with privacy.enforce, a leak stops the build here.
-        result.audit, result.audit_file = _audit(settings, store, partial, build_id, progress)
+        privacy_state = ctx.built.get("density:privacy") or {}
+        result.audit, result.audit_file = _audit(settings, store, partial, build_id, progress, privacy_state.pop("proof", None))
         (partial / "manifest.json").write_text(
             json.dumps({"build": build_id, "collections": result.collections, "tiles": result.tiles}, indent=2),
             encoding="utf-8")
@@ -196,9 +197,11 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
     return result
 
 
-def _audit(settings: Settings, store: Store, folder: Path, build_id: str, progress: Callable[[str], None]):
-    """Run `estgeo.build.audit.audit_folder` on the new build; the full report (it names
-    the exposed cells, so it is as sensitive as the store) goes to <workspace>/audit/,
+def _audit(settings: Settings, store: Store, folder: Path, build_id: str, progress: Callable[[str], None],
+           proof=None):
+    """Run `estgeo.build.audit.audit_folder` on the new build (with the density's `proof`,
+    `estgeo.audit.density.Proof`, when its protect rounds left one); the full report (it
+    names the exposed cells, so it is as sensitive as the store) goes to <workspace>/audit/,
     readable by the service's user only. Raises `PrivacyLeak` under privacy.enforce."""
     cfg = settings.project.get("privacy") or {}
     if not cfg.get("audit", True):
@@ -206,7 +209,7 @@ def _audit(settings: Settings, store: Store, folder: Path, build_id: str, progre
     from estgeo.build.audit import PrivacyLeak, audit_folder
 
     progress("privacy audit of the public collections")
-    report = audit_folder(settings, folder, truth_store=store, lp_max_vars=int(cfg.get("audit_lp_max_vars", 60)))
+    report = audit_folder(settings, folder, truth_store=store, lp_max_vars=int(cfg.get("audit_lp_max_vars", 60)), proof=proof)
     audits = settings.workspace / "audit"
     audits.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = audits / f"{build_id}.json"

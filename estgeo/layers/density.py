@@ -575,7 +575,7 @@ def perturb_table(table: DensityTable, disclosure, min_count: int, stats: dict[s
     """Cell-key method: replace the table's counts by their perturbed values, in place, and
     return the mask of the few the audit still finds exposed (`estgeo.audit.density.
     protect_perturbed`), to be published as withheld."""
-    from estgeo.audit.density import protect_perturbed
+    from estgeo.audit.density import Proof, protect_perturbed, table_index
 
     counts = table.counts()
     truth = counts.copy()
@@ -583,11 +583,16 @@ def perturb_table(table: DensityTable, disclosure, min_count: int, stats: dict[s
     counts[:] = published.reshape(counts.shape)
     # The audit rounds propagate on the table as it is (estgeo.audit.structured, 8 bytes a
     # count); above `max_values` (privacy.audit_max_values) without the LP/ILP stage.
-    mask, result = protect_perturbed(truth, counts, list(_row_relations(table, table.n_rows)), column_relations(table.columns),
-                                     min_count, disclosure.table, lower_bounds(table),
+    relations, col_relations, lower = list(_row_relations(table, table.n_rows)), column_relations(table.columns), lower_bounds(table)
+    mask, result = protect_perturbed(truth, counts, relations, col_relations, min_count, disclosure.table, lower,
                                      lp_max_unknowns=max_values if max_values is not None else 20_000_000)
     if stats is not None:
         stats["protect"] = result
+        if result.bounds is not None:
+            # For the audit of the files this build writes (`estgeo.audit.density.reuse`).
+            stats["proof"] = Proof(table_index(table), list(table.columns.names), counts, mask, lower, relations,
+                                   col_relations, truth, *result.bounds)
+    result.bounds = None
     # Counts withheld are published as nothing: what the rest of the build shows of them
     # (Gi*, change) uses `privacy.stand_in`, as with suppression.
     return mask

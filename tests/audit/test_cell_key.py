@@ -269,3 +269,42 @@ def test_a_cell_key_table_above_the_exact_limit_is_still_audited_by_propagation(
     assert report.ok and not report.skipped and report.exposed == 0
     assert any("bound propagation only" in n for n in report.notes)
     assert sum(c.sensitive or 0 for c in report.collections) > 0  # small counts were there to protect
+
+
+def test_the_audit_of_the_files_uses_the_builds_proof_only_when_the_files_are_that_table(tmp_path):
+    """Above privacy.audit_max_values the build's protect rounds leave their fixed point
+    (`audit_density.Proof`); the audit of the files compares the system it rebuilds from
+    them with the proved one entry for entry and uses it: the same report, figure for
+    figure, as working everything out again. Files changed by one count, or by one row
+    left out, are not that table: the proof is refused, saying where, and the audit
+    works it out again — and finds what a fresh audit of those files finds."""
+    from dataclasses import asdict
+
+    from conftest import with_privacy
+
+    settings = with_privacy(settings_for(tmp_path, method="cell-key"), audit_max_values=1000)
+    disclosure.write_secret(settings, "estgeotestsecret")
+    incidents = random_incidents(600, seed=5)
+    frames, built = build(settings, incidents)
+    proof = built["density:privacy"]["proof"]
+    assert isinstance(proof, audit_density.Proof)
+    folder = _publish(settings, frames, tmp_path / "b")
+    used = public.audit_folder(settings, folder, truth_store=Incidents(incidents), proof=proof)
+    fresh = public.audit_folder(settings, folder, truth_store=Incidents(incidents))
+    assert any("not worked out again" in n for n in used.notes), used.notes
+    assert not any("not worked out again" in n for n in fresh.notes)
+    assert [asdict(c) for c in used.collections] == [asdict(c) for c in fresh.collections]
+    assert used.ok and sum(c.sensitive or 0 for c in used.collections) > 0
+    res = settings.project["h3"]["default_resolution"]
+    name = f"incident-density-r{res}"
+    changed = frames[name].copy()
+    at = int(np.flatnonzero(changed["count"].fillna(0).to_numpy() >= 3)[0])
+    changed.loc[changed.index[at], "count"] = changed["count"].iloc[at] + 1
+    dropped = frames[name].drop(index=frames[name].index[-1])
+    cell = f"{name}, cell {changed['h3'].iloc[at]}, {changed['period_kind'].iloc[at]}"
+    for label, frame, why in (("changed", changed, cell), ("dropped", dropped, "rows published")):
+        other = _publish(settings, {**frames, name: frame}, tmp_path / label)
+        refused = public.audit_folder(settings, other, truth_store=Incidents(incidents), proof=proof)
+        assert any("proof not used" in n and why in n for n in refused.notes), (label, refused.notes)
+        again = public.audit_folder(settings, other, truth_store=Incidents(incidents))
+        assert [asdict(c) for c in refused.collections] == [asdict(c) for c in again.collections]
