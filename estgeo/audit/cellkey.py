@@ -111,14 +111,14 @@ class PerturbationTable:
     def bounds(self, published: np.ndarray, withheld: np.ndarray, lower: np.ndarray,
                none: int) -> tuple[np.ndarray, np.ndarray]:
         """The audit's bounds of each true count of a table (int32, `none`: no upper bound):
-        a published one within its value's support and at least `lower` (its row's
-        existence), a withheld one at least `lower`. One compiled pass: `support` and
-        float tables took 2.4 s and 5 × 8 bytes a count at 200,000 incidents (1.2 s and
-        8 bytes now); a test holds it to `support`."""
+        a published one within its value's support, a withheld one at least 0; a row's
+        total (column 0) at least `lower`, per row (its existence). One compiled pass:
+        `support` and float tables took 2.4 s and 5 × 8 bytes a count at 200,000
+        incidents (1.2 s and 8 bytes now); a test holds it to `support`."""
         off_lo, off_hi = self.offsets()
         values = np.ascontiguousarray(published)
-        if values.shape != withheld.shape or values.shape != lower.shape:
-            raise ValueError("bounds: the published values, withheld mask and lower bounds differ in shape")
+        if values.shape != withheld.shape or lower.shape != values.shape[:1]:
+            raise ValueError("bounds: the published values, withheld mask and lower bounds per row differ in shape")
         lo = np.empty(values.shape, dtype=np.int32)
         hi = np.empty(values.shape, dtype=np.int32)
         _bounds(values, np.ascontiguousarray(withheld, dtype=np.bool_), np.ascontiguousarray(lower), off_lo, off_hi,
@@ -217,7 +217,7 @@ def _bounds(values, withheld, lower, off_lo, off_hi, none, lo, hi):  # pragma: n
     last = off_lo.size - 1
     for i in numba.prange(n):
         for j in range(w):
-            floor = np.int64(np.ceil(lower[i, j] - 1e-7))
+            floor = np.int64(np.ceil(lower[i] - 1e-7)) if j == 0 else np.int64(0)
             if withheld[i, j]:
                 lo[i, j] = max(floor, 0)
                 hi[i, j] = none

@@ -66,7 +66,7 @@ def test_the_audit_bounds_are_the_support_above_the_existence_bound():
     withheld = rng.random(published.shape) < 0.2
     lower = np.zeros(published.shape, dtype=np.int32)
     lower[:, 0] = rng.integers(0, 4, 400)
-    lo, hi = TABLE.bounds(published, withheld, lower, 1 << 30)
+    lo, hi = TABLE.bounds(published, withheld, lower[:, 0].copy(), 1 << 30)
     s_lo, s_hi = TABLE.support(published.astype(np.int64))
     assert np.array_equal(lo, np.where(withheld, lower, np.maximum(s_lo, lower)))
     assert np.array_equal(hi, np.where(withheld, 1 << 30, s_hi))
@@ -297,6 +297,11 @@ def test_the_audit_of_the_files_uses_the_builds_proof_only_when_the_files_are_th
     assert used.ok and sum(c.sensitive or 0 for c in used.collections) > 0
     res = settings.project["h3"]["default_resolution"]
     name = f"incident-density-r{res}"
+    # The same table in another row order: the proof's bounds follow the rows.
+    shuffled = _publish(settings, {**frames, name: frames[name].sample(frac=1.0, random_state=1)}, tmp_path / "shuffled")
+    moved = public.audit_folder(settings, shuffled, truth_store=Incidents(incidents), proof=proof)
+    assert any("not worked out again" in n for n in moved.notes), moved.notes
+    assert [asdict(c) for c in moved.collections] == [asdict(c) for c in fresh.collections]
     changed = frames[name].copy()
     at = int(np.flatnonzero(changed["count"].fillna(0).to_numpy() >= 3)[0])
     changed.loc[changed.index[at], "count"] = changed["count"].iloc[at] + 1
