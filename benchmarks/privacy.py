@@ -16,7 +16,8 @@ benchmarks/density.py, the script times:
   the LP/ILP pieces.
 
 Printed: seconds of each; the audit's share: the audit after the build plus the audit
-rounds inside it (cell-key's protect step), against the build without them, and that
+rounds inside it (cell-key's protect step, the whole of it: its audits, the tables it
+builds for them and the choice of what to withhold), against the build without them, and that
 share against the target (at most 25 %); sensitive counts (true 1–4), withheld and
 exposed ones; peak memory.
 """
@@ -94,7 +95,7 @@ def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None
     protect = (ctx.built.get("density:privacy") or {}).get("protect")
     withheld = sum(int(f[[c for c in f.columns if c == "count" or c.startswith(("grp_", "cat_", "light_"))]].isna().to_numpy().sum())
                    for k, f in frames.items() if k.startswith("incident-density-r"))
-    return {"incidents": n, "method": method, "rows": rows, "protect_s": round(protect.seconds_audit, 2) if protect else 0.0,
+    return {"incidents": n, "method": method, "rows": rows, "protect_s": round(protect.seconds, 2) if protect else 0.0,
             "protect_rounds": protect.rounds if protect else 0, "withheld_published": withheld, "density_rows": int(sum(len(f) for k, f in frames.items() if k.startswith("incident-density-r"))),
             "build_s": round(built - started, 2), "write_s": round(written - built, 2), "audit_s": round(audited - written, 2),
             "withheld": sum(c.withheld for c in dens), "sensitive": sum(c.sensitive or 0 for c in dens),

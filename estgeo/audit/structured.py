@@ -269,7 +269,7 @@ def tally(lb: np.ndarray, ub: np.ndarray, unknown: np.ndarray, min_count: int, r
     widths = np.zeros((m, 100), dtype=np.int64)
     out = np.zeros((n, w), dtype=np.bool_)
     _tally(lbc, ubc, np.ascontiguousarray(unknown, dtype=np.bool_), chunk_start[:m], chunk_end,
-           none_f if truth is None else np.ascontiguousarray(truth, dtype=np.float64), truth is not None,
+           none_f if truth is None else np.ascontiguousarray(truth), truth is not None,
            none_f if published is None else np.ascontiguousarray(published, dtype=np.float64),
            none_b if shown is None else np.ascontiguousarray(shown, dtype=np.bool_), published is not None and shown is not None,
            none_f if averaged is None else np.ascontiguousarray(averaged, dtype=np.float64), averaged is not None,
