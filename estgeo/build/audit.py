@@ -223,8 +223,8 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     w = table.width
     out: list[CollectionAudit] = []
     # Collections repeating density counts: each value they publish that the density withholds is a fact.
-    key = audit_density.RowIndex(rows["cell"].to_numpy(dtype=np.uint64), rows["kind_code"].to_numpy(),
-                                 rows["period_start"].to_numpy())
+    key = view.index or audit_density.RowIndex(rows["cell"].to_numpy(dtype=np.uint64), rows["kind_code"].to_numpy(),
+                                               rows["period_start"].to_numpy())
     eq_cells, eq_values = [table.equal_cells], [table.equal_values]
     for name, pairs in (("hotspots", [("count", "count")]),
                         ("lighting-insecurity", [("dark_incidents", "light_darkness")])):
