@@ -485,8 +485,20 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
     labels = None if exact or not pieces else structured.row_components([tables.RowSum(n, p) for n, p in row_relations], published.shape[0])
     state: tuple[np.ndarray, np.ndarray] | None = None
     redo: np.ndarray | None = None
+    add = np.zeros(0, dtype=np.int64)  # what the last round withheld
+    w = published.shape[1]
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
-        table = perturbed_table(published, mask, row_relations, column_relations, lower, ptable)
+        if stats.rounds == 1 or exact or not pieces:
+            table = perturbed_table(published, mask, row_relations, column_relations, lower, ptable)
+        else:
+            # Only what the last round withheld changes: bounded by its row's existence
+            # now, not its support (as `perturbed_table` bounds a withheld count; the
+            # pieces test holds the rounds to rounds that rebuild the table).
+            assert table.lower is not None and table.upper is not None
+            flat_lower, flat_upper = table.lower.reshape(-1), table.upper.reshape(-1)
+            existence = np.maximum(np.ceil(np.asarray(lower, dtype=np.float64)[add // w] - 1e-7), 0)
+            flat_lower[add] = np.where(add % w == 0, existence, 0).astype(flat_lower.dtype)
+            flat_upper[add] = structured.INF
         if exact or not pieces:
             cells, bad = _audit_round(table, truth, min_count, lp_max_vars, ilp_max_vars, stats, lp_max_unknowns)
             exposed_cells = cells[bad]
