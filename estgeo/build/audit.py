@@ -216,8 +216,10 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     published_values = np.asarray(view.table.values, dtype=np.float64)
     published_withheld = view.table.withheld
     existence = view.existence if view.existence is not None else np.zeros(len(view.rows), dtype=np.int32)
+    reusable = proof is not None and ptable is not None and (lp_max_vars < 2 or view.table.values.size > max_values)
     if ptable is not None:
-        audit_density.perturbed(view, ptable)
+        # With a proof that may be used the bounds may never be needed: made when they are.
+        audit_density.perturbed(view, ptable, bounds=not reusable)
     copies_differ = False
     table, rows = view.table, view.rows
     w = table.width
@@ -252,11 +254,12 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
                 # observation of the count, and both supports hold.
                 other = published_values.ravel()[cells] != value[pub]
                 lo, hi = ptable.support(value[pub][other].astype(np.int64))
-                assert table.lower is not None and table.upper is not None
-                flat_lo, flat_hi = table.lower.reshape(-1), table.upper.reshape(-1)
-                np.maximum.at(flat_lo, cells[other], lo.astype(flat_lo.dtype))
-                np.minimum.at(flat_hi, cells[other], hi.astype(flat_hi.dtype))
                 if other.any():
+                    audit_density.cell_key_bounds(view, ptable, published_withheld)
+                    assert table.lower is not None and table.upper is not None
+                    flat_lo, flat_hi = table.lower.reshape(-1), table.upper.reshape(-1)
+                    np.maximum.at(flat_lo, cells[other], lo.astype(flat_lo.dtype))
+                    np.minimum.at(flat_hi, cells[other], hi.astype(flat_hi.dtype))
                     copies_differ = True
                     note.notes.append(f"{int(other.sum())} value(s) of {theirs} differ from the density's {ours}: "
                                       "both supports bound the count")
@@ -279,7 +282,8 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     # them out again.
     reused, why = None, "no proof"
     unknowns = int(np.count_nonzero(table.withheld))
-    if proof is not None and ptable is not None and (lp_max_vars < 2 or unknowns > max_values):
+    if reusable:
+        assert proof is not None
         reused, why = (None, "a repeated count narrows the bounds") if copies_differ else \
             audit_density.reuse(proof, view, existence, published_withheld)
     if reused is not None:
@@ -291,6 +295,8 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
     else:
         if proof is not None and report is not None:
             report.notes.append(f"density: the build's proof not used ({why}): propagated again")
+        if ptable is not None:
+            audit_density.cell_key_bounds(view, ptable, published_withheld)
         audited = tables.audit_bounds(table, lp_max_vars, lp_max_unknowns=max_values)
     if unknowns > max_values and lp_max_vars >= 2 and report is not None:
         report.notes.append(f"density: {unknowns:,} unknowns, more than privacy.audit_max_values ({max_values:,}): "

@@ -307,8 +307,12 @@ def test_the_audit_of_the_files_uses_the_builds_proof_only_when_the_files_are_th
     changed.loc[changed.index[at], "count"] = changed["count"].iloc[at] + 1
     dropped = frames[name].drop(index=frames[name].index[-1])
     cell = f"{name}, cell {changed['h3'].iloc[at]}, {changed['period_kind'].iloc[at]}"
-    for label, frame, why in (("changed", changed, cell), ("dropped", dropped, "rows published")):
-        other = _publish(settings, {**frames, name: frame}, tmp_path / label)
+    hot = frames["hotspots"].copy()
+    first = int(np.flatnonzero(hot["count"].fillna(0).to_numpy() >= 2)[0])  # a row the density has (zeros are not)
+    hot.loc[hot.index[first], "count"] = hot["count"].iloc[first] + 1  # a second value of one count
+    for label, frame, why in (("changed", {name: changed}, cell), ("dropped", {name: dropped}, "rows published"),
+                              ("hotspots", {"hotspots": hot}, "a repeated count narrows the bounds")):
+        other = _publish(settings, {**frames, **frame}, tmp_path / label)
         refused = public.audit_folder(settings, other, truth_store=Incidents(incidents), proof=proof)
         assert any("proof not used" in n and why in n for n in refused.notes), (label, refused.notes)
         again = public.audit_folder(settings, other, truth_store=Incidents(incidents))
