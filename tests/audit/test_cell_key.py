@@ -317,3 +317,25 @@ def test_the_audit_of_the_files_uses_the_builds_proof_only_when_the_files_are_th
         assert any("proof not used" in n and why in n for n in refused.notes), (label, refused.notes)
         again = public.audit_folder(settings, other, truth_store=Incidents(incidents))
         assert [asdict(c) for c in refused.collections] == [asdict(c) for c in again.collections]
+
+
+def test_the_compiled_perturbation_is_the_table_read_as_written():
+    """`perturb` (compiled, in place) against the perturbation as the module docstring
+    defines it, written out in numpy: u = key / 2³², the step is how many of the row's
+    cumulative probabilities u has passed, a true 0 stays 0; keys at the boundaries too."""
+    rng = np.random.default_rng(7)
+    d = TABLE.max_perturbation
+    counts = np.concatenate([np.arange(0, 40), rng.integers(0, 60, 200_000)]).astype(np.int32)
+    cum = TABLE.cumulative[:, :-1]
+    edges = (np.ceil(cum[1:].ravel() * 2**32)).astype(np.uint64).clip(0, 2**32 - 1).astype(np.uint32)
+    keys = np.concatenate([np.resize(edges, 40), rng.integers(0, 2**32, counts.size - 40, dtype=np.uint64).astype(np.uint32)])
+    row = np.minimum(counts, d)
+    u = keys.astype(np.float64) / 2**32
+    step = (u[:, None] >= cum[row]).sum(axis=1)
+    want = np.where(counts <= 0, 0, counts + step - d)
+    assert TABLE.perturb(counts, keys).tolist() == want.tolist()
+    table = counts.copy().reshape(-1, 8)
+    TABLE.perturb(table, keys.reshape(-1, 8), out=table)
+    assert table.ravel().tolist() == want.tolist() and table.dtype == np.int32
+    with pytest.raises(ValueError, match="cell keys"):
+        TABLE.perturb(counts, keys[:-1])
