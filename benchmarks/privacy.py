@@ -84,22 +84,28 @@ def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None
         if name.startswith("incident-density-r") or name == "hotspots":
             frame.to_file(folder / f"{name}.gpkg", layer=name, driver="GPKG", engine="pyogrio")
     written = time.perf_counter()
+    withheld = sum(int(f[[c for c in f.columns if c == "count" or c.startswith(("grp_", "cat_", "light_"))]].isna().to_numpy().sum())
+                   for k, f in frames.items() if k.startswith("incident-density-r"))
+    density_rows = int(sum(len(f) for k, f in frames.items() if k.startswith("incident-density-r")))
+    # As `estgeo build` does: the frames are written and let go before the audit reads the files.
+    proof = (ctx.built.get("density:privacy") or {}).pop("proof", None)
+    protect = (ctx.built.get("density:privacy") or {}).get("protect")
+    skipped = (ctx.built.get("density:privacy") or {}).get("skipped", "")
+    del frames
+    ctx.built = {}
+    auditing = time.perf_counter()
     # privacy.audit_max_values (the build's guard: the attacker's system needs about 600
     # bytes per unknown) unless --max-values says otherwise.
     # With the build's proof, as `estgeo build` runs it (`estgeo.audit.density.reuse`).
     report = public.audit_folder(settings, folder, truth_store=_Incidents(incidents), lp_max_vars=lp_max_vars,
-                                 max_values=max_values, averaging=False,
-                                 proof=(ctx.built.get("density:privacy") or {}).pop("proof", None))
+                                 max_values=max_values, averaging=False, proof=proof)
     audited = time.perf_counter()
     dens = [c for c in report.collections if c.collection.startswith("incident-density-r") and "Gi" not in c.collection]
-    protect = (ctx.built.get("density:privacy") or {}).get("protect")
-    withheld = sum(int(f[[c for c in f.columns if c == "count" or c.startswith(("grp_", "cat_", "light_"))]].isna().to_numpy().sum())
-                   for k, f in frames.items() if k.startswith("incident-density-r"))
     return {"incidents": n, "method": method, "rows": rows, "protect_s": round(protect.seconds, 2) if protect else 0.0,
-            "protect_rounds": protect.rounds if protect else 0, "withheld_published": withheld, "density_rows": int(sum(len(f) for k, f in frames.items() if k.startswith("incident-density-r"))),
-            "build_s": round(built - started, 2), "write_s": round(written - built, 2), "audit_s": round(audited - written, 2),
+            "protect_rounds": protect.rounds if protect else 0, "withheld_published": withheld, "density_rows": density_rows,
+            "build_s": round(built - started, 2), "write_s": round(written - built, 2), "audit_s": round(audited - auditing, 2),
             "withheld": sum(c.withheld for c in dens), "sensitive": sum(c.sensitive or 0 for c in dens),
-            "exposed": report.exposed, "skipped": report.skipped or (ctx.built.get("density:privacy") or {}).get("skipped", ""), "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "exposed": report.exposed, "skipped": report.skipped or skipped, "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ def count_columns(frame: pd.DataFrame, taxonomy: dict) -> list[str]:
 
 
 def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_nests_weeks: bool,
-                    cell_key: bool = False) -> PublishedDensity:
+                    cell_key: bool = False, consume: bool = False) -> PublishedDensity:
     """The density collections (one per resolution) as one CountTable, relations rebuilt from ids.
 
     Built column by column into arrays allocated once, with period kinds as codes and no
@@ -134,11 +134,15 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
     `cell_key`: for `perturbed`, which bounds every count by its support and the row's
     existence (`existence`) and has no facts (a count repeated is the same perturbed
     value): neither the facts nor a rows × columns table of lower bounds is made (at a
-    million incidents 3.1 s and 0.5 GB)."""
+    million incidents 3.1 s and 0.5 GB).
+    `consume`: each frame's count columns are dropped once copied (`frames` then holds
+    the rest): the table holds them, and at 10 million incidents the frames' copies were
+    3.8 GB beside it."""
     columns = count_columns(next(iter(frames.values())), taxonomy) if frames else [COUNT]
     n = sum(len(f) for f in frames.values())
     w = len(columns)
     values = np.empty((n, w), dtype=np.float64)
+    withheld = np.empty((n, w), dtype=np.bool_)
     prev_pub = np.full(n, np.nan)
     change_pub = np.full(n, np.nan)
     meta = []
@@ -159,26 +163,23 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
             "period_start": _days(frame["period_start"]),
             "period_end": _days(frame["period_end"]),
         }))
-        # In blocks of rows that stay in cache: a column at a time wrote the whole table 26
-        # times with a stride (2.4 s at a million incidents), and pandas' own frame-to-array
-        # over its mixed integer and float blocks took 4.3 s.
-        # Float columns as they are (nulls are NaN already), integer ones cast on the copy.
-        cols = [frame[c].to_numpy() if frame[c].dtype.kind in "fiu" else
-                pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan) for c in columns]
-        for a in range(0, m, 4096):
-            block = values[at0 + a:at0 + min(a + 4096, m)]
-            for j, c in enumerate(cols):
-                block[:, j] = c[a:a + block.shape[0]]
+        # Compiled, in blocks of rows that stay in cache: a column at a time wrote the whole
+        # table 26 times with a stride (2.4 s at a million incidents), pandas' own
+        # frame-to-array over its mixed integer and float blocks took 4.3 s, and numpy
+        # block by block 2.1 s (and a pass each for the nulls): now 0.4 s, nulls included.
+        # Float columns (nulls are NaN) and integer ones (no nulls) as they are.
+        _fill_counts(values, withheld, at0, m, *_count_arrays(frame, columns))
         for extra, out in (("prev_count", prev_pub), ("change", change_pub)):
             if extra in frame:
                 out[at0:at0 + m] = pd.to_numeric(frame[extra], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         at0 += m
+        if consume:
+            frames[name] = frame.drop(columns=columns)
+            del frame
     rows = pd.concat(meta, ignore_index=True) if meta else pd.DataFrame(
         columns=["collection", "cell", "resolution", "period_kind", "kind_code", "period_start", "period_end"])
     rows["prev_count"] = prev_pub
     rows["change"] = change_pub
-    withheld = np.isnan(values)
-    values[withheld] = 0.0
     cell = rows["cell"].to_numpy(dtype=np.uint64)
     res = rows["resolution"].to_numpy()
     kind = rows["kind_code"].to_numpy()
@@ -505,6 +506,7 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
     state: tuple[np.ndarray, np.ndarray] | None = None
     redo: np.ndarray | None = None
     add = np.zeros(0, dtype=np.int64)  # what the last round withheld
+    instances = None  # the row relations' index, the same every round
     w = published.shape[1]
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
         if stats.rounds == 1 or exact or not pieces:
@@ -522,7 +524,10 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
             cells, bad = _audit_round(table, truth, min_count, lp_max_vars, ilp_max_vars, stats, lp_max_unknowns)
             exposed_cells = cells[bad]
         else:
-            exposed_cells, state = _propagation_round(table, truth, min_count, stats, state, redo, lp_max_unknowns)
+            if instances is None:
+                instances = structured.row_instances(table.row_sums, published.shape[0])
+            exposed_cells, state = _propagation_round(table, truth, min_count, stats, state, redo, lp_max_unknowns,
+                                                      instances)
         if exposed_cells.size == 0:
             stats.bounds = state
             stats.seconds = time.perf_counter() - started
@@ -561,17 +566,17 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
 
 def _propagation_round(table: tables.CountTable, truth: np.ndarray, min_count: int, stats: ProtectStats,
                        state: tuple[np.ndarray, np.ndarray] | None, redo: np.ndarray | None,
-                       lp_max_unknowns: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+                       lp_max_unknowns: int, instances=None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """A protect round by bound propagation alone (`_audit_round` without the exact
     stage), on the whole table the first time and after that on the rows `redo` from the
     last round's bounds `state`: the flat cells exposed, and the bounds."""
     started = time.perf_counter()
     n, w = table.values.shape
     if state is None or redo is None:
-        lb, ub = structured.propagate_table(table)
+        lb, ub = structured.propagate_table(table, instances=instances)
         bad = structured.exposed_cells(lb, ub, truth, min_count)
     else:
-        lb, ub = structured.propagate_table(table, start=(state[0], state[1], redo))
+        lb, ub = structured.propagate_table(table, start=(state[0], state[1], redo), instances=instances)
         bad = structured.exposed_cells(lb, ub, truth, min_count, rows=np.flatnonzero(redo))
     if n * w > lp_max_unknowns:
         stats.not_exact = (f"{n * w:,} unknowns, more than privacy.audit_max_values ({lp_max_unknowns:,}): "
@@ -593,6 +598,55 @@ def table_index(table) -> RowIndex:
     starts = np.concatenate([table.periods[b.kind][b.period] if b.kind != "all" else np.full(b.cell.size, table.first_day)
                              for b in blocks]).astype(np.int64)
     return RowIndex(cells, kinds, starts)
+
+
+def _count_arrays(frame: pd.DataFrame, columns: list[str]):
+    """A frame's count columns for `_fill_counts`: int64 ones (no nulls) and the rest as
+    floats (nulls NaN), each with its column in the table; no copy of an int64 or
+    float64 column."""
+    floats: list[np.ndarray] = []
+    ints: list[np.ndarray] = []
+    f_at, i_at = [], []
+    for j, c in enumerate(columns):
+        col = frame[c]
+        if col.dtype == np.int64:
+            ints.append(np.ascontiguousarray(col.to_numpy()))
+            i_at.append(j)
+        else:
+            # (`na_value` would copy a float column that has its nulls as NaN already.)
+            floats.append(np.ascontiguousarray(col.to_numpy() if col.dtype == np.float64 else
+                                               col.to_numpy(dtype=np.float64, na_value=np.nan)))
+            f_at.append(j)
+    # Tuples (one compiled variant per count of each kind, cached): numba's typed lists
+    # were compiled again at every call. An empty kind passes one unused array.
+    floats = floats or [np.zeros(0)]
+    ints = ints or [np.zeros(0, dtype=np.int64)]
+    # All read-only views (Arrow's buffers are), so that each tuple is of one type.
+    for arrays in (floats, ints):
+        for i, a in enumerate(arrays):
+            arrays[i] = a.view()
+            arrays[i].flags.writeable = False
+    return tuple(floats), np.array(f_at, dtype=np.int64), tuple(ints), np.array(i_at, dtype=np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_counts(values, withheld, at0, m, floats, f_at, ints, i_at):  # pragma: no cover - compiled
+    """Rows at0 … at0 + m of the table from one frame's count columns; a null (NaN) is
+    withheld and reads 0."""
+    for a in range(0, m, 1024):
+        b = min(a + 1024, m)
+        for t in range(f_at.size):
+            col, j = floats[t], f_at[t]
+            for i in range(a, b):
+                v = col[i]
+                hidden = np.isnan(v)
+                values[at0 + i, j] = 0.0 if hidden else v
+                withheld[at0 + i, j] = hidden
+        for t in range(i_at.size):
+            col_i, j = ints[t], i_at[t]
+            for i in range(a, b):
+                values[at0 + i, j] = col_i[i]
+                withheld[at0 + i, j] = False
 
 
 @dataclass

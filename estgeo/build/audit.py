@@ -210,7 +210,8 @@ def _audit_density(settings, folder: Path, frames: dict[str, pd.DataFrame], publ
 
     k = settings.privacy_min_count
     scheme = PeriodScheme.from_settings(settings)
-    view = audit_density.published_table(frames, settings.taxonomy, scheme.lagesbild_nests_weeks, cell_key=ptable is not None)
+    view = audit_density.published_table(frames, settings.taxonomy, scheme.lagesbild_nests_weeks, cell_key=ptable is not None,
+                                         consume=True)
     # `perturbed` replaces the table's withheld mask and bounds, and no step writes its
     # values: what was published is kept by reference, not copied (1 GB a copy at a million).
     published_values = np.asarray(view.table.values, dtype=np.float64)

@@ -176,7 +176,12 @@ def _build_locked(settings: Settings, store: Store, progress: Callable[[str], No
         # The attacker's audit of what the public profile would serve, before anything is
         # switched: with privacy.enforce, a leak stops the build here.
         privacy_state = ctx.built.get("density:privacy") or {}
-        result.audit, result.audit_file = _audit(settings, store, partial, build_id, progress, privacy_state.pop("proof", None))
+        proof = privacy_state.pop("proof", None)
+        # The audit reads the files, as a reader would; the layers' frames are written and
+        # let go first (5.7 GB at 10 million incidents, benchmarks/privacy.py).
+        ctx.built = {}
+        read.cache_clear()
+        result.audit, result.audit_file = _audit(settings, store, partial, build_id, progress, proof)
         (partial / "manifest.json").write_text(
             json.dumps({"build": build_id, "collections": result.collections, "tiles": result.tiles}, indent=2),
             encoding="utf-8")

@@ -190,3 +190,39 @@ def test_exact_bounds_written_back_read_as_they_were():
     structured.set_bounds(lb, ub, cells, tighter)
     again = structured.intervals_of(lb, ub, cells)
     assert np.array_equal(again.lo, tighter.lo) and np.array_equal(again.hi, tighter.hi)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_compiled_relation_index_and_pieces_are_numpys_and_scipys(seed):
+    """`row_instances` (a counting sort) against a stable argsort with np.unique, and
+    `row_components` (union-find) against scipy's connected components, on random forests
+    of several relations over the same rows."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    rels = []
+    for name in ("a", "b", "c"):
+        parent = np.full(n, -1)
+        kids = rng.choice(n, size=n // 3, replace=False)
+        parent[kids] = rng.integers(0, n, kids.size)
+        parent[parent == np.arange(n)] = -1
+        rels.append(tables.RowSum(name, parent))
+    got_parent, got_ptr, got_child = structured.row_instances(rels, n)
+    want_parent, want_sizes, want_child = [], [], []
+    for rel in rels:
+        kids = np.flatnonzero(rel.parent >= 0)
+        order = kids[np.argsort(rel.parent[kids], kind="stable")]
+        p, count = np.unique(rel.parent[order], return_counts=True)
+        want_parent.append(p), want_sizes.append(count), want_child.append(order)
+    assert got_parent.tolist() == np.concatenate(want_parent).tolist()
+    assert np.diff(got_ptr).tolist() == np.concatenate(want_sizes).tolist()
+    assert got_child.tolist() == np.concatenate(want_child).tolist()
+    labels = structured.row_components(rels, n)
+    i = np.concatenate([np.flatnonzero(r.parent >= 0) for r in rels])
+    j = np.concatenate([r.parent[r.parent >= 0] for r in rels])
+    want = connected_components(coo_matrix((np.ones(i.size), (i, j)), shape=(n, n)), directed=False)[1]
+    # The same partition: each label of one is one label of the other.
+    pairs = set(zip(labels.tolist(), want.tolist(), strict=True))
+    assert len(pairs) == np.unique(labels).size == np.unique(want).size
