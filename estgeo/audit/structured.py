@@ -90,14 +90,8 @@ def propagate_table(table, max_sweeps: int = 10_000, start=None,
         rows = np.arange(n)
     # One compiled pass over the table, not a chain of whole-table temporaries (2.8 s of
     # the 12 s at 200,000 incidents, and several GB at a million; now 0.2 s).
-    if (lower.dtype.kind in "iu" and upper.dtype.kind in "iu" and table.lower is not None
-            and table.upper is not None):
-        # Integer bounds (a cell-key table's, `PerturbationTable.bounds`): no rounding to
-        # do, integer compares only (1.5 s → see benchmarks/privacy.py at a million).
-        _initial_int_bounds(np.ascontiguousarray(values), withheld, lower, upper, lb, ub, rows)
-    else:
-        _initial_bounds(np.ascontiguousarray(values), withheld, lower, table.lower is not None, upper,
-                        table.upper is not None, lb, ub, rows)
+    _initial_bounds(np.ascontiguousarray(values), withheld, lower, table.lower is not None, upper,
+                    table.upper is not None, lb, ub, rows)
     lbf, ubf = lb.reshape(-1), ub.reshape(-1)
 
     def column_major(flat: np.ndarray) -> np.ndarray:
@@ -494,26 +488,6 @@ def _initial_bounds(values, withheld, lower, has_lower, upper, has_upper, lb, ub
                     hi = lo
                 lb[j, i] = lo
                 ub[j, i] = hi
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _initial_int_bounds(values, withheld, lower, upper, lb, ub, rows):  # pragma: no cover - compiled
-    """`_initial_bounds` with integer lower and upper bounds."""
-    inf = 1 << 30
-    m = rows.size
-    w = values.shape[1]
-    for b in numba.prange((m + 511) // 512):
-        first, last = b * 512, min(b * 512 + 512, m)
-        for j in range(w):
-            for t in range(first, last):
-                i = rows[t]
-                if withheld[i, j]:
-                    lb[j, i] = max(np.int64(lower[i, j]), 0)
-                    ub[j, i] = min(np.int64(upper[i, j]), inf)
-                else:
-                    v = np.int64(np.rint(values[i, j]))
-                    lb[j, i] = v
-                    ub[j, i] = v
 
 
 @numba.njit(cache=True, nogil=True)
