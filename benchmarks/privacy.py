@@ -90,7 +90,6 @@ def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None
     # As `estgeo build` does: the frames are written and let go before the audit reads the files.
     proof = (ctx.built.get("density:privacy") or {}).pop("proof", None)
     protect = (ctx.built.get("density:privacy") or {}).get("protect")
-    skipped = (ctx.built.get("density:privacy") or {}).get("skipped", "")
     del frames
     ctx.built = {}
     auditing = time.perf_counter()
@@ -105,7 +104,7 @@ def one(n: int, method: str, rows: str, lp_max_vars: int, max_values: int | None
             "protect_rounds": protect.rounds if protect else 0, "withheld_published": withheld, "density_rows": density_rows,
             "build_s": round(built - started, 2), "write_s": round(written - built, 2), "audit_s": round(audited - auditing, 2),
             "withheld": sum(c.withheld for c in dens), "sensitive": sum(c.sensitive or 0 for c in dens),
-            "exposed": report.exposed, "skipped": report.skipped or skipped, "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "exposed": report.exposed, "skipped": report.skipped, "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def main() -> None:

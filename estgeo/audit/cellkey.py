@@ -75,7 +75,7 @@ class PerturbationTable:
         itself): the density's table of a million incidents (128 million counts) took
         33 s and 6.6 GB of temporaries as 16 whole-array numpy passes (a float per count
         for u, a gather of the cumulative row per pass), which put the build's peak
-        there; compiled it takes about a second and nothing beyond `out`. The same
+        there; compiled it takes 0.1 s and nothing beyond `out`. The same
         float comparisons give the same values (a test holds it to the numpy form).
         """
         counts = np.asarray(counts)

@@ -166,8 +166,7 @@ def audit_folder(settings, folder: Path, truth_store=None, lp_max_vars: int = 60
     density_names = sorted((n for n in public if n.startswith("incident-density-r")), key=lambda n: int(n.rsplit("r", 1)[1]))
     # Two files at a time, the largest first: GDAL's Arrow stream and the conversion run
     # without the GIL.
-    by_size = sorted(density_names, key=lambda n: -(folder / f"{n}.gpkg").stat().st_size
-                     if (folder / f"{n}.gpkg").exists() else 0)
+    by_size = sorted(density_names, key=lambda n: -(p.stat().st_size if (p := folder / f"{n}.gpkg").exists() else 0))
     with ThreadPoolExecutor(max_workers=2) as pool:
         reading = {n: pool.submit(_read, folder, n, True) for n in by_size}
         read = {n: reading[n].result() for n in density_names}

@@ -598,21 +598,20 @@ def perturb_table(table: DensityTable, disclosure, min_count: int, stats: dict[s
     relations, col_relations, lower = list(_row_relations(table, table.n_rows)), column_relations(table.columns), lower_bounds(table)
     mask, result = protect_perturbed(truth, counts, relations, col_relations, min_count, disclosure.table, lower,
                                      lp_max_unknowns=max_values if max_values is not None else 20_000_000)
+    bounds, result.bounds = result.bounds, None
     if stats is not None:
         stats["protect"] = result
-        if result.bounds is not None:
+        if bounds is not None:
             # For the audit of the files this build writes (`estgeo.audit.density.reuse`).
             started = time.perf_counter()
             proof = Proof(table_index(table), list(table.columns.names), counts, mask, lower, relations,
-                          col_relations, truth, *result.bounds)
-            result.bounds = None
-            del truth
+                          col_relations, truth, *bounds)
+            del bounds, truth  # the proof holds them now, and `spill` lets them go
             if spill is not None:
                 proof.spill(spill)
             stats["proof"] = proof
             # Kept for the audit, so counted with it (benchmarks/privacy.py).
             result.seconds += time.perf_counter() - started
-    result.bounds = None
     # Counts withheld are published as nothing: what the rest of the build shows of them
     # (Gi*, change) uses `privacy.stand_in`, as with suppression.
     return mask

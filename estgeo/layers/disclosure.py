@@ -97,11 +97,11 @@ class CellKey:
                 also_withheld: np.ndarray | None = None) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
         if cell_keys is None:
             raise ValueError("privacy.method cell-key: a count needs its cell key (the sum of its records' keys)")
-        values = self.table.perturb(np.asarray(counts, dtype=np.int64), cell_keys)
+        values = self.table.perturb(np.asarray(counts, dtype=np.int64), cell_keys)  # int64
         # A count another layer withholds (the density's few, `protect_perturbed`) is
         # withheld here too: the same records give the same value, which would show it.
         hidden = np.zeros(values.shape, dtype=bool) if also_withheld is None else np.asarray(also_withheld, dtype=bool).copy()
-        return pd.arrays.IntegerArray(values.astype(np.int64), hidden.copy()), hidden
+        return pd.arrays.IntegerArray(values, hidden.copy()), hidden
 
     def score_value(self, published: pd.arrays.IntegerArray) -> np.ndarray:
         return published.to_numpy(dtype=np.float64, na_value=0.0)
