@@ -502,11 +502,12 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
     # of 1,455,634 rows); with the check read off the bounds (`structured.exposed_cells`)
     # the protect step went from 14.1 s to 3.6 s, withholding the same 616 counts.
     exact = lp_max_vars >= 2 and published.size <= lp_max_unknowns
-    labels = None if exact or not pieces else structured.row_components([tables.RowSum(n, p) for n, p in row_relations], published.shape[0])
+    # The table's rows by piece (`structured.row_pieces`), the same every round.
+    by_piece = None if exact or not pieces else structured.row_pieces([tables.RowSum(n, p) for n, p in row_relations],
+                                                                      published.shape[0])
     state: tuple[np.ndarray, np.ndarray] | None = None
     redo: np.ndarray | None = None
     add = np.zeros(0, dtype=np.int64)  # what the last round withheld
-    instances = None  # the row relations' index, the same every round
     w = published.shape[1]
     for stats.rounds in range(1, max_rounds + 1):  # noqa: B007
         if stats.rounds == 1 or exact or not pieces:
@@ -524,10 +525,8 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
             cells, bad = _audit_round(table, truth, min_count, lp_max_vars, ilp_max_vars, stats, lp_max_unknowns)
             exposed_cells = cells[bad]
         else:
-            if instances is None:
-                instances = structured.row_instances(table.row_sums, published.shape[0])
             exposed_cells, state = _propagation_round(table, truth, min_count, stats, state, redo, lp_max_unknowns,
-                                                      instances)
+                                                      by_piece)
         if exposed_cells.size == 0:
             stats.bounds = state
             stats.seconds = time.perf_counter() - started
@@ -559,24 +558,26 @@ def protect_perturbed(truth: np.ndarray, published: np.ndarray, row_relations, c
             raise RuntimeError(f"privacy: {exposed_cells.size} perturbed counts stay exposed with every term beside them withheld")
         stats.added += int(add.size)
         flat_mask[add] = True
-        if labels is not None:
-            redo = np.isin(labels, np.unique(labels[add // published.shape[1]]))
+        if by_piece is not None:
+            touched = np.zeros(by_piece.width.size, dtype=bool)
+            touched[by_piece.of_row[add // published.shape[1]]] = True
+            redo = touched[by_piece.of_row]
     raise RuntimeError(f"privacy: still {stats.history[-1]} exposed perturbed counts after {max_rounds} rounds")
 
 
 def _propagation_round(table: tables.CountTable, truth: np.ndarray, min_count: int, stats: ProtectStats,
                        state: tuple[np.ndarray, np.ndarray] | None, redo: np.ndarray | None,
-                       lp_max_unknowns: int, instances=None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+                       lp_max_unknowns: int, by_piece: structured.Pieces | None = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """A protect round by bound propagation alone (`_audit_round` without the exact
     stage), on the whole table the first time and after that on the rows `redo` from the
     last round's bounds `state`: the flat cells exposed, and the bounds."""
     started = time.perf_counter()
     n, w = table.values.shape
     if state is None or redo is None:
-        lb, ub = structured.propagate_table(table, instances=instances)
+        lb, ub = structured.propagate_table(table, pieces=by_piece)
         bad = structured.exposed_cells(lb, ub, truth, min_count)
     else:
-        lb, ub = structured.propagate_table(table, start=(state[0], state[1], redo), instances=instances)
+        lb, ub = structured.propagate_table(table, start=(state[0], state[1], redo), pieces=by_piece)
         bad = structured.exposed_cells(lb, ub, truth, min_count, rows=np.flatnonzero(redo))
     if n * w > lp_max_unknowns:
         stats.not_exact = (f"{n * w:,} unknowns, more than privacy.audit_max_values ({lp_max_unknowns:,}): "

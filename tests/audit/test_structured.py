@@ -226,3 +226,32 @@ def test_the_compiled_relation_index_and_pieces_are_numpys_and_scipys(seed):
     # The same partition: each label of one is one label of the other.
     pairs = set(zip(labels.tolist(), want.tolist(), strict=True))
     assert len(pairs) == np.unique(labels).size == np.unique(want).size
+
+
+def test_a_parent_with_one_child_is_swept_as_one_row_with_it():
+    """`row_pieces`: a relation with one child says the parent equals it, so the two share
+    a row of the piece's block and the relation itself is not swept; the rows of a chain
+    of such relations meet in one row, with the tightest bounds of all of them."""
+    parent = np.array([-1, 0, 1, -1, 3, 3])  # 0 = 1 = 2 (one child each); 3 = 4 + 5
+    pieces = structured.row_pieces([tables.RowSum("child → parent", parent)], 6)
+    slot = np.empty(6, dtype=np.int64)
+    slot[pieces.rows] = pieces.slot
+    piece = pieces.of_row
+    assert piece[0] == piece[1] == piece[2] != piece[3] == piece[4] == piece[5]
+    assert slot[0] == slot[1] == slot[2] and len({slot[3], slot[4], slot[5]}) == 3
+    assert pieces.width[piece[0]] == 1 and pieces.width[piece[3]] == 3
+    assert pieces.parent.size == 1  # only 3 = 4 + 5 is left to sweep
+    # Row 0 published as 6, row 2 withheld in [5, 9], row 1 withheld in [0, 7]: all 6.
+    values = np.array([[6.0], [0.0], [0.0], [5.0], [0.0], [0.0]])
+    withheld = np.array([[False], [True], [True], [False], [True], [True]])
+    lower = np.array([[0.0], [0.0], [5.0], [0.0], [1.0], [1.0]])
+    upper = np.array([[np.inf], [7.0], [9.0], [np.inf], [np.inf], [np.inf]])
+    table = tables.CountTable(values, withheld, row_sums=[tables.RowSum("child → parent", parent)],
+                              lower=lower, upper=upper)
+    lb, ub = structured.propagate_table(table, pieces=pieces)
+    assert lb[:, 0].tolist() == [6, 6, 6, 5, 1, 1] and ub[:, 0].tolist() == [6, 6, 6, 5, 4, 4]
+    general = intervals.propagate(tables.table_system(table).system)
+    assert general.lo.tolist() == [6, 6, 1, 1] and general.hi.tolist() == [6, 6, 4, 4]
+    lower[2, 0] = 7.0  # the chain cannot hold 7 and 6 at once
+    with pytest.raises(intervals.Infeasible):
+        structured.propagate_table(table, pieces=pieces)
