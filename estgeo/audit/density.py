@@ -145,24 +145,26 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
     withheld = np.empty((n, w), dtype=np.bool_)
     prev_pub = np.full(n, np.nan)
     change_pub = np.full(n, np.nan)
-    meta = []
+    # The rows' description, column by column over the frames, then one frame: a frame per
+    # collection and pd.concat, with the kinds and collection names as Python strings, took
+    # 1 s at a million incidents.
+    meta: dict[str, list[np.ndarray]] = {k: [] for k in ("cell", "resolution", "kind_code", "period_start", "period_end")}
+    kind_names: list[np.ndarray | None] = []
     at0 = 0
     for name, frame in frames.items():
         if count_columns(frame, taxonomy) != columns:
             raise ValueError(f"{name}: its count columns differ from the other density collections'")
         m = len(frame)
         code = kind_codes(frame["period_kind"])
-        meta.append(pd.DataFrame({
-            "collection": name,
-            # The cell as an integer (`h3_cell` when the reader parsed it off Arrow).
-            "cell": frame["h3_cell"].to_numpy(dtype=np.uint64) if "h3_cell" in frame else h3_ints(frame["h3"].astype(str).to_numpy()),
-            "resolution": frame["resolution"].astype(int).to_numpy(),
-            "period_kind": (np.array(KINDS, dtype=object)[code] if (code >= 0).all()
-                            else frame["period_kind"].astype(str).to_numpy()),
-            "kind_code": code,
-            "period_start": _days(frame["period_start"]),
-            "period_end": _days(frame["period_end"]),
-        }))
+        # The cell as an integer (`h3_cell` when the reader parsed it off Arrow).
+        meta["cell"].append(frame["h3_cell"].to_numpy(dtype=np.uint64) if "h3_cell" in frame
+                            else h3_ints(frame["h3"].astype(str).to_numpy()))
+        meta["resolution"].append(frame["resolution"].astype(int).to_numpy())
+        meta["kind_code"].append(code)
+        meta["period_start"].append(_days(frame["period_start"]))
+        meta["period_end"].append(_days(frame["period_end"]))
+        # A kind that is none of KINDS keeps its own name (and finds no relation).
+        kind_names.append(None if (code >= 0).all() else frame["period_kind"].astype(str).to_numpy())
         # Compiled, in blocks of rows that stay in cache: a column at a time wrote the whole
         # table 26 times with a stride (2.4 s at a million incidents), pandas' own
         # frame-to-array over its mixed integer and float blocks took 4.3 s, and numpy
@@ -176,8 +178,22 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
         if consume:
             frames[name] = frame.drop(columns=columns)
             del frame
-    rows = pd.concat(meta, ignore_index=True) if meta else pd.DataFrame(
-        columns=["collection", "cell", "resolution", "period_kind", "kind_code", "period_start", "period_end"])
+    if frames:
+        arrays = {k: np.concatenate(v) for k, v in meta.items()}
+        names = list(frames)
+        collection = pd.Categorical.from_codes(np.repeat(np.arange(len(names)), [len(f) for f in frames.values()]),
+                                               categories=names)
+        if all(k is None for k in kind_names):
+            period_kind = pd.Categorical.from_codes(arrays["kind_code"], categories=list(KINDS))
+        else:
+            period_kind = pd.Categorical(np.concatenate([np.array(KINDS, dtype=object)[c] if k is None else k
+                                                         for c, k in zip(meta["kind_code"], kind_names, strict=True)]))
+        rows = pd.DataFrame({"collection": collection, "cell": arrays["cell"], "resolution": arrays["resolution"],
+                             "period_kind": period_kind, "kind_code": arrays["kind_code"],
+                             "period_start": arrays["period_start"], "period_end": arrays["period_end"]})
+    else:
+        rows = pd.DataFrame(columns=["collection", "cell", "resolution", "period_kind", "kind_code", "period_start",
+                                     "period_end"])
     rows["prev_count"] = prev_pub
     rows["change"] = change_pub
     cell = rows["cell"].to_numpy(dtype=np.uint64)
@@ -317,7 +333,12 @@ def kind_codes(kind) -> np.ndarray:
 
 class RowIndex:
     """Rows by (H3 cell, period kind, day) as one sorted integer key: lookups are searches
-    in a sorted array, not hashes of Python tuples (which took seconds per million rows)."""
+    in a sorted array, not hashes of Python tuples (which took seconds per million rows).
+
+    The keys and the searches are compiled passes, in parallel (`_row_keys`,
+    `_find_rows`): numpy's searchsorted and the whole-array temporaries around it were
+    3.4 s of the audit of a million incidents' files (10 searches of up to 4.9 million
+    rows); MEASURE."""
 
     def __init__(self, cell: np.ndarray, kind: np.ndarray, day: np.ndarray):
         self.cells = np.unique(cell)
@@ -331,23 +352,49 @@ class RowIndex:
             raise ValueError("published density: a (cell, period) appears twice")
 
     def _key(self, cell, kind, day) -> np.ndarray:
-        ci = np.searchsorted(self.cells, cell).astype(np.int64)
         kind = np.asarray(kind)
-        if kind.dtype.kind in "iu":  # codes already (`kind_codes`)
-            code = kind.astype(np.int64)
-        else:
-            code = kind_codes(kind)
-        d = np.asarray(day, dtype=np.int64) - self.day0
-        ok = (ci < self.cells.size) & (code >= 0) & (d >= 0) & (d < self.span)
-        ok &= self.cells[np.minimum(ci, max(self.cells.size - 1, 0))] == cell if self.cells.size else False
-        return np.where(ok, (ci * len(KINDS) + code) * self.span + d, -1)
+        code = kind if kind.dtype.kind in "iu" else kind_codes(kind)  # codes already (`kind_codes`)
+        cell = np.ascontiguousarray(cell, dtype=np.uint64)
+        out = np.empty(cell.size, dtype=np.int64)
+        _row_keys(self.cells, cell, np.ascontiguousarray(code, dtype=np.int64),
+                  np.ascontiguousarray(day, dtype=np.int64), self.day0, self.span, len(KINDS), out)
+        return out
 
     def find(self, cell, kind, day) -> np.ndarray:
         """Row of each (cell, kind, day); −1 where there is none."""
-        key = self._key(np.asarray(cell, dtype=np.uint64), np.asarray(kind), np.asarray(day))
-        pos = np.minimum(np.searchsorted(self.sorted, key), max(self.sorted.size - 1, 0))
-        hit = (key >= 0) & (self.sorted.size > 0) & (self.sorted[pos] == key)
-        return np.where(hit, self.order[pos], -1)
+        key = self._key(cell, kind, day)
+        _find_rows(self.sorted, self.order, key, key)
+        return key
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _row_keys(cells, cell, code, day, day0, span, kinds, out):  # pragma: no cover - compiled
+    """`RowIndex`'s key of each (cell, kind code, day); −1 when the cell is not one of
+    `cells` or the kind or day is out of range."""
+    m = cell.size
+    for b in numba.prange((m + 65535) // 65536):
+        for i in range(b * 65536, min(b * 65536 + 65536, m)):
+            ci = np.searchsorted(cells, cell[i])
+            d = day[i] - day0
+            if ci < cells.size and cells[ci] == cell[i] and 0 <= code[i] < kinds and 0 <= d < span:
+                out[i] = (ci * kinds + code[i]) * span + d
+            else:
+                out[i] = -1
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _find_rows(sorted_keys, order, key, out):  # pragma: no cover - compiled
+    """Row of each key (`order` at its place in `sorted_keys`), −1 where none; `out` may be `key`."""
+    m = key.size
+    for b in numba.prange((m + 65535) // 65536):
+        for i in range(b * 65536, min(b * 65536 + 65536, m)):
+            k = key[i]
+            row = -1
+            if k >= 0:
+                pos = np.searchsorted(sorted_keys, k)
+                if pos < sorted_keys.size and sorted_keys[pos] == k:
+                    row = order[pos]
+            out[i] = row
 
 
 def _existence(cell: np.ndarray, res: np.ndarray, kind: np.ndarray, start: np.ndarray, cell_parent: np.ndarray,
