@@ -188,14 +188,14 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
         else:
             period_kind = pd.Categorical(np.concatenate([np.array(KINDS, dtype=object)[c] if k is None else k
                                                          for c, k in zip(meta["kind_code"], kind_names, strict=True)]))
+        # copy=False: the arrays as they are, not stacked into one block per dtype (0.45 s).
         rows = pd.DataFrame({"collection": collection, "cell": arrays["cell"], "resolution": arrays["resolution"],
                              "period_kind": period_kind, "kind_code": arrays["kind_code"],
-                             "period_start": arrays["period_start"], "period_end": arrays["period_end"]})
+                             "period_start": arrays["period_start"], "period_end": arrays["period_end"],
+                             "prev_count": prev_pub, "change": change_pub}, copy=False)
     else:
         rows = pd.DataFrame(columns=["collection", "cell", "resolution", "period_kind", "kind_code", "period_start",
-                                     "period_end"])
-    rows["prev_count"] = prev_pub
-    rows["change"] = change_pub
+                                     "period_end", "prev_count", "change"])
     cell = rows["cell"].to_numpy(dtype=np.uint64)
     res = rows["resolution"].to_numpy()
     kind = rows["kind_code"].to_numpy()
@@ -208,7 +208,7 @@ def published_table(frames: dict[str, pd.DataFrame], taxonomy: dict, lagesbild_n
     row_sums = []
     # Cell → parent cell, same period.
     parent = np.full(n, -1, dtype=np.int64)
-    resolutions = sorted(set(res.tolist()))
+    resolutions = sorted(pd.unique(res).tolist())  # hashed: np.unique sorts 4.9 million rows (0.17 s)
     for fine_i in range(1, len(resolutions)):
         fine, coarse = resolutions[fine_i], resolutions[fine_i - 1]
         at = np.flatnonzero(res == fine)
@@ -422,7 +422,10 @@ def _existence(cell: np.ndarray, res: np.ndarray, kind: np.ndarray, start: np.nd
         grid[r] = bool(full)
     finest, coarsest = max(resolutions), min(resolutions)
     is_all = kind == KINDS.index("all")
-    grid_row = np.array([grid[r] for r in res.tolist()], dtype=bool)
+    # A lookup by resolution, not a Python loop over the rows (0.4 s at a million incidents).
+    grid_of = np.zeros(max(resolutions) + 1, dtype=bool)
+    grid_of[list(grid)] = list(grid.values())
+    grid_row = grid_of[res]
     lb = np.where(~grid_row, 1.0,
                   np.where(~is_all, 0.0, np.where(res == coarsest, 1.0, np.where(res == finest, 0.0, has_child.astype(float)))))
     childless = (res != finest) & ~has_child
