@@ -612,28 +612,30 @@ def _tighten(lo_a, hi_a, base, stride, p, kids, start, end):  # pragma: no cover
     x = base + p * stride
     lp = np.int64(lo_a[x])
     up = np.int64(hi_a[x])
-    out = -1
-    lo = max(lp, slb)
-    hi = min(up, sub)
-    if lo != lp or hi != up:
-        if lo > hi:
-            return x
-        lo_a[x] = lo
-        hi_a[x] = hi
-        out = -2
+    out = _store(lo_a, hi_a, x, lp, up, max(lp, slb), min(up, sub))
+    if out >= 0:
+        return out
     for e in range(start, end):
         x = base + kids[e] * stride
         lj = np.int64(lo_a[x])
         uj = np.int64(hi_a[x])
-        lo = max(lj, lp - (sub - uj))
-        hi = min(uj, inf if up >= inf else up - (slb - lj))
-        if lo != lj or hi != uj:
-            if lo > hi:
-                return x
-            lo_a[x] = lo
-            hi_a[x] = hi
-            out = -2
+        res = _store(lo_a, hi_a, x, lj, uj, max(lj, lp - (sub - uj)), min(uj, inf if up >= inf else up - (slb - lj)))
+        if res >= 0:
+            return res
+        out = min(out, res)
     return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _store(lo_a, hi_a, x, old_lo, old_hi, lo, hi):  # pragma: no cover - compiled
+    """Write term x's tightened bounds: −1 unchanged, −2 moved, x when none is left."""
+    if lo == old_lo and hi == old_hi:
+        return -1
+    if lo > hi:
+        return x
+    lo_a[x] = lo
+    hi_a[x] = hi
+    return -2
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
